@@ -1,0 +1,141 @@
+/**
+ * The MutualTLSIdentity API (mtls.dev/v1alpha1) and the few Kubernetes object shapes the
+ * operator reads and writes. Plain data types: nothing here imports a Kubernetes client.
+ */
+
+export const GROUP = 'mtls.dev';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const KIND = 'MutualTLSIdentity';
+export const PLURAL = 'mutualtlsidentities';
+
+/** Server-side-apply field manager for every object this operator writes. */
+export const FIELD_MANAGER = 'mtls-operator';
+
+export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY = 'mtls-operator';
+export const LABEL_IDENTITY = 'mtls.dev/identity';
+
+export const ANNOTATION_SERIAL = 'mtls.dev/serial';
+export const ANNOTATION_NOT_AFTER = 'mtls.dev/not-after';
+export const ANNOTATION_SPIFFE_ID = 'mtls.dev/spiffe-id';
+export const ANNOTATION_CA_FINGERPRINT = 'mtls.dev/ca-fingerprint';
+export const ANNOTATION_SPEC_HASH = 'mtls.dev/spec-hash';
+export const ANNOTATION_REVISION = 'mtls.dev/revision';
+
+/** Keys of the issued Secret. */
+export const TLS_CRT = 'tls.crt';
+export const TLS_KEY = 'tls.key';
+export const CA_CRT = 'ca.crt';
+
+export type KeyAlgorithm = 'ECDSA' | 'Ed25519' | 'RSA';
+export type KeyEncoding = 'PKCS8' | 'PKCS1';
+export type RotationPolicy = 'Always' | 'Never';
+export type KeyUsage =
+  | 'digital signature'
+  | 'key encipherment'
+  | 'server auth'
+  | 'client auth';
+
+export interface PrivateKeySpec {
+  algorithm?: KeyAlgorithm;
+  /** ECDSA: 256 (default) or 384. RSA: 2048 (default), 3072 or 4096. Ignored for Ed25519. */
+  size?: number;
+  encoding?: KeyEncoding;
+  rotationPolicy?: RotationPolicy;
+}
+
+export interface SecretTemplate {
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+export interface MutualTLSIdentitySpec {
+  secretName?: string;
+  serviceAccountName?: string;
+  dnsNames?: string[];
+  ipAddresses?: string[];
+  commonName?: string;
+  /** Go-style duration ("24h", "90m", "2160h"). */
+  duration?: string;
+  renewBefore?: string;
+  privateKey?: PrivateKeySpec;
+  usages?: KeyUsage[];
+  secretTemplate?: SecretTemplate;
+}
+
+export type ConditionStatus = 'True' | 'False' | 'Unknown';
+
+/** metav1.Condition */
+export interface Condition {
+  type: string;
+  status: ConditionStatus;
+  reason: string;
+  message: string;
+  observedGeneration?: number;
+  lastTransitionTime: string;
+}
+
+export interface MutualTLSIdentityStatus {
+  conditions?: Condition[];
+  observedGeneration?: number;
+  notBefore?: string;
+  notAfter?: string;
+  renewalTime?: string;
+  serialNumber?: string;
+  spiffeID?: string;
+  secretName?: string;
+  revision?: number;
+  failedIssuanceAttempts?: number;
+  lastFailureTime?: string;
+}
+
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
+
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  uid?: string;
+  generation?: number;
+  resourceVersion?: string;
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  ownerReferences?: OwnerReference[];
+}
+
+export interface MutualTLSIdentity {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta;
+  spec?: MutualTLSIdentitySpec;
+  status?: MutualTLSIdentityStatus;
+}
+
+/** core/v1 Secret, with data values base64-encoded exactly as the API serves them. */
+export interface Secret {
+  apiVersion?: string;
+  kind?: string;
+  metadata: ObjectMeta;
+  type?: string;
+  data?: Record<string, string>;
+}
+
+export type EventType = 'Normal' | 'Warning';
+
+/** A reference to the object an Event is about. */
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  uid?: string;
+}

@@ -1,0 +1,82 @@
+/**
+ * The cluster port: everything the controller needs from Kubernetes, and nothing more.
+ * Implemented by the client-node adapter (src/adapter) and by the in-memory cluster
+ * (src/cluster/memory.ts) that tests and the benchmark drive.
+ *
+ * Reads of identities and of our own Secrets come from watch-fed caches; writes go to the API.
+ */
+import type {
+  EventType,
+  MutualTLSIdentity,
+  MutualTLSIdentityStatus,
+  ObjectRef,
+  Secret,
+} from '../api/types.ts';
+
+/** Called by watches. Handlers must be cheap: they only enqueue keys. */
+export interface ClusterHandlers {
+  /** An identity was added, changed or deleted. */
+  identityChanged(namespace: string, name: string): void;
+  /** A Secret carrying our labels was added, changed or deleted (labels as last seen). */
+  secretChanged(namespace: string, name: string, labels: Record<string, string>): void;
+  /** The CA Secret (operator namespace) was added, changed or deleted. */
+  caSecretChanged(): void;
+  /** A watch relisted: everything may have changed (handlers re-enqueue all keys). */
+  resynced?(): void;
+}
+
+/** Errors the port throws, with the Kubernetes HTTP status code. */
+export class ClusterError extends Error {
+  readonly code: number;
+  readonly reason: string;
+  constructor(code: number, reason: string, message: string) {
+    super(message);
+    this.name = 'ClusterError';
+    this.code = code;
+    this.reason = reason;
+  }
+  static isNotFound(err: unknown): boolean {
+    return err instanceof ClusterError && err.code === 404;
+  }
+  static isConflict(err: unknown): boolean {
+    return err instanceof ClusterError && err.code === 409;
+  }
+}
+
+export interface Cluster {
+  /** Start watches; resolves once every cache has synced once. */
+  start(handlers: ClusterHandlers): Promise<void>;
+  stop(): Promise<void>;
+
+  /** From the cache. */
+  getIdentity(namespace: string, name: string): MutualTLSIdentity | undefined;
+  /** From the cache. */
+  listIdentities(): MutualTLSIdentity[];
+
+  /**
+   * A Secret by name. Our labeled Secrets and the CA Secret come from caches; any other
+   * name is read from the API (so a foreign Secret in the way is seen). undefined: absent.
+   */
+  getSecret(namespace: string, name: string): Promise<Secret | undefined>;
+
+  /** Server-side apply with our field manager (force: we are the only writer of our fields). */
+  applySecret(secret: Secret): Promise<Secret>;
+
+  /** Create a Secret; throws ClusterError 409 if it already exists. (CA bootstrap.) */
+  createSecret(secret: Secret): Promise<Secret>;
+
+  /** Merge-patch the status subresource. */
+  patchIdentityStatus(
+    namespace: string,
+    name: string,
+    status: MutualTLSIdentityStatus,
+  ): Promise<void>;
+
+  /** Record a core/v1 Event about an object. Failures are swallowed by the caller. */
+  recordEvent(
+    about: ObjectRef,
+    type: EventType,
+    reason: string,
+    message: string,
+  ): Promise<void>;
+}

@@ -1,0 +1,101 @@
+/**
+ * The PKI engine's contract. pki/ knows nothing of Kubernetes: it turns PEM text into checked
+ * CA material and issues leaf certificates. Implementations live beside this file and are
+ * re-exported from ./index.ts.
+ *
+ *   loadSigningCA(material, now)      -> SigningCA                (throws CAError)
+ *   generateRootCA(options)           -> CAMaterial               (self-signed ECDSA P-256 root)
+ *   generateKey(params)               -> CryptoKeyPair            (async, native, never blocks)
+ *   issueLeaf(ca, request)            -> IssuedCertificate
+ *   inspectIssued(material)           -> Inspection               (never throws)
+ */
+import type { X509Certificate } from 'node:crypto';
+import type { KeyAlgorithm, KeyEncoding, KeyUsage } from '../api/types.ts';
+
+export interface KeyParams {
+  algorithm: KeyAlgorithm;
+  /** ECDSA: 256 | 384. RSA: 2048 | 3072 | 4096. Ed25519: 0. */
+  size: number;
+}
+
+/** PEM text as stored in a CA Secret. */
+export interface CAMaterial {
+  /** The signing certificate first, then intermediates up to (optionally) the root. */
+  certPem: string;
+  keyPem: string;
+  /** Roots to trust. When absent: the self-signed last certificate of certPem. */
+  bundlePem?: string;
+}
+
+/** A CA that was checked and can sign. */
+export interface SigningCA {
+  /** The signing certificate. */
+  certificate: X509Certificate;
+  /** Signing cert then intermediates (not the roots in the bundle), PEM, in order. */
+  chainPem: string;
+  /** The trust bundle (root certificates), PEM. */
+  bundlePem: string;
+  /** SHA-256 fingerprint of the signing certificate, lowercase hex without colons. */
+  fingerprint: string;
+  notBefore: Date;
+  notAfter: Date;
+  /** Private key (WebCrypto) used to sign. Never logged, never serialised. */
+  privateKey: CryptoKey;
+  /** Signature algorithm parameters for @peculiar/x509 matching the CA key type. */
+  signingAlgorithm: Algorithm | EcdsaParams | RsaHashedImportParams;
+}
+
+/** Thrown by loadSigningCA with a message a human can act on (never key material). */
+export class CAError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CAError';
+  }
+}
+
+export interface LeafRequest {
+  commonName?: string;
+  dnsNames: string[];
+  ipAddresses: string[];
+  /** URI SANs, the SPIFFE ID first. */
+  uris: string[];
+  /** Requested lifetime in milliseconds (notAfter = notBefore + duration, clamped to the CA). */
+  durationMs: number;
+  usages: KeyUsage[];
+  key: KeyParams;
+  encoding: KeyEncoding;
+  /** Issue time (injected clock). notBefore is backdated by `backdateMs` (default 5 minutes). */
+  now: Date;
+  backdateMs?: number;
+  /** rotationPolicy Never: reuse this private key (PEM, PKCS#8 or PKCS#1) instead of generating. */
+  reuseKeyPem?: string;
+}
+
+export interface IssuedCertificate {
+  /** Leaf PEM followed by the CA chain PEM: the Secret's tls.crt. */
+  certChainPem: string;
+  /** Private key PEM in the requested encoding: the Secret's tls.key. */
+  keyPem: string;
+  /** Trust bundle PEM: the Secret's ca.crt. */
+  caPem: string;
+  /** Lowercase hex, no colons. */
+  serialNumber: string;
+  notBefore: Date;
+  notAfter: Date;
+  /** true when notAfter was cut to the CA's notAfter. */
+  clamped: boolean;
+}
+
+/** What is in an issued Secret, checked. Never throws: problems are reported in `problem`. */
+export interface Inspection {
+  /** Why the material is unusable, or undefined when it is a well-formed matching pair. */
+  problem?: string;
+  leaf?: X509Certificate;
+  /** Algorithm and size of the private key in tls.key. */
+  key?: KeyParams;
+  keyEncoding?: KeyEncoding;
+  /** tls.key's public half matches the leaf. */
+  keyMatchesCert?: boolean;
+  /** Private key PEM as found (for rotationPolicy Never). */
+  keyPem?: string;
+}
