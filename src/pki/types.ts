@@ -9,8 +9,17 @@
  *   issueLeaf(ca, request)            -> IssuedCertificate
  *   inspectIssued(material)           -> Inspection               (never throws)
  */
-import type { X509Certificate } from 'node:crypto';
+import type { X509Certificate, webcrypto } from 'node:crypto';
 import type { KeyAlgorithm, KeyEncoding, KeyUsage } from '../api/types.ts';
+
+/** WebCrypto types (node:crypto's; the DOM lib is not loaded). */
+export type CryptoKey = webcrypto.CryptoKey;
+export type CryptoKeyPair = webcrypto.CryptoKeyPair;
+/** Signature algorithm parameters for @peculiar/x509 matching a CA key type. */
+export type SigningAlgorithm =
+  | webcrypto.Algorithm
+  | webcrypto.EcdsaParams
+  | webcrypto.RsaHashedImportParams;
 
 export interface KeyParams {
   algorithm: KeyAlgorithm;
@@ -31,18 +40,49 @@ export interface CAMaterial {
 export interface SigningCA {
   /** The signing certificate. */
   certificate: X509Certificate;
-  /** Signing cert then intermediates (not the roots in the bundle), PEM, in order. */
+  /**
+   * Signing cert then intermediates, PEM, in order, without self-signed roots: what a leaf
+   * sends after itself. Empty when the signing certificate is itself the (self-signed) root.
+   */
   chainPem: string;
   /** The trust bundle (root certificates), PEM. */
   bundlePem: string;
   /** SHA-256 fingerprint of the signing certificate, lowercase hex without colons. */
   fingerprint: string;
+  /** The signing certificate's notBefore. */
   notBefore: Date;
+  /**
+   * The signing certificate's notAfter, or earlier when a certificate above it (intermediate
+   * or root) expires first: no leaf is issued past it.
+   */
   notAfter: Date;
   /** Private key (WebCrypto) used to sign. Never logged, never serialised. */
   privateKey: CryptoKey;
   /** Signature algorithm parameters for @peculiar/x509 matching the CA key type. */
-  signingAlgorithm: Algorithm | EcdsaParams | RsaHashedImportParams;
+  signingAlgorithm: SigningAlgorithm;
+}
+
+/** generateRootCA options. */
+export interface RootCAOptions {
+  commonName?: string;
+  /** Default 3650. */
+  validityDays?: number;
+  /** notBefore = now - 1 hour (clock skew). */
+  now: Date;
+  /** CA key type. Default ECDSA P-256. */
+  key?: KeyParams;
+}
+
+/** generateIntermediateCA options. */
+export interface IntermediateCAOptions {
+  commonName: string;
+  /** Clamped to the parent's notAfter. */
+  validityDays: number;
+  now: Date;
+  /** basicConstraints pathLenConstraint; absent: none. */
+  pathLength?: number;
+  /** CA key type. Default ECDSA P-256. */
+  key?: KeyParams;
 }
 
 /** Thrown by loadSigningCA with a message a human can act on (never key material). */

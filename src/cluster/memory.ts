@@ -1,0 +1,244 @@
+/**
+ * An in-memory cluster behind the cluster port, for tests and the benchmark. It behaves like the
+ * API server where the controller can tell: generation moves only on spec changes, status is a
+ * subresource merged with JSON merge-patch semantics, server-side apply keeps fields other
+ * managers set, owner references garbage-collect, and watches deliver asynchronously.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  LABEL_MANAGED_BY,
+  MANAGED_BY,
+  type EventType,
+  type MutualTLSIdentity,
+  type MutualTLSIdentityStatus,
+  type ObjectRef,
+  type Secret,
+} from '../api/types.ts';
+import { ClusterError, type Cluster, type ClusterHandlers } from './port.ts';
+
+export interface RecordedEvent {
+  about: ObjectRef;
+  type: EventType;
+  reason: string;
+  message: string;
+}
+
+export type WriteKind = 'applySecret' | 'createSecret' | 'patchStatus';
+
+export interface MemoryClusterOptions {
+  caNamespace: string;
+  caName: string;
+}
+
+const key = (ns: string | undefined, name: string) => `${ns ?? ''}/${name}`;
+const clone = <T>(v: T): T => structuredClone(v);
+
+export class MemoryCluster implements Cluster {
+  readonly identities = new Map<string, MutualTLSIdentity>();
+  readonly secrets = new Map<string, Secret>();
+  readonly events: RecordedEvent[] = [];
+  /** Every write the controller made, in order. */
+  readonly writes: Array<{ kind: WriteKind; key: string }> = [];
+  /** API reads that missed the cache (getSecret of a Secret that is not ours). */
+  liveReads = 0;
+  private readonly applied = new Map<string, { labels: string[]; annotations: string[]; data: string[] }>();
+  private readonly failures: Array<{ kind: WriteKind; error: Error }> = [];
+  private handlers: ClusterHandlers | undefined;
+  private rv = 1;
+  private readonly opts: MemoryClusterOptions;
+
+  constructor(opts: MemoryClusterOptions) {
+    this.opts = opts;
+  }
+
+  // ---- the port ----
+
+  async start(handlers: ClusterHandlers): Promise<void> {
+    this.handlers = handlers;
+  }
+
+  async stop(): Promise<void> {
+    this.handlers = undefined;
+  }
+
+  getIdentity(namespace: string, name: string): MutualTLSIdentity | undefined {
+    const id = this.identities.get(key(namespace, name));
+    return id && clone(id);
+  }
+
+  listIdentities(): MutualTLSIdentity[] {
+    return [...this.identities.values()].map(clone);
+  }
+
+  async getSecret(namespace: string, name: string): Promise<Secret | undefined> {
+    const s = this.secrets.get(key(namespace, name));
+    if (s && !this.isOurs(s) && !this.isCA(s)) this.liveReads++;
+    return s && clone(s);
+  }
+
+  async applySecret(secret: Secret): Promise<Secret> {
+    const k = key(secret.metadata.namespace, secret.metadata.name);
+    this.record('applySecret', k);
+    const prev = this.secrets.get(k);
+    const was = this.applied.get(k) ?? { labels: [], annotations: [], data: [] };
+    const merge = (old: Record<string, string> | undefined, mine: string[], next: Record<string, string> | undefined) => {
+      const out: Record<string, string> = {};
+      for (const [name, v] of Object.entries(old ?? {})) if (!mine.includes(name)) out[name] = v;
+      return { ...out, ...next };
+    };
+    const next: Secret = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: secret.type ?? prev?.type ?? 'Opaque',
+      metadata: {
+        ...(prev ? clone(prev.metadata) : { uid: randomUUID(), creationTimestamp: new Date().toISOString() }),
+        name: secret.metadata.name,
+        namespace: secret.metadata.namespace!,
+        labels: merge(prev?.metadata.labels, was.labels, secret.metadata.labels),
+        annotations: merge(prev?.metadata.annotations, was.annotations, secret.metadata.annotations),
+        ownerReferences: clone(secret.metadata.ownerReferences ?? prev?.metadata.ownerReferences ?? []),
+        resourceVersion: String(++this.rv),
+      },
+      data: merge(prev?.data, was.data, secret.data),
+    };
+    if (prev && prev.type !== next.type) throw new ClusterError(422, 'Invalid', `Secret ${k}: field is immutable: type`);
+    this.applied.set(k, {
+      labels: Object.keys(secret.metadata.labels ?? {}),
+      annotations: Object.keys(secret.metadata.annotations ?? {}),
+      data: Object.keys(secret.data ?? {}),
+    });
+    this.secrets.set(k, next);
+    this.notifySecret(next);
+    return clone(next);
+  }
+
+  async createSecret(secret: Secret): Promise<Secret> {
+    const k = key(secret.metadata.namespace, secret.metadata.name);
+    this.record('createSecret', k);
+    if (this.secrets.has(k)) throw new ClusterError(409, 'AlreadyExists', `secrets "${secret.metadata.name}" already exists`);
+    return this.putSecret(secret);
+  }
+
+  async patchIdentityStatus(namespace: string, name: string, status: MutualTLSIdentityStatus): Promise<void> {
+    const k = key(namespace, name);
+    this.record('patchStatus', k);
+    const id = this.identities.get(k);
+    if (!id) throw new ClusterError(404, 'NotFound', `mutualtlsidentities.mtls.dev "${name}" not found`);
+    const merged: Record<string, unknown> = { ...(id.status ?? {}) };
+    for (const [f, v] of Object.entries(status)) {
+      if (v === null) delete merged[f];
+      else merged[f] = clone(v);
+    }
+    id.status = merged as MutualTLSIdentityStatus;
+    id.metadata.resourceVersion = String(++this.rv);
+    this.notify(() => this.handlers?.identityChanged(namespace, name));
+  }
+
+  async recordEvent(about: ObjectRef, type: EventType, reason: string, message: string): Promise<void> {
+    this.events.push({ about, type, reason, message });
+  }
+
+  // ---- what users and other controllers do ----
+
+  /** Create or update an identity as `kubectl apply` would (spec and metadata, not status). */
+  applyIdentity(identity: Omit<MutualTLSIdentity, 'apiVersion' | 'kind'> & Partial<MutualTLSIdentity>): MutualTLSIdentity {
+    const k = key(identity.metadata.namespace, identity.metadata.name);
+    const prev = this.identities.get(k);
+    const specChanged = !prev || JSON.stringify(prev.spec ?? {}) !== JSON.stringify(identity.spec ?? {});
+    const next: MutualTLSIdentity = {
+      apiVersion: 'mtls.dev/v1alpha1',
+      kind: 'MutualTLSIdentity',
+      metadata: {
+        ...clone(identity.metadata),
+        uid: prev?.metadata.uid ?? randomUUID(),
+        generation: (prev?.metadata.generation ?? 0) + (specChanged ? 1 : 0),
+        resourceVersion: String(++this.rv),
+        creationTimestamp: prev?.metadata.creationTimestamp ?? new Date().toISOString(),
+      },
+      spec: clone(identity.spec ?? {}),
+      ...(prev?.status ? { status: prev.status } : {}),
+    };
+    this.identities.set(k, next);
+    this.notify(() => this.handlers?.identityChanged(next.metadata.namespace!, next.metadata.name));
+    return clone(next);
+  }
+
+  /** Delete an identity; the garbage collector removes the Secrets it controls. */
+  deleteIdentity(namespace: string, name: string): void {
+    const k = key(namespace, name);
+    const id = this.identities.get(k);
+    if (!id) return;
+    this.identities.delete(k);
+    this.notify(() => this.handlers?.identityChanged(namespace, name));
+    for (const [sk, s] of this.secrets) {
+      if (s.metadata.ownerReferences?.some((r) => r.controller && r.uid === id.metadata.uid)) {
+        this.secrets.delete(sk);
+        this.applied.delete(sk);
+        this.notifySecret(s);
+      }
+    }
+  }
+
+  /** Write a Secret as another actor would (create or replace). */
+  putSecret(secret: Secret): Secret {
+    const k = key(secret.metadata.namespace, secret.metadata.name);
+    const next = clone(secret);
+    next.metadata.resourceVersion = String(++this.rv);
+    next.metadata.uid ??= randomUUID();
+    this.secrets.set(k, next);
+    this.notifySecret(next);
+    return clone(next);
+  }
+
+  deleteSecret(namespace: string, name: string): void {
+    const k = key(namespace, name);
+    const s = this.secrets.get(k);
+    if (!s) return;
+    this.secrets.delete(k);
+    this.applied.delete(k);
+    this.notifySecret(s);
+  }
+
+  /** Make the next write of this kind fail with this error. */
+  failNext(kind: WriteKind, error: Error): void {
+    this.failures.push({ kind, error });
+  }
+
+  writesOf(kind?: WriteKind): number {
+    return kind ? this.writes.filter((w) => w.kind === kind).length : this.writes.length;
+  }
+
+  private record(kind: WriteKind, k: string): void {
+    const i = this.failures.findIndex((f) => f.kind === kind);
+    if (i >= 0) {
+      const [f] = this.failures.splice(i, 1);
+      throw f!.error;
+    }
+    this.writes.push({ kind, key: k });
+  }
+
+  private isOurs(s: Secret): boolean {
+    return s.metadata.labels?.[LABEL_MANAGED_BY] === MANAGED_BY;
+  }
+
+  private isCA(s: Secret): boolean {
+    return s.metadata.namespace === this.opts.caNamespace && s.metadata.name === this.opts.caName;
+  }
+
+  private notifySecret(s: Secret): void {
+    const labels = { ...(s.metadata.labels ?? {}) };
+    if (this.isCA(s)) this.notify(() => this.handlers?.caSecretChanged());
+    else if (this.isOurs(s)) this.notify(() => this.handlers?.secretChanged(s.metadata.namespace!, s.metadata.name, labels));
+  }
+
+  /** Watches deliver after the write returns, as a real watch would. */
+  private notify(fn: () => void): void {
+    setImmediate(() => {
+      try {
+        fn();
+      } catch {
+        // a handler that throws must not break the "watch"
+      }
+    });
+  }
+}

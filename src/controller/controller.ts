@@ -1,0 +1,141 @@
+/**
+ * The loop: watches only enqueue `namespace/name`; workers take keys from a de-duplicating queue
+ * and reconcile them; a failure retries with backoff, a success schedules the renewal check.
+ */
+import { LABEL_IDENTITY } from '../api/types.ts';
+import type { Clock } from '../clock.ts';
+import type { Cluster, ClusterHandlers } from '../cluster/port.ts';
+import type { Logger } from '../log.ts';
+import { CASource } from './ca-source.ts';
+import { WorkQueue, type Timers } from './queue.ts';
+import { Reconciler, type ReconcilerConfig } from './reconciler.ts';
+
+export interface ControllerConfig extends ReconcilerConfig {
+  bootstrapCA: boolean;
+  /** Reconciles running at once. */
+  workers: number;
+  /** Retry backoff after a failed reconcile. */
+  baseBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** Wall-clock re-check of deadlines. */
+  tickMs?: number;
+}
+
+export interface ControllerDeps {
+  cluster: Cluster;
+  clock: Clock;
+  logger: Logger;
+  config: ControllerConfig;
+  timers?: Timers;
+}
+
+export class Controller {
+  readonly queue: WorkQueue;
+  readonly ca: CASource;
+  readonly reconciler: Reconciler;
+  private readonly cluster: Cluster;
+  private readonly logger: Logger;
+  private readonly config: ControllerConfig;
+  private workers: Promise<void>[] = [];
+  private running = false;
+
+  constructor(deps: ControllerDeps) {
+    this.cluster = deps.cluster;
+    this.logger = deps.logger;
+    this.config = deps.config;
+    this.queue = new WorkQueue({
+      clock: deps.clock,
+      ...(deps.timers ? { timers: deps.timers } : {}),
+      ...(deps.config.baseBackoffMs !== undefined ? { baseBackoffMs: deps.config.baseBackoffMs } : {}),
+      ...(deps.config.maxBackoffMs !== undefined ? { maxBackoffMs: deps.config.maxBackoffMs } : {}),
+      ...(deps.config.tickMs !== undefined ? { tickMs: deps.config.tickMs } : {}),
+    });
+    this.ca = new CASource(deps.cluster, deps.clock, deps.logger, {
+      namespace: deps.config.operatorNamespace,
+      name: deps.config.caSecretName,
+      bootstrap: deps.config.bootstrapCA,
+    });
+    this.reconciler = new Reconciler({ cluster: deps.cluster, clock: deps.clock, logger: deps.logger, ca: this.ca, config: deps.config });
+  }
+
+  /** Watch handlers: each only enqueues keys, and never throws into a watch. */
+  readonly handlers: ClusterHandlers = {
+    identityChanged: (namespace, name) => this.guard(() => this.queue.add(`${namespace}/${name}`)),
+    secretChanged: (namespace, _name, labels) =>
+      this.guard(() => {
+        const owner = labels[LABEL_IDENTITY];
+        if (owner) this.queue.add(`${namespace}/${owner}`);
+      }),
+    caSecretChanged: () =>
+      this.guard(() => {
+        void this.ca.refresh().then((changed) => {
+          if (changed) this.enqueueAll();
+        });
+      }),
+    resynced: () => this.guard(() => this.enqueueAll()),
+  };
+
+  /** Start watches, load the CA, queue every identity, start the workers. */
+  async start(): Promise<void> {
+    await this.cluster.start(this.handlers);
+    await this.ca.refresh();
+    this.running = true;
+    this.enqueueAll();
+    for (let i = 0; i < this.config.workers; i++) this.workers.push(this.work());
+    this.logger.info('controller started', { workers: this.config.workers, identities: this.cluster.listIdentities().length });
+  }
+
+  /** Stop taking work, let in-flight reconciles finish (bounded), stop the watches. */
+  async stop(graceMs = 10_000): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.queue.shutdown();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, graceMs);
+    });
+    await Promise.race([Promise.all(this.workers), timeout]);
+    clearTimeout(timer);
+    this.workers = [];
+    await this.cluster.stop();
+  }
+
+  enqueueAll(): void {
+    for (const id of this.cluster.listIdentities()) {
+      this.queue.add(`${id.metadata.namespace}/${id.metadata.name}`);
+    }
+  }
+
+  /** Resolves when nothing is queued or running (tests, benchmarks). */
+  async idle(pollMs = 5): Promise<void> {
+    while (this.queue.length > 0 || this.queue.inFlight > 0) {
+      await new Promise((r) => setTimeout(r, pollMs));
+    }
+  }
+
+  private async work(): Promise<void> {
+    for (;;) {
+      const key = await this.queue.get();
+      if (key === undefined) return;
+      try {
+        const result = await this.reconciler.reconcile(key);
+        this.queue.forget(key);
+        if (result.requeueAfterMs !== undefined) this.queue.addAfter(key, result.requeueAfterMs);
+      } catch (err) {
+        const delay = this.queue.addRateLimited(key);
+        const [namespace, name] = key.split('/');
+        this.logger.warn('reconcile failed, will retry', { namespace, name, retryInMs: delay, message: (err as Error).message });
+      } finally {
+        this.queue.done(key);
+      }
+    }
+  }
+
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.logger.error('watch handler failed', { message: (err as Error).message });
+    }
+  }
+}

@@ -1,0 +1,199 @@
+/**
+ * A de-duplicating work queue in the shape of client-go's: a key waiting to run is held once,
+ * a key being processed is never handed to a second worker (if it is added meanwhile it runs
+ * again once the first run ends), failures retry with per-key exponential backoff (capped),
+ * and delayed adds keep only the earliest due time per key.
+ *
+ * Delays are wall-clock deadlines: each arms a clamped timer (setTimeout overflows past ~24.8
+ * days), and a periodic tick re-checks every deadline against the clock, so a machine that
+ * slept or a timer that drifted still runs the key on time.
+ */
+import { clampDelay, type Clock } from '../clock.ts';
+
+export interface Timers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+  setInterval(fn: () => void, ms: number): unknown;
+  clearInterval(handle: unknown): void;
+}
+
+export const realTimers: Timers = {
+  setTimeout: (fn, ms) => {
+    const t = setTimeout(fn, ms);
+    t.unref?.();
+    return t;
+  },
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+  setInterval: (fn, ms) => {
+    const t = setInterval(fn, ms);
+    t.unref?.();
+    return t;
+  },
+  clearInterval: (h) => clearInterval(h as NodeJS.Timeout),
+};
+
+export interface QueueOptions {
+  clock: Clock;
+  timers?: Timers;
+  /** First retry delay after a failure. */
+  baseBackoffMs?: number;
+  /** Retry delay cap. */
+  maxBackoffMs?: number;
+  /** How often deadlines are re-checked against the clock. */
+  tickMs?: number;
+}
+
+interface Deadline {
+  at: number;
+  timer: unknown;
+}
+
+export class WorkQueue {
+  private readonly clock: Clock;
+  private readonly timers: Timers;
+  private readonly baseBackoffMs: number;
+  private readonly maxBackoffMs: number;
+  private readonly order: string[] = [];
+  private readonly queued = new Set<string>();
+  private readonly processing = new Set<string>();
+  /** Keys added while being processed: re-queued when done. */
+  private readonly dirty = new Set<string>();
+  private readonly deadlines = new Map<string, Deadline>();
+  private readonly failures = new Map<string, number>();
+  private readonly waiters: Array<(key: string | undefined) => void> = [];
+  private readonly tick: unknown;
+  private shuttingDown = false;
+
+  constructor(opts: QueueOptions) {
+    this.clock = opts.clock;
+    this.timers = opts.timers ?? realTimers;
+    this.baseBackoffMs = opts.baseBackoffMs ?? 1_000;
+    this.maxBackoffMs = opts.maxBackoffMs ?? 5 * 60_000;
+    this.tick = this.timers.setInterval(() => this.fireDue(), opts.tickMs ?? 30_000);
+  }
+
+  /** Keys waiting to run now. */
+  get length(): number {
+    return this.order.length;
+  }
+
+  /** Keys with a pending deadline. */
+  get scheduled(): number {
+    return this.deadlines.size;
+  }
+
+  /** When a key is next due, if it has a deadline. */
+  dueAt(key: string): number | undefined {
+    return this.deadlines.get(key)?.at;
+  }
+
+  add(key: string): void {
+    if (this.shuttingDown) return;
+    this.cancelDeadline(key);
+    if (this.processing.has(key)) {
+      this.dirty.add(key);
+      return;
+    }
+    if (this.queued.has(key)) return;
+    const waiter = this.waiters.shift();
+    if (waiter) {
+      this.processing.add(key);
+      waiter(key);
+      return;
+    }
+    this.queued.add(key);
+    this.order.push(key);
+  }
+
+  /** Add after a delay; an earlier deadline for the same key wins. */
+  addAfter(key: string, delayMs: number): void {
+    if (this.shuttingDown) return;
+    if (delayMs <= 0) {
+      this.add(key);
+      return;
+    }
+    const at = this.clock.now() + delayMs;
+    const existing = this.deadlines.get(key);
+    if (existing && existing.at <= at) return;
+    if (existing) this.timers.clearTimeout(existing.timer);
+    this.deadlines.set(key, { at, timer: this.arm(key, delayMs) });
+  }
+
+  /** Retry a failed key with exponential backoff; returns the delay used. */
+  addRateLimited(key: string): number {
+    const n = (this.failures.get(key) ?? 0) + 1;
+    this.failures.set(key, n);
+    const delay = Math.min(this.maxBackoffMs, this.baseBackoffMs * 2 ** Math.min(n - 1, 30));
+    this.addAfter(key, delay);
+    return delay;
+  }
+
+  /** The key succeeded: its backoff starts over. */
+  forget(key: string): void {
+    this.failures.delete(key);
+  }
+
+  failuresOf(key: string): number {
+    return this.failures.get(key) ?? 0;
+  }
+
+  /** Next key to process; undefined once shut down. The caller must call done(key). */
+  get(): Promise<string | undefined> {
+    const key = this.order.shift();
+    if (key !== undefined) {
+      this.queued.delete(key);
+      this.processing.add(key);
+      return Promise.resolve(key);
+    }
+    if (this.shuttingDown) return Promise.resolve(undefined);
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  done(key: string): void {
+    this.processing.delete(key);
+    if (this.dirty.delete(key)) this.add(key);
+  }
+
+  /** Stop handing out work; waiting getters receive undefined. Deadlines are dropped. */
+  shutdown(): void {
+    this.shuttingDown = true;
+    this.timers.clearInterval(this.tick);
+    for (const d of this.deadlines.values()) this.timers.clearTimeout(d.timer);
+    this.deadlines.clear();
+    this.order.length = 0;
+    this.queued.clear();
+    for (const w of this.waiters.splice(0)) w(undefined);
+  }
+
+  get inFlight(): number {
+    return this.processing.size;
+  }
+
+  /** Move every key whose deadline has passed (by the clock) into the queue. */
+  fireDue(): void {
+    const now = this.clock.now();
+    for (const [key, d] of this.deadlines) {
+      if (d.at <= now) this.add(key);
+    }
+  }
+
+  private arm(key: string, delayMs: number): unknown {
+    return this.timers.setTimeout(() => this.onTimer(key), clampDelay(delayMs));
+  }
+
+  /** A key's timer fired: run it if due, else (a clamped timer fires early) wait for the rest. */
+  private onTimer(key: string): void {
+    const d = this.deadlines.get(key);
+    if (!d) return;
+    const remaining = d.at - this.clock.now();
+    if (remaining <= 0) this.add(key);
+    else d.timer = this.arm(key, remaining);
+  }
+
+  private cancelDeadline(key: string): void {
+    const d = this.deadlines.get(key);
+    if (!d) return;
+    this.timers.clearTimeout(d.timer);
+    this.deadlines.delete(key);
+  }
+}
