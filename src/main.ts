@@ -10,7 +10,7 @@ import { systemClock } from './clock.ts';
 import { ConfigError, loadConfig, usage, type OperatorConfig } from './config.ts';
 import { Controller } from './controller/controller.ts';
 import { createLogger } from './log.ts';
-import { namePolicyCheck } from './policy/wire.ts';
+import { namePolicyCheck } from './controller/policy.ts';
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);

@@ -37,6 +37,8 @@ export class Controller {
   private readonly logger: Logger;
   private readonly config: ControllerConfig;
   private workers: Promise<void>[] = [];
+  /** What each identity looked like when last enqueued: uid, generation, labels, annotations. */
+  private readonly seen = new Map<string, string>();
   private running = false;
 
   constructor(deps: ControllerDeps) {
@@ -60,7 +62,7 @@ export class Controller {
 
   /** Watch handlers: each only enqueues keys, and never throws into a watch. */
   readonly handlers: ClusterHandlers = {
-    identityChanged: (namespace, name) => this.guard(() => this.queue.add(`${namespace}/${name}`)),
+    identityChanged: (namespace, name) => this.guard(() => this.onIdentity(namespace, name)),
     secretChanged: (namespace, _name, labels) =>
       this.guard(() => {
         const owner = labels[LABEL_IDENTITY];
@@ -98,6 +100,26 @@ export class Controller {
     clearTimeout(timer);
     this.workers = [];
     await this.cluster.stop();
+  }
+
+  /**
+   * An identity changed. Only a change of spec (generation), labels or annotations is work:
+   * status updates, our own above all, are not, or every status write would re-run its
+   * reconcile and a failing one would skip its backoff.
+   */
+  private onIdentity(namespace: string, name: string): void {
+    const key = `${namespace}/${name}`;
+    const id = this.cluster.getIdentity(namespace, name);
+    if (!id) {
+      this.seen.delete(key);
+      this.queue.add(key);
+      return;
+    }
+    const m = id.metadata;
+    const version = JSON.stringify([m.uid, m.generation, m.labels ?? {}, m.annotations ?? {}, m.deletionTimestamp ?? '']);
+    if (this.seen.get(key) === version) return;
+    this.seen.set(key, version);
+    this.queue.add(key);
   }
 
   enqueueAll(): void {
