@@ -1,0 +1,226 @@
+/**
+ * The cluster port on @kubernetes/client-node 2.x.
+ *
+ * Watches: a small supervised reflector per collection (reflector.ts, session.ts) on client-node's
+ * `Watch` class plus the typed list calls, rather than `makeInformer`/`ListWatch`. In 2.0.1
+ * ListWatch stops for good on the first watch error that is not 410 or a client timeout (it emits
+ * 'error' and never reconnects: the silent informer stalls), never asks for bookmarks, has no
+ * watchdog and no periodic relist, and an ERROR event in the stream only clears its
+ * resourceVersion. Owning the loop gives full control of abort, bookmarks, resourceVersion, 410
+ * recovery and backoff, and lets us count restarts (stats()).
+ *
+ * Reads of identities and of our Secrets come from the caches; writes go to the API and the
+ * server's answer is written through to the cache, so a read right after a write sees it.
+ */
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  PatchStrategy,
+  Watch,
+  setHeaderOptions,
+  type KubeConfig,
+  type V1Secret,
+} from '@kubernetes/client-node';
+import {
+  FIELD_MANAGER,
+  GROUP,
+  LABEL_MANAGED_BY,
+  MANAGED_BY,
+  PLURAL,
+  VERSION,
+  type EventType,
+  type MutualTLSIdentity,
+  type MutualTLSIdentityStatus,
+  type ObjectRef,
+  type Secret,
+} from '../api/types.ts';
+import type { Cluster, ClusterHandlers } from '../cluster/port.ts';
+import { DEFAULT_BACKOFF } from './backoff.ts';
+import { toIdentity, toSecret, writableSecret } from './convert.ts';
+import { describeError } from './errors.ts';
+import { EventRecorder } from './events.ts';
+import { callApi } from './timing.ts';
+import type { AdapterLogger } from './types.ts';
+import { buildWatches, forNamespace, type WatchSet } from './watches.ts';
+
+export type { AdapterLogger } from './types.ts';
+
+export interface KubeClusterOptions {
+  kubeConfig: KubeConfig;
+  /** Watch identities (and our Secrets) only in these namespaces; default all. */
+  namespaces?: string[];
+  operatorNamespace: string;
+  caSecretName: string;
+  logger: AdapterLogger;
+  /** Periodic relist; default 10 min. */
+  relistIntervalMs?: number;
+  /** Restart a watch with no event or bookmark for this long; default 5 min. */
+  watchdogMs?: number;
+  /** Restart backoff; default 1 s .. 60 s, with jitter. */
+  backoff?: { initialMs: number; maxMs: number };
+  /** Deadline of each read/write request; default 30 s. */
+  requestTimeoutMs?: number;
+}
+
+export interface KubeClusterStats {
+  /** Per watch: restarts (errors, ends, watchdog, 410, failed lists). */
+  restarts: Record<string, number>;
+  /** Per watch: relists after the first list (410 and periodic). */
+  relists: Record<string, number>;
+  /** Per watch: epoch ms of the last list, event or bookmark (0: never). */
+  lastEventAt: Record<string, number>;
+  /** Every cache has listed at least once. */
+  synced: boolean;
+}
+
+export class KubeCluster implements Cluster {
+  private readonly opts: KubeClusterOptions;
+  private readonly log: AdapterLogger;
+  private readonly core: CoreV1Api;
+  private readonly custom: CustomObjectsApi;
+  private readonly events: EventRecorder;
+  private readonly watches: WatchSet;
+  private readonly timeoutMs: number;
+  private handlers?: ClusterHandlers;
+  private started = false;
+
+  constructor(opts: KubeClusterOptions) {
+    this.opts = opts;
+    this.log = opts.logger;
+    this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
+    this.custom = opts.kubeConfig.makeApiClient(CustomObjectsApi);
+    this.timeoutMs = opts.requestTimeoutMs ?? 30_000;
+    this.events = new EventRecorder({ core: this.core, timeoutMs: this.timeoutMs });
+    const watchdogMs = opts.watchdogMs ?? 5 * 60_000;
+    const watch = new Watch(opts.kubeConfig);
+    // Watch aborts a connection after requestTimeoutMs (private, 30 s) without data: shorter than
+    // the apiserver's ~1 min bookmark period, so quiet watches would churn. Our watchdog decides;
+    // client-node's timer stays as a backstop for a connect that never answers.
+    (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = watchdogMs * 2;
+    this.watches = buildWatches({
+      core: this.core,
+      custom: this.custom,
+      watch,
+      logger: this.log,
+      namespaces: opts.namespaces,
+      operatorNamespace: opts.operatorNamespace,
+      caSecretName: opts.caSecretName,
+      relistIntervalMs: opts.relistIntervalMs ?? 10 * 60_000,
+      watchdogMs,
+      backoff: opts.backoff ?? DEFAULT_BACKOFF,
+      onIdentity: ({ metadata: m }) => this.call('identityChanged', (h) => h.identityChanged(m.namespace ?? '', m.name)),
+      onSecret: ({ metadata: m }) =>
+        this.call('secretChanged', (h) => h.secretChanged(m.namespace ?? '', m.name, m.labels ?? {})),
+      onCaSecret: () => this.call('caSecretChanged', (h) => h.caSecretChanged()),
+      onResync: () => this.call('resynced', (h) => h.resynced?.()),
+    });
+  }
+
+  async start(handlers: ClusterHandlers): Promise<void> {
+    if (this.started) throw new Error('KubeCluster already started');
+    this.started = true;
+    this.handlers = handlers;
+    await Promise.all(this.watches.all.map((r) => r.start()));
+    this.log.info('cluster caches synced', { watches: this.watches.all.map((r) => r.name) });
+  }
+
+  /** Aborts every watch and clears every timer. */
+  async stop(): Promise<void> {
+    await Promise.all(this.watches.all.map((r) => r.stop()));
+  }
+
+  stats(): KubeClusterStats {
+    const stats: KubeClusterStats = { restarts: {}, relists: {}, lastEventAt: {}, synced: true };
+    for (const r of this.watches.all) {
+      stats.restarts[r.name] = r.restarts;
+      stats.relists[r.name] = r.relists;
+      stats.lastEventAt[r.name] = r.lastEventAt;
+      stats.synced &&= r.synced;
+    }
+    return stats;
+  }
+
+  getIdentity(namespace: string, name: string): MutualTLSIdentity | undefined {
+    return forNamespace(this.watches.identities, namespace)?.get(`${namespace}/${name}`);
+  }
+
+  listIdentities(): MutualTLSIdentity[] {
+    return [...this.watches.identities.values()].flatMap((r) => r.values());
+  }
+
+  async getSecret(namespace: string, name: string): Promise<Secret | undefined> {
+    const key = `${namespace}/${name}`;
+    const cached = (this.isCa(namespace, name) ? this.watches.ca.get(key) : undefined) ??
+      forNamespace(this.watches.secrets, namespace)?.get(key);
+    if (cached) return cached;
+    try {
+      return toSecret(await callApi(`GET secrets/${key}`, this.timeoutMs, () =>
+        this.core.readNamespacedSecret({ namespace, name })));
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async applySecret(secret: Secret): Promise<Secret> {
+    const { name, namespace = '' } = secret.metadata;
+    const applied = await callApi(`PATCH secrets/${namespace}/${name}`, this.timeoutMs, () =>
+      this.core.patchNamespacedSecret(
+        { name, namespace, body: writableSecret(secret), fieldManager: FIELD_MANAGER, force: true },
+        setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
+      ));
+    return this.remember(toSecret(applied));
+  }
+
+  async createSecret(secret: Secret): Promise<Secret> {
+    const { name, namespace = '' } = secret.metadata;
+    const created = await callApi(`POST secrets/${namespace}/${name}`, this.timeoutMs, () =>
+      this.core.createNamespacedSecret({
+        namespace,
+        // Plain JSON without timestamps: client-node's V1Secret serializer passes it through.
+        body: writableSecret(secret) as V1Secret,
+        fieldManager: FIELD_MANAGER,
+      }));
+    return this.remember(toSecret(created));
+  }
+
+  async patchIdentityStatus(namespace: string, name: string, status: MutualTLSIdentityStatus): Promise<void> {
+    const updated: unknown = await callApi(`PATCH ${PLURAL}/${namespace}/${name}/status`, this.timeoutMs, () =>
+      this.custom.patchNamespacedCustomObjectStatus(
+        { group: GROUP, version: VERSION, plural: PLURAL, namespace, name, body: { status }, fieldManager: FIELD_MANAGER },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      ));
+    if (updated !== null && typeof updated === 'object' && 'metadata' in updated) {
+      forNamespace(this.watches.identities, namespace)?.put(toIdentity(updated));
+    }
+  }
+
+  recordEvent(about: ObjectRef, type: EventType, reason: string, message: string): Promise<void> {
+    return this.events.record(about, type, reason, message);
+  }
+
+  private isCa(namespace: string, name: string): boolean {
+    return namespace === this.opts.operatorNamespace && name === this.opts.caSecretName;
+  }
+
+  /** Write-through: the server's answer replaces the cached copy. */
+  private remember(secret: Secret): Secret {
+    const { namespace = '', name } = secret.metadata;
+    if (this.isCa(namespace, name)) this.watches.ca.put(secret);
+    const cache = forNamespace(this.watches.secrets, namespace);
+    if (secret.metadata.labels?.[LABEL_MANAGED_BY] === MANAGED_BY) cache?.put(secret);
+    else cache?.forget(`${namespace}/${name}`);
+    return secret;
+  }
+
+  /** Each handler call on its own: a throwing handler is logged and never reaches a watch. */
+  private call(what: string, fn: (h: ClusterHandlers) => void): void {
+    const h = this.handlers;
+    if (!h) return;
+    try {
+      fn(h);
+    } catch (err) {
+      this.log.error('cluster handler threw', { handler: what, error: describeError(err) });
+    }
+  }
+}

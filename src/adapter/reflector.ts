@@ -1,0 +1,282 @@
+/**
+ * A supervised reflector: list, then watch from the list's resourceVersion, keeping a cache keyed
+ * namespace/name, and never giving up. One loop owns each collection:
+ *
+ *   list (paged) -> replace cache, emit deletes + adds/updates -> watch(rv, bookmarks)
+ *     event/bookmark: update cache and rv, pet the watchdog
+ *     ERROR 410 / HTTP 410 (Expired, Gone): clear rv, relist (after backoff)
+ *     error, end of stream, watchdog (silent for watchdogMs): restart from rv after backoff
+ *     periodic relist timer: abort the watch and relist
+ *
+ * Backoff grows on every restart and resets once a watch has stayed up for healthyMs.
+ */
+import type { Watch } from '@kubernetes/client-node';
+import { Backoff, type BackoffOptions } from './backoff.ts';
+import { isOlder } from './convert.ts';
+import { describeError } from './errors.ts';
+import { openWatch, type Outcome, type WatchSession } from './session.ts';
+import { bounded } from './timing.ts';
+import { keyOf, type AdapterLogger, type ChangeKind, type KubeObject, type ListResult } from './types.ts';
+
+export interface ReflectorOptions<T extends KubeObject> {
+  /** Name in logs and stats, e.g. "secrets/team-a". */
+  name: string;
+  /** The collection's URL path, e.g. "/api/v1/namespaces/team-a/secrets". */
+  path: string;
+  /** labelSelector / fieldSelector for the watch (the list function applies its own). */
+  query: Record<string, string>;
+  list(): Promise<ListResult<unknown>>;
+  normalize(raw: unknown): T;
+  watch: Pick<Watch, 'watch'>;
+  onChange(kind: ChangeKind, obj: T): void;
+  /** After every list but the first. */
+  onResync(): void;
+  logger: AdapterLogger;
+  relistIntervalMs: number;
+  watchdogMs: number;
+  listTimeoutMs: number;
+  backoff: BackoffOptions;
+  /** A watch that stayed up this long resets the backoff. */
+  healthyMs: number;
+}
+
+export class Reflector<T extends KubeObject> {
+  readonly name: string;
+  synced = false;
+  restarts = 0;
+  relists = 0;
+  lastEventAt = 0;
+
+  private readonly opts: ReflectorOptions<T>;
+  private readonly backoff: Backoff;
+  private cache = new Map<string, T>();
+  private rv = '';
+  private needList = true;
+  private stopped = false;
+  private loop?: Promise<void>;
+  private session?: WatchSession;
+  private relistTimer?: NodeJS.Timeout;
+  private wake?: () => void;
+  private cancelList?: () => void;
+  private syncWaiter?: { resolve(): void; reject(err: Error): void };
+
+  constructor(opts: ReflectorOptions<T>) {
+    this.opts = opts;
+    this.name = opts.name;
+    this.backoff = new Backoff(opts.backoff);
+  }
+
+  /** Resolves after the first successful list; rejects if stopped before that. */
+  start(): Promise<void> {
+    if (this.loop) throw new Error(`watch ${this.name} already started`);
+    const synced = new Promise<void>((resolve, reject) => {
+      this.syncWaiter = { resolve, reject };
+    });
+    this.loop = this.run();
+    return synced;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.relistTimer);
+    this.session?.finish({ kind: 'stopped' });
+    this.wake?.();
+    this.cancelList?.();
+    await this.loop;
+    this.syncWaiter?.reject(new Error(`watch ${this.name} stopped before its first sync`));
+    this.syncWaiter = undefined;
+  }
+
+  get(key: string): T | undefined {
+    return this.cache.get(key);
+  }
+
+  values(): T[] {
+    return [...this.cache.values()];
+  }
+
+  /** Write-through of the server's answer to our own write. Emits nothing. */
+  put(obj: T): void {
+    const key = keyOf(obj);
+    if (!isOlder(obj.metadata.resourceVersion, this.cache.get(key)?.metadata.resourceVersion)) this.cache.set(key, obj);
+  }
+
+  forget(key: string): void {
+    this.cache.delete(key);
+  }
+
+  /** Abort the current watch (if any) and list again. */
+  requestRelist(): void {
+    this.needList = true;
+    this.session?.finish({ kind: 'relist' });
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        await this.step();
+      } catch (err) {
+        // A bug, not an API failure (those are outcomes): log it and keep the watch alive.
+        this.restarts++;
+        this.opts.logger.error('watch loop error', { watch: this.name, error: describeError(err) });
+        await this.sleep(this.backoff.next());
+      }
+    }
+  }
+
+  private async step(): Promise<void> {
+    if (this.needList && !(await this.list())) {
+      if (this.stopped) return;
+      this.restarts++;
+      await this.sleep(this.backoff.next());
+      return;
+    }
+    const startedAt = Date.now();
+    const outcome = await this.watchOnce();
+    if (this.stopped || outcome.kind === 'stopped') return;
+    if (Date.now() - startedAt >= this.opts.healthyMs) this.backoff.reset();
+    if (outcome.kind === 'relist') return;
+    this.restarts++;
+    if (outcome.kind === 'gone') {
+      this.rv = '';
+      this.needList = true;
+    }
+    const delayMs = this.backoff.next();
+    const level = outcome.kind === 'end' || outcome.kind === 'gone' ? 'info' : 'warn';
+    this.opts.logger[level]('watch restarting', {
+      watch: this.name,
+      reason: outcome.kind,
+      detail: outcome.detail,
+      delayMs,
+      restarts: this.restarts,
+    });
+    await this.sleep(delayMs);
+  }
+
+  /** One (paged) list replacing the cache. false: it failed (logged) or was cancelled. */
+  private async list(): Promise<boolean> {
+    let result: ListResult<unknown> | undefined;
+    try {
+      const ms = this.opts.listTimeoutMs;
+      const call = bounded(this.opts.list(), ms, () => new Error(`list timed out after ${ms} ms`));
+      this.cancelList = call.cancel;
+      result = await call.promise;
+    } catch (err) {
+      this.opts.logger.warn('list failed', { watch: this.name, error: describeError(err) });
+      return false;
+    } finally {
+      this.cancelList = undefined;
+    }
+    if (result === undefined || this.stopped) return false;
+
+    const fresh = new Map<string, T>();
+    for (const raw of result.items) {
+      const obj = this.opts.normalize(raw);
+      const key = keyOf(obj);
+      const cached = this.cache.get(key);
+      // Keep a newer copy written through by us while the list was in flight.
+      const keep = cached && isOlder(obj.metadata.resourceVersion, cached.metadata.resourceVersion);
+      fresh.set(key, keep ? cached : obj);
+    }
+    const previous = this.cache;
+    this.cache = fresh;
+    this.rv = result.resourceVersion;
+    this.needList = false;
+    this.lastEventAt = Date.now();
+    this.scheduleRelist();
+
+    for (const [key, old] of previous) if (!fresh.has(key)) this.emit('delete', old);
+    for (const [key, obj] of fresh) this.emit(previous.has(key) ? 'update' : 'add', obj);
+
+    if (!this.synced) {
+      this.synced = true;
+      this.syncWaiter?.resolve();
+      this.syncWaiter = undefined;
+      this.opts.logger.debug('watch synced', { watch: this.name, objects: fresh.size });
+    } else {
+      this.relists++;
+      this.opts.logger.info('watch relisted', { watch: this.name, objects: fresh.size });
+      this.guard('resynced', () => this.opts.onResync());
+    }
+    return true;
+  }
+
+  private scheduleRelist(): void {
+    clearTimeout(this.relistTimer);
+    this.relistTimer = setTimeout(() => this.requestRelist(), this.opts.relistIntervalMs);
+  }
+
+  /** One watch connection, until it ends for any reason. */
+  private async watchOnce(): Promise<Outcome> {
+    const session = openWatch({
+      watch: this.opts.watch,
+      path: this.opts.path,
+      query: { ...this.opts.query, allowWatchBookmarks: true, resourceVersion: this.rv || undefined },
+      watchdogMs: this.opts.watchdogMs,
+      onEvent: (type, object) => {
+        this.lastEventAt = Date.now();
+        this.onWatchEvent(type, object);
+      },
+      onError: (msg, meta) => this.opts.logger.error(msg, { watch: this.name, ...meta }),
+    });
+    this.session = session;
+    try {
+      return await session.done;
+    } finally {
+      if (this.session === session) this.session = undefined;
+    }
+  }
+
+  private onWatchEvent(type: string, raw: unknown): void {
+    if (type === 'BOOKMARK') {
+      const rv = (raw as { metadata?: { resourceVersion?: unknown } } | null)?.metadata?.resourceVersion;
+      if (typeof rv === 'string' && rv) this.rv = rv;
+      return;
+    }
+    if (type !== 'ADDED' && type !== 'MODIFIED' && type !== 'DELETED') {
+      this.opts.logger.debug('unknown watch event type', { watch: this.name, type });
+      return;
+    }
+    const obj = this.opts.normalize(raw);
+    const key = keyOf(obj);
+    const cached = this.cache.get(key);
+    // Never go back past a copy we wrote through (the watch may still be catching up to it).
+    const stale = cached !== undefined && isOlder(obj.metadata.resourceVersion, cached.metadata.resourceVersion);
+    if (obj.metadata.resourceVersion) this.rv = obj.metadata.resourceVersion;
+    if (type === 'DELETED') {
+      if (!stale) this.cache.delete(key);
+      this.emit('delete', cached ?? obj);
+    } else {
+      if (!stale) this.cache.set(key, obj);
+      this.emit(cached ? 'update' : 'add', obj);
+    }
+  }
+
+  private emit(kind: ChangeKind, obj: T): void {
+    this.guard(kind, () => this.opts.onChange(kind, obj));
+  }
+
+  /** A throwing handler is logged and never reaches the watch. */
+  private guard(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.opts.logger.error('watch handler threw', { watch: this.name, handler: what, error: describeError(err) });
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = undefined;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+    });
+  }
+}

@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict';
+import { Backoff } from '../../src/adapter/backoff.ts';
+import { isOlder, toIdentity, toSecret, writableSecret } from '../../src/adapter/convert.ts';
+import { parseStatus, redact, toClusterError } from '../../src/adapter/errors.ts';
+import { listAllPages } from '../../src/adapter/paging.ts';
+import { classify } from '../../src/adapter/session.ts';
+import { bounded } from '../../src/adapter/timing.ts';
+import type { AdapterLogger } from '../../src/adapter/kube.ts';
+import { ClusterError } from '../../src/cluster/port.ts';
+import { silentLogger } from '../../src/log.ts';
+
+describe('adapter helpers', () => {
+  it('Backoff doubles up to the cap, jitters within [d/2, d], and resets', () => {
+    const low = new Backoff({ initialMs: 100, maxMs: 1000 }, () => 0);
+    assert.deepEqual([1, 2, 3, 4, 5, 6].map(() => low.next()), [50, 100, 200, 400, 500, 500]);
+    low.reset();
+    assert.equal(low.next(), 50);
+    const high = new Backoff({ initialMs: 100, maxMs: 1000 }, () => 0.999999);
+    assert.deepEqual([1, 2, 3, 4, 5].map(() => high.next()), [100, 200, 400, 800, 1000]);
+  });
+
+  it('parseStatus reads a Status from JSON text or an object, and ignores anything else', () => {
+    assert.deepEqual(parseStatus('{"kind":"Status","code":409,"reason":"AlreadyExists","message":"m"}'), {
+      code: 409, reason: 'AlreadyExists', message: 'm',
+    });
+    assert.deepEqual(parseStatus({ code: 410, reason: 'Expired' }), { code: 410, reason: 'Expired' });
+    assert.equal(parseStatus('<html>bad gateway</html>'), undefined);
+    assert.equal(parseStatus(undefined), undefined);
+  });
+
+  it('redact removes PEM blocks and long base64, and bounds the length', () => {
+    const pem = '-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEI\n-----END EC PRIVATE KEY-----';
+    assert.equal(redact(`bad key ${pem} here`), 'bad key [redacted] here');
+    assert.equal(redact(`value ${'QUJD'.repeat(60)}`), 'value [redacted]');
+    assert.equal(redact('ab '.repeat(200)).length, 515);
+  });
+
+  it('toClusterError keeps ClusterErrors and maps codes without a reason to the apimachinery reason', () => {
+    const original = new ClusterError(404, 'NotFound', 'x');
+    assert.equal(toClusterError(original, 'GET'), original);
+    const err = toClusterError({ code: 429, body: '' }, 'GET secrets/a/b');
+    assert.equal(err.reason, 'TooManyRequests');
+    assert.equal(err.message, 'GET secrets/a/b: 429 Too Many Requests');
+  });
+
+  it('toSecret turns client-node Dates into RFC 3339 strings and keeps only the Secret fields', () => {
+    const s = toSecret({
+      metadata: {
+        name: 'n', namespace: 'ns', creationTimestamp: new Date('2026-03-04T05:06:07.000Z'),
+        managedFields: [{ manager: 'x' }], labels: { a: 'b' },
+      },
+      type: 'Opaque',
+      data: { k: 'dg==' },
+      stringData: { ignored: 'yes' },
+    });
+    assert.deepEqual(s, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'n', namespace: 'ns', creationTimestamp: '2026-03-04T05:06:07Z', labels: { a: 'b' } },
+      type: 'Opaque',
+      data: { k: 'dg==' },
+    });
+  });
+
+  it('toIdentity drops managedFields and fills apiVersion/kind; writableSecret drops server fields but keeps a resourceVersion precondition', () => {
+    const id = toIdentity({ metadata: { name: 'i', namespace: 'n', managedFields: [{}] }, spec: { secretName: 's' } });
+    assert.equal(id.kind, 'MutualTLSIdentity');
+    assert.equal(id.apiVersion, 'mtls.dev/v1alpha1');
+    assert.ok(!('managedFields' in id.metadata));
+    const body = writableSecret({
+      metadata: { name: 's', namespace: 'n', resourceVersion: '9', uid: 'u', creationTimestamp: 't' },
+      data: { a: 'b' },
+    });
+    assert.deepEqual(body, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 's', namespace: 'n', resourceVersion: '9' }, data: { a: 'b' } });
+  });
+
+  it('isOlder compares numeric resourceVersions only', () => {
+    assert.equal(isOlder('9', '10'), true);
+    assert.equal(isOlder('10', '10'), false);
+    assert.equal(isOlder('11', '10'), false);
+    assert.equal(isOlder('abc', '10'), false);
+    assert.equal(isOlder(undefined, '10'), false);
+  });
+
+  it('listAllPages follows continue tokens and falls back to one list when a token expires', async () => {
+    const calls: (string | undefined)[] = [];
+    const pages = await listAllPages(async (limit, cont) => {
+      calls.push(cont);
+      assert.equal(limit, 500);
+      if (cont === undefined) return { metadata: { resourceVersion: '7', _continue: 'p2' }, items: [1, 2] };
+      return { metadata: { resourceVersion: '7' }, items: [3] };
+    });
+    assert.deepEqual(pages, { items: [1, 2, 3], resourceVersion: '7' });
+    assert.deepEqual(calls, [undefined, 'p2']);
+
+    const limits: (number | undefined)[] = [];
+    const fallback = await listAllPages(async (limit, cont) => {
+      limits.push(limit);
+      if (limit === undefined) return { metadata: { resourceVersion: '9' }, items: ['all'] };
+      if (cont === undefined) return { metadata: { resourceVersion: '8', continue: 'p2' }, items: ['first'] };
+      throw Object.assign(new Error('expired'), { code: 410 });
+    });
+    assert.deepEqual(fallback, { items: ['all'], resourceVersion: '9' });
+    assert.deepEqual(limits, [500, 500, undefined]);
+  });
+
+  it('classify: clean end, 410, client timeout, other errors', () => {
+    assert.equal(classify(null).kind, 'end');
+    assert.equal(classify(Object.assign(new Error('Gone'), { statusCode: 410 })).kind, 'gone');
+    assert.equal(classify(new DOMException('timeout', 'TimeoutError')).kind, 'watchdog');
+    const other = classify(Object.assign(new Error('Forbidden'), { statusCode: 403 }));
+    assert.equal(other.kind, 'error');
+    assert.match(other.detail ?? '', /403 Forbidden/);
+  });
+
+  it('bounded: resolves, times out, or cancels to undefined, clearing its timer each time', async () => {
+    assert.equal(await bounded(Promise.resolve(1), 1000, () => new Error('late')).promise, 1);
+    const never = new Promise<number>(() => {});
+    await assert.rejects(bounded(never, 10, () => new Error('late')).promise, /late/);
+    const call = bounded(never, 10_000, () => new Error('late'));
+    call.cancel();
+    assert.equal(await call.promise, undefined);
+  });
+
+  it('the project logger (winston) fits KubeClusterOptions.logger', () => {
+    const log: AdapterLogger = silentLogger();
+    log.warn('watch restarting', { watch: 'identities' });
+  });
+});
