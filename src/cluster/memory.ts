@@ -80,6 +80,10 @@ export class MemoryCluster implements Cluster {
     const k = key(secret.metadata.namespace, secret.metadata.name);
     this.record('applySecret', k);
     const prev = this.secrets.get(k);
+    const rv = secret.metadata.resourceVersion;
+    if (rv !== undefined && rv !== prev?.metadata.resourceVersion) {
+      throw new ClusterError(409, 'Conflict', `Operation cannot be fulfilled on secrets "${secret.metadata.name}": the object has been modified`);
+    }
     const was = this.applied.get(k) ?? { labels: [], annotations: [], data: [] };
     const merge = (old: Record<string, string> | undefined, mine: string[], next: Record<string, string> | undefined) => {
       const out: Record<string, string> = {};
@@ -116,6 +120,11 @@ export class MemoryCluster implements Cluster {
     const k = key(secret.metadata.namespace, secret.metadata.name);
     this.record('createSecret', k);
     if (this.secrets.has(k)) throw new ClusterError(409, 'AlreadyExists', `secrets "${secret.metadata.name}" already exists`);
+    this.applied.set(k, {
+      labels: Object.keys(secret.metadata.labels ?? {}),
+      annotations: Object.keys(secret.metadata.annotations ?? {}),
+      data: Object.keys(secret.data ?? {}),
+    });
     return this.putSecret(secret);
   }
 

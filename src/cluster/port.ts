@@ -59,10 +59,13 @@ export interface Cluster {
    */
   getSecret(namespace: string, name: string): Promise<Secret | undefined>;
 
-  /** Server-side apply with our field manager (force: we are the only writer of our fields). */
+  /**
+   * Server-side apply with our field manager (force: we are the only writer of our fields).
+   * When metadata.resourceVersion is set, a Secret changed since is not written: 409.
+   */
   applySecret(secret: Secret): Promise<Secret>;
 
-  /** Create a Secret; throws ClusterError 409 if it already exists. (CA bootstrap.) */
+  /** Create a Secret; throws ClusterError 409 if it already exists. */
   createSecret(secret: Secret): Promise<Secret>;
 
   /** Merge-patch the status subresource. */

@@ -111,7 +111,7 @@ export class Reconciler {
       ...(annotations[ANNOTATION_RENEW_REQUEST] ? { honouredRenewRequest: annotations[ANNOTATION_RENEW_REQUEST] } : {}),
     });
     const revision = Number(annotations[ANNOTATION_REVISION] ?? identity.status?.revision ?? 0) || 0;
-    if (need) return this.issue(identity, spec, ca, need, inspection, { specHash, revision: revision + 1, renewed: !!inspection.leaf, ...(renewRequest ? { renewRequest } : {}) });
+    if (need) return this.issue(identity, spec, ca, need, inspection, secret, { specHash, revision: revision + 1, renewed: !!inspection.leaf, ...(renewRequest ? { renewRequest } : {}) });
     return this.keep(identity, spec, ca, secret!, inspection, { specHash, revision, ...(renewRequest ? { renewRequest } : {}) });
   }
 
@@ -122,6 +122,7 @@ export class Reconciler {
     ca: SigningCA,
     need: IssuanceNeed,
     inspection: Inspection,
+    existing: Secret | undefined,
     facts: { specHash: string; revision: number; renewed: boolean; renewRequest?: string },
   ): Promise<ReconcileResult> {
     const { namespace, name } = identity.metadata as { namespace: string; name: string };
@@ -155,7 +156,7 @@ export class Reconciler {
         revision: facts.revision,
         ...(facts.renewRequest ? { renewRequest: facts.renewRequest } : {}),
       };
-      await this.cluster.applySecret(buildSecret(identity, spec, issued, secretFacts));
+      await this.writeSecret(buildSecret(identity, spec, issued, secretFacts), existing);
       const status = this.readyStatus(identity, spec, issued.notBefore, issued.notAfter, issued.serialNumber, facts.revision, {
         type: 'Issuing', status: 'False', reason: need.reason,
         message: `issued serial ${issued.serialNumber} (${need.message})`,
@@ -193,7 +194,7 @@ export class Reconciler {
     const bundleStale = unb64(secret.data?.[CA_CRT]) !== ca.bundlePem;
     if (bundleStale || !containsAll(secret.metadata.labels, want.labels) || !containsAll(secret.metadata.annotations, want.annotations) || secret.type !== 'kubernetes.io/tls') {
       const pems = { certChainPem: unb64(secret.data?.[TLS_CRT])!, keyPem: unb64(secret.data?.[TLS_KEY])!, caPem: ca.bundlePem };
-      await this.cluster.applySecret(buildSecret(identity, spec, pems, secretFacts));
+      await this.writeSecret(buildSecret(identity, spec, pems, secretFacts), secret);
       this.logger.info('Secret metadata or trust bundle brought up to date', { namespace: identity.metadata.namespace, name: identity.metadata.name, reason: bundleStale ? 'TrustBundleChanged' : 'SecretOutOfDate', serial });
     }
     const prevIssuing = getCondition(identity.status, 'Issuing');
@@ -267,6 +268,20 @@ export class Reconciler {
     this.event(identity, 'Warning', 'IssuanceFailed', message);
     await this.writeStatus(identity, status).catch((e: Error) =>
       this.logger.warn('status write failed', { namespace: identity.metadata.namespace, name: identity.metadata.name, message: e.message }));
+  }
+
+  /**
+   * One write carries key, chain and bundle. A new Secret is created (never overwriting one
+   * that appeared meanwhile: 409, and the next reconcile sees whose it is); an existing one is
+   * applied with the resourceVersion we read, so a change since then refuses the write.
+   */
+  private async writeSecret(secret: Secret, existing: Secret | undefined): Promise<void> {
+    if (!existing) {
+      await this.cluster.createSecret(secret);
+      return;
+    }
+    const rv = existing.metadata.resourceVersion;
+    await this.cluster.applySecret({ ...secret, metadata: { ...secret.metadata, ...(rv ? { resourceVersion: rv } : {}) } });
   }
 
   /** Patch status only when it differs; returns whether it wrote. */

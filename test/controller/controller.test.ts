@@ -20,6 +20,9 @@ function ready(h: Harness, name: string, ns = 'dev') {
   const id = h.cluster.identities.get(`${ns}/${name}`) as MutualTLSIdentity;
   return id.status?.conditions?.find((c) => c.type === 'Ready');
 }
+function secretWrites(h: Harness): number {
+  return h.cluster.writesOf('applySecret') + h.cluster.writesOf('createSecret');
+}
 function status(h: Harness, name: string, ns = 'dev') {
   return h.cluster.identities.get(`${ns}/${name}`)!.status!;
 }
@@ -61,8 +64,9 @@ describe('controller over the in-memory cluster', () => {
     assert.equal(st.secretName, 'web-mtls');
     assert.equal(st.revision, 1);
     assert.equal(st.notAfter, new Date(leaf.validTo).toISOString());
-    assert.equal(h.cluster.writesOf('applySecret'), 1);
+    assert.equal(h.cluster.writesOf('createSecret'), 1, 'one Secret write: key, chain and bundle together');
     assert.equal(h.cluster.writesOf('patchStatus'), 1);
+    assert.equal(h.cluster.writesOf(), 2);
     assert.deepEqual(h.cluster.events.map((e) => e.reason), ['Issued']);
   });
 
@@ -152,7 +156,7 @@ describe('controller over the in-memory cluster', () => {
     h.identity('b', {}, 'other');
     await h.settle();
     const before = JSON.stringify([h.secret('a-mtls'), h.secret('b-mtls', 'other')]);
-    const applies = h.cluster.writesOf('applySecret');
+    const applies = secretWrites(h);
     const broken = caSecret(h.root);
     broken.data![TLS_CRT] = b64('-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----\n');
     h.cluster.putSecret(broken);
@@ -164,13 +168,13 @@ describe('controller over the in-memory cluster', () => {
       assert.match(r.message, /mtls-system\/mtls-root-ca/);
     }
     assert.equal(JSON.stringify([h.secret('a-mtls'), h.secret('b-mtls', 'other')]), before, 'Secrets untouched');
-    assert.equal(h.cluster.writesOf('applySecret'), applies);
+    assert.equal(secretWrites(h), applies);
     assert.ok(h.cluster.events.some((e) => e.type === 'Warning' && e.reason === 'CANotReady'));
     h.cluster.putSecret(caSecret(h.root));
     await h.settle();
     assert.equal(ready(h, 'a')!.status, 'True');
     assert.equal(ready(h, 'b', 'other')!.status, 'True');
-    assert.equal(h.cluster.writesOf('applySecret'), applies, 'same CA back: the old certificates are still good');
+    assert.equal(secretWrites(h), applies, 'same CA back: the old certificates are still good');
   });
 
   it('restarting over valid identities writes nothing', async () => {
@@ -199,7 +203,7 @@ describe('controller over the in-memory cluster', () => {
 
   it('a failed write retries with backoff and records the failure', async () => {
     h = await startHarness();
-    h.cluster.failNext('applySecret', new Error('apiserver unavailable'));
+    h.cluster.failNext('createSecret', new Error('apiserver unavailable'));
     h.identity('web');
     await h.settle();
     assert.equal(h.secret('web-mtls'), undefined);
@@ -240,7 +244,7 @@ describe('controller over the in-memory cluster', () => {
     await h.settle();
     assert.equal(ready(h, 'web')!.reason, 'SecretConflict');
     assert.deepEqual(Object.keys(h.secret('web-mtls')!.data!), ['password']);
-    assert.equal(h.cluster.writesOf('applySecret'), 0);
+    assert.equal(secretWrites(h), 0);
   });
 
   it('a manual renewal request re-issues once', async () => {
@@ -255,5 +259,79 @@ describe('controller over the in-memory cluster', () => {
     assert.equal(status(h, 'web').conditions!.find((c) => c.type === 'Issuing')!.reason, 'ManuallyTriggered');
     await h.advance(60_000);
     assert.equal(h.leaf('web-mtls')!.serialNumber, second, 'the same request is honoured once');
+  });
+});
+
+describe('controller: Secrets it never fights over', () => {
+  let h: Harness;
+  afterEach(async () => {
+    await h?.stop();
+  });
+
+  it('two identities naming one Secret: the first keeps it, the second is refused, no ping-pong', async () => {
+    h = await startHarness();
+    h.identity('first', { secretName: 'shared' });
+    await h.settle();
+    const owner = h.secret('shared')!.metadata.ownerReferences![0]!.uid;
+    h.identity('second', { secretName: 'shared' });
+    await h.settle();
+    await h.advance(3_600_000);
+    assert.equal(h.secret('shared')!.metadata.ownerReferences![0]!.uid, owner);
+    assert.equal(ready(h, 'first')!.status, 'True');
+    const r = ready(h, 'second')!;
+    assert.equal(r.reason, 'SecretConflict');
+    assert.match(r.message, /dev\/shared/);
+    assert.equal(secretWrites(h), 1, 'exactly one Secret write in all');
+    assert.equal(h.cluster.events.filter((e) => e.reason === 'SecretConflict').length, 1, 'one Event, not one per resync');
+  });
+
+  it('never writes the operator CA Secret, whatever an identity says', async () => {
+    h = await startHarness();
+    const before = JSON.stringify(h.cluster.secrets.get(`${CA_NS}/${CA_NAME}`));
+    h.identity('sneaky', { secretName: CA_NAME }, CA_NS);
+    await h.settle();
+    assert.equal(ready(h, 'sneaky', CA_NS)!.reason, 'SecretConflict');
+    assert.equal(JSON.stringify(h.cluster.secrets.get(`${CA_NS}/${CA_NAME}`)), before);
+  });
+
+  it('deleting an identity removes its Secret', async () => {
+    h = await startHarness();
+    h.identity('web');
+    await h.settle();
+    assert.ok(h.secret('web-mtls'));
+    h.cluster.deleteIdentity('dev', 'web');
+    await h.settle();
+    assert.equal(h.secret('web-mtls'), undefined);
+  });
+
+  it('a Secret changed between read and write is not overwritten blindly (resourceVersion precondition)', async () => {
+    h = await startHarness();
+    h.identity('web');
+    await h.settle();
+    const apply = h.cluster.applySecret.bind(h.cluster);
+    let raced = false;
+    const outcomes: number[] = [];
+    h.cluster.applySecret = async (secret) => {
+      if (!raced) {
+        raced = true; // another writer touches the Secret after our read, before our write
+        const now = structuredClone(h.cluster.secrets.get('dev/web-mtls')!);
+        now.metadata.labels = { ...now.metadata.labels, touched: 'yes' };
+        h.cluster.putSecret(now);
+      }
+      try {
+        const out = await apply(secret);
+        outcomes.push(200);
+        return out;
+      } catch (err) {
+        outcomes.push((err as { code: number }).code);
+        throw err;
+      }
+    };
+    h.identity('web', { dnsNames: ['web'] });
+    await h.settle();
+    assert.deepEqual(outcomes, [409, 200], 'the stale write was refused, the retry read again and wrote');
+    assert.match(h.leaf('web-mtls')!.subjectAltName!, /DNS:web/);
+    assert.equal(h.secret('web-mtls')!.metadata.labels!.touched, 'yes', "the other writer's label survives");
+    assert.equal(status(h, 'web').failedIssuanceAttempts, 0);
   });
 });
