@@ -10,6 +10,7 @@ import { ClusterError, type Cluster } from '../cluster/port.ts';
 import type { Logger } from '../log.ts';
 import { CAError, type SigningCA } from '../pki/types.ts';
 import { generateRootCA, loadSigningCA } from '../pki/index.ts';
+import { noObserver, type ControllerObserver } from './observer.ts';
 import { b64, unb64 } from './secret.ts';
 
 export type CAState = { ca: SigningCA; error?: undefined } | { ca?: undefined; error: string };
@@ -27,8 +28,10 @@ export class CASource {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly opts: CASourceOptions;
+  private readonly observer: ControllerObserver;
 
-  constructor(cluster: Cluster, clock: Clock, logger: Logger, opts: CASourceOptions) {
+  constructor(cluster: Cluster, clock: Clock, logger: Logger, opts: CASourceOptions, observer: ControllerObserver = noObserver) {
+    this.observer = observer;
     this.cluster = cluster;
     this.clock = clock;
     this.logger = logger;
@@ -62,6 +65,7 @@ export class CASource {
     const before = this.state.ca?.fingerprint ?? this.state.error;
     const state = await this.read();
     this.state = state;
+    this.observer.caLoaded?.(state.ca?.notAfter);
     const after = state.ca?.fingerprint ?? state.error;
     if (state.error !== undefined) this.logger.error('CA not ready', { ca: this.ref, reason: 'CANotReady', message: state.error });
     else if (before !== after) this.logger.info('CA loaded', { ca: this.ref, fingerprint: after, notAfter: state.ca.notAfter.toISOString() });

@@ -7,6 +7,7 @@ import type { Clock } from '../clock.ts';
 import type { Cluster, ClusterHandlers } from '../cluster/port.ts';
 import type { Logger } from '../log.ts';
 import { CASource } from './ca-source.ts';
+import { noObserver, type ControllerObserver } from './observer.ts';
 import { WorkQueue, type Timers } from './queue.ts';
 import { Reconciler, type ReconcilerConfig } from './reconciler.ts';
 
@@ -27,6 +28,7 @@ export interface ControllerDeps {
   logger: Logger;
   config: ControllerConfig;
   timers?: Timers;
+  observer?: ControllerObserver;
 }
 
 export class Controller {
@@ -36,6 +38,7 @@ export class Controller {
   private readonly cluster: Cluster;
   private readonly logger: Logger;
   private readonly config: ControllerConfig;
+  private readonly observer: ControllerObserver;
   private workers: Promise<void>[] = [];
   /** What each identity looked like when last enqueued: uid, generation, labels, annotations. */
   private readonly seen = new Map<string, string>();
@@ -45,6 +48,7 @@ export class Controller {
     this.cluster = deps.cluster;
     this.logger = deps.logger;
     this.config = deps.config;
+    this.observer = deps.observer ?? noObserver;
     this.queue = new WorkQueue({
       clock: deps.clock,
       ...(deps.timers ? { timers: deps.timers } : {}),
@@ -56,8 +60,8 @@ export class Controller {
       namespace: deps.config.operatorNamespace,
       name: deps.config.caSecretName,
       bootstrap: deps.config.bootstrapCA,
-    });
-    this.reconciler = new Reconciler({ cluster: deps.cluster, clock: deps.clock, logger: deps.logger, ca: this.ca, config: deps.config });
+    }, this.observer);
+    this.reconciler = new Reconciler({ cluster: deps.cluster, clock: deps.clock, logger: deps.logger, ca: this.ca, config: deps.config, observer: this.observer });
   }
 
   /** Watch handlers: each only enqueues keys, and never throws into a watch. */
@@ -139,11 +143,14 @@ export class Controller {
     for (;;) {
       const key = await this.queue.get();
       if (key === undefined) return;
+      const started = performance.now();
       try {
         const result = await this.reconciler.reconcile(key);
+        this.observer.reconciled?.((performance.now() - started) / 1000, 'success');
         this.queue.forget(key);
         if (result.requeueAfterMs !== undefined) this.queue.addAfter(key, result.requeueAfterMs);
       } catch (err) {
+        this.observer.reconciled?.((performance.now() - started) / 1000, 'error');
         const delay = this.queue.addRateLimited(key);
         const [namespace, name] = key.split('/');
         this.logger.warn('reconcile failed, will retry', { namespace, name, retryInMs: delay, message: (err as Error).message });

@@ -13,6 +13,7 @@ import type { Logger } from '../log.ts';
 import { inspectIssued, isIssuedBy, issueLeaf } from '../pki/index.ts';
 import type { Inspection, SigningCA } from '../pki/types.ts';
 import type { CASource } from './ca-source.ts';
+import { noObserver, type ControllerObserver } from './observer.ts';
 import { getCondition, jsonEqual, setCondition } from './conditions.ts';
 import { ANNOTATION_RENEW_REQUEST, buildSecret, containsAll, desiredMetadata, isOwnedBy, unb64, type SecretFacts } from './secret.ts';
 
@@ -44,8 +45,10 @@ export class Reconciler {
   private readonly logger: Logger;
   private readonly ca: CASource;
   private readonly config: ReconcilerConfig;
+  private readonly observer: ControllerObserver;
 
-  constructor(deps: { cluster: Cluster; clock: Clock; logger: Logger; ca: CASource; config: ReconcilerConfig }) {
+  constructor(deps: { cluster: Cluster; clock: Clock; logger: Logger; ca: CASource; config: ReconcilerConfig; observer?: ControllerObserver }) {
+    this.observer = deps.observer ?? noObserver;
     this.cluster = deps.cluster;
     this.clock = deps.clock;
     this.logger = deps.logger;
@@ -56,7 +59,10 @@ export class Reconciler {
   async reconcile(key: string): Promise<ReconcileResult> {
     const [namespace, name] = splitKey(key);
     const identity = this.cluster.getIdentity(namespace, name);
-    if (!identity || identity.metadata.deletionTimestamp) return {}; // its Secret goes with it (ownerReference)
+    if (!identity || identity.metadata.deletionTimestamp) {
+      this.observer.identityRemoved?.(namespace, name);
+      return {}; // its Secret goes with it (ownerReference)
+    }
     try {
       return await this.reconcileIdentity(identity);
     } catch (err) {
@@ -165,8 +171,12 @@ export class Reconciler {
       const event = facts.renewed ? 'Renewed' : 'Issued';
       this.event(identity, 'Normal', event, `${event} certificate serial ${issued.serialNumber}, valid until ${issued.notAfter.toISOString()} (${need.reason}: ${need.message})`);
       this.logger.info('certificate issued', { ...log, serial: issued.serialNumber, notAfter: issued.notAfter.toISOString() });
-      return { requeueAfterMs: renewalTime(issued.notBefore, issued.notAfter, spec.renewBeforeMs).getTime() - this.clock.now() };
+      const renewal = renewalTime(issued.notBefore, issued.notAfter, spec.renewBeforeMs);
+      this.observer.issuance?.(namespace, name, need.reason, 'success');
+      this.observer.identityState?.(namespace, name, { ready: true, reason: 'Ready', notAfter: issued.notAfter, renewalTime: renewal });
+      return { requeueAfterMs: renewal.getTime() - this.clock.now() };
     } catch (err) {
+      this.observer.issuance?.(namespace, name, need.reason, 'failure');
       await this.markIssuanceFailed(identity, need, err as Error);
       throw err;
     }
@@ -202,7 +212,9 @@ export class Reconciler {
       ? { type: 'Issuing', status: 'False' as const, reason: prevIssuing.reason, message: prevIssuing.message }
       : { type: 'Issuing', status: 'False' as const, reason: 'UpToDate', message: 'the Secret holds a valid certificate' };
     await this.writeStatus(identity, this.readyStatus(identity, spec, notBefore, notAfter, serial, facts.revision, issuing));
-    return { requeueAfterMs: renewalTime(notBefore, notAfter, spec.renewBeforeMs).getTime() - this.clock.now() };
+    const renewal = renewalTime(notBefore, notAfter, spec.renewBeforeMs);
+    this.observer.identityState?.(identity.metadata.namespace!, identity.metadata.name, { ready: true, reason: 'Ready', notAfter, renewalTime: renewal });
+    return { requeueAfterMs: renewal.getTime() - this.clock.now() };
   }
 
   private readyStatus(
@@ -242,6 +254,7 @@ export class Reconciler {
       observedGeneration: generation,
       conditions: setCondition(identity.status?.conditions, { type: 'Ready', status: 'False', reason, message }, generation, now),
     };
+    this.observer.identityState?.(identity.metadata.namespace!, identity.metadata.name, { ready: false, reason });
     const changed = await this.writeStatus(identity, status);
     if (changed && (prev?.reason !== reason || prev?.message !== message)) {
       this.event(identity, 'Warning', reason, message);
