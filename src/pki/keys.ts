@@ -101,7 +101,7 @@ export async function signingKeyOf(key: KeyObject): Promise<SigningKey | undefin
   let importAlg: webcrypto.EcKeyImportParams | webcrypto.RsaHashedImportParams | webcrypto.Algorithm;
   let signingAlgorithm: SigningAlgorithm;
   if (p.algorithm === 'ECDSA') {
-    importAlg = { name: 'ECDSA', namedCurve: p.size === 521 ? 'P-521' : `P-${p.size}` };
+    importAlg = { name: 'ECDSA', namedCurve: `P-${p.size}` };
     signingAlgorithm = { name: 'ECDSA', hash: HASH_FOR_CURVE[p.size] ?? 'SHA-256' };
   } else if (p.algorithm === 'RSA') {
     importAlg = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };

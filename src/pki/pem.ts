@@ -60,7 +60,7 @@ export function fingerprintOf(cert: X509Certificate): string {
 }
 
 /** Subject as one line ("CN=x, O=y"), or "(empty subject)". For messages. */
-export function describe(cert: X509Certificate): string {
+export function describeCert(cert: X509Certificate): string {
   const s = cert.subject?.split('\n').join(', ');
   return s ? `"${s}"` : '(empty subject)';
 }

@@ -4,10 +4,12 @@
  * re-exported from ./index.ts.
  *
  *   loadSigningCA(material, now)      -> SigningCA                (throws CAError)
- *   generateRootCA(options)           -> CAMaterial               (self-signed ECDSA P-256 root)
+ *   generateRootCA(options)           -> CAMaterial               (self-signed, ECDSA P-256 default)
+ *   generateIntermediateCA(ca, opts)  -> CAMaterial               (signed by a loaded CA)
  *   generateKey(params)               -> CryptoKeyPair            (async, native, never blocks)
  *   issueLeaf(ca, request)            -> IssuedCertificate
  *   inspectIssued(material)           -> Inspection               (never throws)
+ *   isIssuedBy / sanOf / fingerprintOf / normalizeIp                (certificate helpers)
  */
 import type { X509Certificate, webcrypto } from 'node:crypto';
 import type { KeyAlgorithm, KeyEncoding, KeyUsage } from '../api/types.ts';

@@ -1,8 +1,9 @@
 /**
- * The one place @peculiar/x509 is imported: installs the Reflect shim first, then points the
- * library at Node's WebCrypto. Import `x509` from here, never from '@peculiar/x509' directly.
+ * The one place @peculiar/x509 is imported: loads the reflect polyfill its README asks for
+ * (tsyringe needs it), then points the library at Node's WebCrypto. Import `x509` from here,
+ * never from '@peculiar/x509' directly.
  */
-import './reflect-shim.ts';
+import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 

@@ -335,3 +335,21 @@ describe('controller: Secrets it never fights over', () => {
     assert.equal(status(h, 'web').failedIssuanceAttempts, 0);
   });
 });
+
+describe('controller: names as written vs names in the certificate', () => {
+  let h: Harness;
+  afterEach(async () => {
+    await h?.stop();
+  });
+
+  it('an IPv6 address written in a long form is issued once, not forever', async () => {
+    h = await startHarness();
+    h.identity('db', { ipAddresses: ['2001:DB8:0:0::1', '10.0.0.7'] });
+    await h.settle();
+    const first = h.leaf('db-mtls')!;
+    assert.match(first.subjectAltName!, /IP Address:2001:DB8:0:0:0:0:0:1/i);
+    await h.advance(60 * 60_000);
+    assert.equal(h.leaf('db-mtls')!.serialNumber, first.serialNumber);
+    assert.equal(secretWrites(h), 1);
+  });
+});

@@ -1,0 +1,8 @@
+/** The PKI engine: CA loading and generation, key generation, leaf issuance, inspection. */
+export * from './types.ts';
+export { loadSigningCA } from './ca.ts';
+export { generateIntermediateCA, generateRootCA } from './generate.ts';
+export { generateKey, keyParamsOf } from './keys.ts';
+export { DEFAULT_BACKDATE_MS, issueLeaf } from './leaf.ts';
+export { inspectIssued } from './inspect.ts';
+export { fingerprintOf, isIssuedBy, isSelfSigned, normalizeIp, sanOf, type SubjectAltNames } from './certs.ts';
