@@ -10,10 +10,9 @@ const PRIVATE_KEY_PEM = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
 
 /** Replace anything that looks like a private key, anywhere in the entry, before it is written. */
 const redactKeys = winston.format((info) => {
-  const text = JSON.stringify(info);
-  if (PRIVATE_KEY_PEM.test(text)) {
-    return { level: info.level, message: 'log entry withheld: it carried private key material' } as winston.Logform.TransformableInfo;
-  }
+  if (!PRIVATE_KEY_PEM.test(JSON.stringify(info))) return info;
+  for (const k of Object.keys(info)) if (k !== 'level') delete (info as Record<string, unknown>)[k];
+  info.message = 'log entry withheld: it carried private key material';
   return info;
 });
 

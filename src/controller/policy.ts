@@ -2,26 +2,38 @@
 import type { ResolvedSpec } from '../api/spec.ts';
 import type { MutualTLSIdentity } from '../api/types.ts';
 import { ConfigError } from '../config.ts';
-import { checkNames, parsePolicyConfig, type NamePolicyConfig } from '../policy/names.ts';
+import { checkNames, DEFAULT_CLUSTER_DOMAIN, parsePolicyConfig, type NamePolicyConfig } from '../policy/names.ts';
 
+/**
+ * The check the reconciler runs before any key is generated. The cluster domain and trust
+ * domain are the operator's flags; the policy file supplies the allow-list.
+ */
 export function namePolicyCheck(
-  config: { clusterDomain: string; namePolicyFile?: string },
+  config: { clusterDomain: string; trustDomain: string; namePolicyFile?: string },
   policyText: string | undefined,
 ): (identity: MutualTLSIdentity, spec: ResolvedSpec) => string | undefined {
-  let policy: NamePolicyConfig = { clusterDomain: config.clusterDomain, allow: [] };
+  let allow: NamePolicyConfig['allow'] = [];
   if (policyText !== undefined) {
+    const bad = (why: string) => new ConfigError(`--name-policy-file (MTLS_NAME_POLICY_FILE) ${config.namePolicyFile}: ${why}`);
+    let parsed: NamePolicyConfig;
     try {
-      policy = { ...parsePolicyConfig(policyText), clusterDomain: config.clusterDomain };
+      parsed = parsePolicyConfig(policyText);
     } catch (err) {
-      throw new ConfigError(`--name-policy-file (MTLS_NAME_POLICY_FILE) ${config.namePolicyFile}: ${(err as Error).message}`);
+      throw bad((err as Error).message);
     }
+    if (parsed.clusterDomain !== DEFAULT_CLUSTER_DOMAIN && parsed.clusterDomain !== config.clusterDomain) {
+      throw bad(`clusterDomain "${parsed.clusterDomain}" differs from --cluster-domain "${config.clusterDomain}": set the same value in both, or only the flag`);
+    }
+    allow = parsed.allow;
   }
+  const policy: NamePolicyConfig = { clusterDomain: config.clusterDomain, trustDomain: config.trustDomain, allow };
   return (identity, spec) =>
     checkNames(
       {
         namespace: identity.metadata.namespace!,
         dnsNames: spec.dnsNames,
         ipAddresses: spec.ipAddresses,
+        uris: [spec.spiffeId],
         ...(spec.commonName ? { commonName: spec.commonName } : {}),
       },
       policy,
