@@ -33,6 +33,15 @@ export interface MemoryClusterOptions {
 const key = (ns: string | undefined, name: string) => `${ns ?? ''}/${name}`;
 const clone = <T>(v: T): T => structuredClone(v);
 
+/** Stored objects are frozen and handed out as they are, like an informer's cache. */
+function frozen<T>(v: T): T {
+  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
+    for (const x of Object.values(v)) frozen(x);
+    Object.freeze(v);
+  }
+  return v;
+}
+
 export class MemoryCluster implements Cluster {
   readonly identities = new Map<string, MutualTLSIdentity>();
   readonly secrets = new Map<string, Secret>();
@@ -62,18 +71,17 @@ export class MemoryCluster implements Cluster {
   }
 
   getIdentity(namespace: string, name: string): MutualTLSIdentity | undefined {
-    const id = this.identities.get(key(namespace, name));
-    return id && clone(id);
+    return this.identities.get(key(namespace, name));
   }
 
   listIdentities(): MutualTLSIdentity[] {
-    return [...this.identities.values()].map(clone);
+    return [...this.identities.values()];
   }
 
   async getSecret(namespace: string, name: string): Promise<Secret | undefined> {
     const s = this.secrets.get(key(namespace, name));
     if (s && !this.isOurs(s) && !this.isCA(s)) this.liveReads++;
-    return s && clone(s);
+    return s;
   }
 
   async applySecret(secret: Secret): Promise<Secret> {
@@ -111,9 +119,9 @@ export class MemoryCluster implements Cluster {
       annotations: Object.keys(secret.metadata.annotations ?? {}),
       data: Object.keys(secret.data ?? {}),
     });
-    this.secrets.set(k, next);
+    this.secrets.set(k, frozen(next));
     this.notifySecret(next);
-    return clone(next);
+    return next;
   }
 
   async createSecret(secret: Secret): Promise<Secret> {
@@ -138,8 +146,11 @@ export class MemoryCluster implements Cluster {
       if (v === null) delete merged[f];
       else merged[f] = clone(v);
     }
-    id.status = merged as MutualTLSIdentityStatus;
-    id.metadata.resourceVersion = String(++this.rv);
+    this.identities.set(k, frozen({
+      ...id,
+      metadata: { ...id.metadata, resourceVersion: String(++this.rv) },
+      status: merged as MutualTLSIdentityStatus,
+    }));
     this.notify(() => this.handlers?.identityChanged(namespace, name));
   }
 
@@ -167,9 +178,9 @@ export class MemoryCluster implements Cluster {
       spec: clone(identity.spec ?? {}),
       ...(prev?.status ? { status: prev.status } : {}),
     };
-    this.identities.set(k, next);
+    this.identities.set(k, frozen(next));
     this.notify(() => this.handlers?.identityChanged(next.metadata.namespace!, next.metadata.name));
-    return clone(next);
+    return next;
   }
 
   /** Delete an identity; the garbage collector removes the Secrets it controls. */
@@ -194,9 +205,9 @@ export class MemoryCluster implements Cluster {
     const next = clone(secret);
     next.metadata.resourceVersion = String(++this.rv);
     next.metadata.uid ??= randomUUID();
-    this.secrets.set(k, next);
+    this.secrets.set(k, frozen(next));
     this.notifySecret(next);
-    return clone(next);
+    return next;
   }
 
   deleteSecret(namespace: string, name: string): void {

@@ -3,7 +3,8 @@
  * Implemented by the client-node adapter (src/adapter) and by the in-memory cluster
  * (src/cluster/memory.ts) that tests and the benchmark drive.
  *
- * Reads of identities and of our own Secrets come from watch-fed caches; writes go to the API.
+ * Reads of identities and of our own Secrets come from watch-fed caches and are shared with
+ * them: callers never mutate what they get. Writes go to the API.
  */
 import type {
   EventType,

@@ -3,6 +3,7 @@
  * and reconcile them; a failure retries with backoff, a success schedules the renewal check.
  */
 import { LABEL_IDENTITY } from '../api/types.ts';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Clock } from '../clock.ts';
 import type { Cluster, ClusterHandlers } from '../cluster/port.ts';
 import type { Logger } from '../log.ts';
@@ -157,6 +158,10 @@ export class Controller {
       } finally {
         this.queue.done(key);
       }
+      // A reconcile that needs no I/O (a valid Secret, read from the cache) completes in
+      // microtasks; without this, a worker would drain the whole queue in one turn of the event
+      // loop and starve timers, watches, the Lease and the health endpoints.
+      await yieldToEventLoop();
     }
   }
 

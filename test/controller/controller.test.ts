@@ -353,3 +353,21 @@ describe('controller: names as written vs names in the certificate', () => {
     assert.equal(secretWrites(h), 1);
   });
 });
+
+describe('controller: fairness to the event loop', () => {
+  it('workers yield between reconciles, so a restart over many valid identities never hogs the loop', async () => {
+    const h = await startHarness();
+    for (let i = 0; i < 40; i++) h.identity(`id${i}`);
+    await h.settle();
+    await h.stop();
+    let reconciled = 0;
+    const fresh = await startHarness({ time: h.time, cluster: h.cluster, root: h.root, config: { workers: 2 }, observer: { reconciled: () => reconciled++ }, settle: false });
+    reconciled = 0;
+    await new Promise((r) => setImmediate(r));
+    assert.ok(reconciled <= 4, `at most a couple of reconciles per worker per turn, saw ${reconciled}`);
+    await fresh.settle();
+    assert.ok(reconciled >= 40, 'and all of them run');
+    assert.equal(fresh.cluster.writesOf(), 80, 'no writes beyond the first issuance');
+    await fresh.stop();
+  });
+});

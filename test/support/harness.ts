@@ -4,6 +4,7 @@ import { setImmediate as tick } from 'node:timers/promises';
 import { CA_CRT, TLS_CRT, TLS_KEY, type MutualTLSIdentitySpec, type Secret } from '../../src/api/types.ts';
 import { MemoryCluster } from '../../src/cluster/memory.ts';
 import { Controller, type ControllerConfig } from '../../src/controller/controller.ts';
+import type { ControllerObserver } from '../../src/controller/observer.ts';
 import { b64, unb64 } from '../../src/controller/secret.ts';
 import { silentLogger, type Logger } from '../../src/log.ts';
 import { generateRootCA } from '../../src/pki/index.ts';
@@ -42,6 +43,9 @@ export async function startHarness(opts: {
   logger?: Logger;
   time?: FakeTime;
   cluster?: MemoryCluster;
+  observer?: ControllerObserver;
+  /** Wait for the first round of reconciles before returning (default true). */
+  settle?: boolean;
 } = {}): Promise<Harness> {
   const time = opts.time ?? new FakeTime();
   const cluster = opts.cluster ?? new MemoryCluster({ caNamespace: CA_NS, caName: CA_NAME });
@@ -52,6 +56,7 @@ export async function startHarness(opts: {
     clock: time,
     timers: time,
     logger: opts.logger ?? silentLogger(),
+    ...(opts.observer ? { observer: opts.observer } : {}),
     config: {
       trustDomain: 'cluster.local',
       operatorNamespace: CA_NS,
@@ -74,7 +79,7 @@ export async function startHarness(opts: {
     }
   };
   await controller.start();
-  await settle();
+  if (opts.settle !== false) await settle();
   const h: Harness = {
     time,
     cluster,
