@@ -129,6 +129,17 @@ export interface Secret {
   data?: Record<string, string>;
 }
 
+/** core/v1 ConfigMap (the trust bundle in each namespace; the rotation state). */
+export interface ConfigMap {
+  apiVersion?: string;
+  kind?: string;
+  metadata: ObjectMeta;
+  data?: Record<string, string>;
+}
+
+/** The trust bundle ConfigMap the operator keeps in every namespace that holds identities. */
+export const TRUST_BUNDLE_CONFIGMAP = 'mtls-trust-bundle';
+
 export type EventType = 'Normal' | 'Warning';
 
 /** A reference to the object an Event is about. */

@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
+  type ConfigMap,
   LABEL_MANAGED_BY,
   MANAGED_BY,
   type EventType,
@@ -23,7 +24,13 @@ export interface RecordedEvent {
   message: string;
 }
 
-export type WriteKind = 'applySecret' | 'createSecret' | 'patchStatus';
+export type WriteKind =
+  | 'applySecret'
+  | 'createSecret'
+  | 'patchStatus'
+  | 'patchSecretAnnotations'
+  | 'applyConfigMap'
+  | 'deleteConfigMap';
 
 export interface MemoryClusterOptions {
   caNamespace: string;
@@ -45,6 +52,7 @@ function frozen<T>(v: T): T {
 export class MemoryCluster implements Cluster {
   readonly identities = new Map<string, MutualTLSIdentity>();
   readonly secrets = new Map<string, Secret>();
+  readonly configMaps = new Map<string, ConfigMap>();
   readonly events: RecordedEvent[] = [];
   /** Every write the controller made, in order. */
   readonly writes: Array<{ kind: WriteKind; key: string }> = [];
@@ -152,6 +160,60 @@ export class MemoryCluster implements Cluster {
       status: merged as MutualTLSIdentityStatus,
     }));
     this.notify(() => this.handlers?.identityChanged(namespace, name));
+  }
+
+  listSecrets(): Secret[] {
+    return [...this.secrets.values()].filter((s) => this.isOurs(s));
+  }
+
+  async patchSecretAnnotations(namespace: string, name: string, annotations: Record<string, string | null>): Promise<void> {
+    const k = key(namespace, name);
+    this.record('patchSecretAnnotations', k);
+    const s = this.secrets.get(k);
+    if (!s) throw new ClusterError(404, 'NotFound', `secrets "${name}" not found`);
+    const next = clone(s);
+    const merged: Record<string, string> = { ...(next.metadata.annotations ?? {}) };
+    for (const [a, v] of Object.entries(annotations)) {
+      if (v === null) delete merged[a];
+      else merged[a] = v;
+    }
+    next.metadata.annotations = merged;
+    next.metadata.resourceVersion = String(++this.rv);
+    this.secrets.set(k, frozen(next));
+    this.notifySecret(next);
+  }
+
+  getConfigMap(namespace: string, name: string): ConfigMap | undefined {
+    return this.configMaps.get(key(namespace, name));
+  }
+
+  listConfigMaps(): ConfigMap[] {
+    return [...this.configMaps.values()];
+  }
+
+  async applyConfigMap(configMap: ConfigMap): Promise<ConfigMap> {
+    const k = key(configMap.metadata.namespace, configMap.metadata.name);
+    this.record('applyConfigMap', k);
+    const prev = this.configMaps.get(k);
+    const next: ConfigMap = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {
+        ...(prev ? clone(prev.metadata) : { uid: randomUUID() }),
+        ...clone(configMap.metadata),
+        resourceVersion: String(++this.rv),
+      },
+      data: clone(configMap.data ?? {}),
+    };
+    this.configMaps.set(k, frozen(next));
+    this.notify(() => this.handlers?.configMapChanged?.(next.metadata.namespace!, next.metadata.name));
+    return next;
+  }
+
+  async deleteConfigMap(namespace: string, name: string): Promise<void> {
+    const k = key(namespace, name);
+    this.record('deleteConfigMap', k);
+    if (this.configMaps.delete(k)) this.notify(() => this.handlers?.configMapChanged?.(namespace, name));
   }
 
   async recordEvent(about: ObjectRef, type: EventType, reason: string, message: string): Promise<void> {

@@ -7,6 +7,7 @@
  * them: callers never mutate what they get. Writes go to the API.
  */
 import type {
+  ConfigMap,
   EventType,
   MutualTLSIdentity,
   MutualTLSIdentityStatus,
@@ -22,6 +23,8 @@ export interface ClusterHandlers {
   secretChanged(namespace: string, name: string, labels: Record<string, string>): void;
   /** The CA Secret (operator namespace) was added, changed or deleted. */
   caSecretChanged(): void;
+  /** A ConfigMap carrying our labels was added, changed or deleted. */
+  configMapChanged?(namespace: string, name: string): void;
   /** A watch relisted: everything may have changed (handlers re-enqueue all keys). */
   resynced?(): void;
 }
@@ -75,6 +78,24 @@ export interface Cluster {
     name: string,
     status: MutualTLSIdentityStatus,
   ): Promise<void>;
+
+  /** Our labeled Secrets (app.kubernetes.io/managed-by=mtls-operator), from the cache. */
+  listSecrets(): Secret[];
+
+  /**
+   * Merge-patch a Secret's annotations (a null value removes one). The operator uses it only on
+   * its CA Secret, to clear a rotation request it has carried out.
+   */
+  patchSecretAnnotations(namespace: string, name: string, annotations: Record<string, string | null>): Promise<void>;
+
+  /** A ConfigMap carrying our labels, from the cache (the operator namespace is always watched). */
+  getConfigMap(namespace: string, name: string): ConfigMap | undefined;
+  /** Every ConfigMap carrying our labels, from the cache. */
+  listConfigMaps(): ConfigMap[];
+  /** Server-side apply of a ConfigMap with our field manager (it carries our labels). */
+  applyConfigMap(configMap: ConfigMap): Promise<ConfigMap>;
+  /** Delete a ConfigMap; an absent one is not an error. */
+  deleteConfigMap(namespace: string, name: string): Promise<void>;
 
   /** Record a core/v1 Event about an object. Failures are swallowed by the caller. */
   recordEvent(

@@ -2,18 +2,23 @@
  * The loop: watches only enqueue `namespace/name`; workers take keys from a de-duplicating queue
  * and reconcile them; a failure retries with backoff, a success schedules the renewal check.
  */
-import { LABEL_IDENTITY } from '../api/types.ts';
+import { LABEL_IDENTITY, TRUST_BUNDLE_CONFIGMAP } from '../api/types.ts';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Clock } from '../clock.ts';
 import type { Cluster, ClusterHandlers } from '../cluster/port.ts';
 import type { Logger } from '../log.ts';
-import { CASource } from './ca-source.ts';
+import { BUNDLE_KEY_PREFIX, BundleReconciler } from './bundles.ts';
+import { CASource, ROTATION_CONFIGMAP } from './ca-source.ts';
+import { RateLimiter } from './limiter.ts';
+import { ROTATION_KEY, RotationReconciler, type RotationConfig } from './rotation.ts';
 import { noObserver, type ControllerObserver } from './observer.ts';
 import { WorkQueue, type Timers } from './queue.ts';
 import { Reconciler, type ReconcilerConfig } from './reconciler.ts';
 
-export interface ControllerConfig extends ReconcilerConfig {
+export interface ControllerConfig extends ReconcilerConfig, Partial<RotationConfig> {
   bootstrapCA: boolean;
+  /** Re-issues a second when a CA change touches every Secret (token bucket, with jitter). */
+  reissuePerSecond?: number;
   /** Reconciles running at once. */
   workers: number;
   /** Retry backoff after a failed reconcile. */
@@ -36,6 +41,8 @@ export class Controller {
   readonly queue: WorkQueue;
   readonly ca: CASource;
   readonly reconciler: Reconciler;
+  readonly bundles: BundleReconciler;
+  readonly rotation: RotationReconciler;
   private readonly cluster: Cluster;
   private readonly logger: Logger;
   private readonly config: ControllerConfig;
@@ -62,7 +69,17 @@ export class Controller {
       name: deps.config.caSecretName,
       bootstrap: deps.config.bootstrapCA,
     }, this.observer);
-    this.reconciler = new Reconciler({ cluster: deps.cluster, clock: deps.clock, logger: deps.logger, ca: this.ca, config: deps.config, observer: this.observer });
+    const limiter = new RateLimiter({ perSecond: deps.config.reissuePerSecond ?? 20, clock: deps.clock });
+    this.reconciler = new Reconciler({ cluster: deps.cluster, clock: deps.clock, logger: deps.logger, ca: this.ca, config: deps.config, observer: this.observer, limiter });
+    this.bundles = new BundleReconciler({ cluster: deps.cluster, ca: this.ca, logger: deps.logger });
+    this.rotation = new RotationReconciler({
+      cluster: deps.cluster, clock: deps.clock, logger: deps.logger, ca: this.ca, observer: this.observer,
+      config: {
+        propagationDelayMs: deps.config.propagationDelayMs ?? 120_000,
+        skewMs: deps.config.skewMs ?? 300_000,
+        checkIntervalMs: deps.config.checkIntervalMs ?? 10_000,
+      },
+    });
   }
 
   /** Watch handlers: each only enqueues keys, and never throws into a watch. */
@@ -73,14 +90,22 @@ export class Controller {
         const owner = labels[LABEL_IDENTITY];
         if (owner) this.queue.add(`${namespace}/${owner}`);
       }),
-    caSecretChanged: () =>
+    caSecretChanged: () => this.guard(() => this.trustChanged()),
+    configMapChanged: (namespace, name) =>
       this.guard(() => {
-        void this.ca.refresh().then((changed) => {
-          if (changed) this.enqueueAll();
-        });
+        if (name === TRUST_BUNDLE_CONFIGMAP) this.queue.add(BUNDLE_KEY_PREFIX + namespace);
+        if (namespace === this.config.operatorNamespace && name === ROTATION_CONFIGMAP) this.trustChanged();
       }),
     resynced: () => this.guard(() => this.enqueueAll()),
   };
+
+  /** The CA Secret or the rotation state changed: re-read; if what signs or is trusted moved, look at everything. */
+  private trustChanged(): void {
+    this.queue.add(ROTATION_KEY);
+    void this.ca.refresh().then((changed) => {
+      if (changed) this.enqueueAll();
+    });
+  }
 
   /** Start watches, load the CA, queue every identity, start the workers. */
   async start(): Promise<void> {
@@ -118,19 +143,37 @@ export class Controller {
     if (!id) {
       this.seen.delete(key);
       this.queue.add(key);
+      this.queue.add(BUNDLE_KEY_PREFIX + namespace);
       return;
     }
     const m = id.metadata;
     const version = JSON.stringify([m.uid, m.generation, m.labels ?? {}, m.annotations ?? {}, m.deletionTimestamp ?? '']);
     if (this.seen.get(key) === version) return;
+    if (!this.seen.has(key)) this.queue.add(BUNDLE_KEY_PREFIX + namespace);
     this.seen.set(key, version);
     this.queue.add(key);
   }
 
+  /** Every identity, every namespace's trust bundle, and the rotation. */
   enqueueAll(): void {
     for (const id of this.cluster.listIdentities()) {
       this.queue.add(`${id.metadata.namespace}/${id.metadata.name}`);
     }
+    for (const ns of this.bundles.namespaces()) this.queue.add(BUNDLE_KEY_PREFIX + ns);
+    this.queue.add(ROTATION_KEY);
+  }
+
+  /** One key: the rotation, a namespace's trust bundle, or an identity. */
+  private async dispatch(key: string): Promise<{ requeueAfterMs?: number }> {
+    if (key === ROTATION_KEY) {
+      if (await this.ca.refresh()) this.enqueueAll();
+      return this.rotation.reconcile();
+    }
+    if (key.startsWith(BUNDLE_KEY_PREFIX)) {
+      await this.bundles.reconcile(key.slice(BUNDLE_KEY_PREFIX.length));
+      return {};
+    }
+    return this.reconciler.reconcile(key);
   }
 
   /** Resolves when nothing is queued or running (tests, benchmarks). */
@@ -146,7 +189,7 @@ export class Controller {
       if (key === undefined) return;
       const started = performance.now();
       try {
-        const result = await this.reconciler.reconcile(key);
+        const result = await this.dispatch(key);
         this.observer.reconciled?.((performance.now() - started) / 1000, 'success');
         this.queue.forget(key);
         if (result.requeueAfterMs !== undefined) this.queue.addAfter(key, result.requeueAfterMs);

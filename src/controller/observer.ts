@@ -21,6 +21,8 @@ export interface ControllerObserver {
   reconciled?(seconds: number, outcome: 'success' | 'error'): void;
   /** The signing CA was (re)loaded: its expiry, or undefined when it is not usable. */
   caLoaded?(notAfter: Date | undefined): void;
+  /** The root rotation's phase (Prepared, Active, Retired, Aborted), or undefined: none yet. */
+  rotationPhase?(phase: string | undefined): void;
 }
 
 export const noObserver: ControllerObserver = {};

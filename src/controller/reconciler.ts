@@ -13,6 +13,7 @@ import type { Logger } from '../log.ts';
 import { inspectIssued, isIssuedBy, issueLeaf } from '../pki/index.ts';
 import type { Inspection, SigningCA } from '../pki/types.ts';
 import type { CASource } from './ca-source.ts';
+import type { RateLimiter } from './limiter.ts';
 import { noObserver, type ControllerObserver } from './observer.ts';
 import { getCondition, jsonEqual, setCondition } from './conditions.ts';
 import { ANNOTATION_RENEW_REQUEST, buildSecret, containsAll, desiredMetadata, isOwnedBy, unb64, type SecretFacts } from './secret.ts';
@@ -46,9 +47,11 @@ export class Reconciler {
   private readonly ca: CASource;
   private readonly config: ReconcilerConfig;
   private readonly observer: ControllerObserver;
+  private readonly limiter: RateLimiter | undefined;
 
-  constructor(deps: { cluster: Cluster; clock: Clock; logger: Logger; ca: CASource; config: ReconcilerConfig; observer?: ControllerObserver }) {
+  constructor(deps: { cluster: Cluster; clock: Clock; logger: Logger; ca: CASource; config: ReconcilerConfig; observer?: ControllerObserver; limiter?: RateLimiter }) {
     this.observer = deps.observer ?? noObserver;
+    this.limiter = deps.limiter;
     this.cluster = deps.cluster;
     this.clock = deps.clock;
     this.logger = deps.logger;
@@ -117,6 +120,9 @@ export class Reconciler {
       ...(annotations[ANNOTATION_RENEW_REQUEST] ? { honouredRenewRequest: annotations[ANNOTATION_RENEW_REQUEST] } : {}),
     });
     const revision = Number(annotations[ANNOTATION_REVISION] ?? identity.status?.revision ?? 0) || 0;
+    // A CA change re-issues every leaf: take turns, so the API server sees a steady rate.
+    const wait = need?.reason === 'IncorrectIssuer' || (!need && unb64(data[CA_CRT]) !== ca.bundlePem) ? this.limiter?.take() ?? 0 : 0;
+    if (wait > 0) return { requeueAfterMs: wait };
     if (need) return this.issue(identity, spec, ca, need, inspection, secret, { specHash, revision: revision + 1, renewed: !!inspection.leaf, ...(renewRequest ? { renewRequest } : {}) });
     return this.keep(identity, spec, ca, secret!, inspection, { specHash, revision, ...(renewRequest ? { renewRequest } : {}) });
   }
@@ -168,6 +174,11 @@ export class Reconciler {
         message: `issued serial ${issued.serialNumber} (${need.message})`,
       });
       await this.writeStatus(identity, status);
+      if (issued.clamped) {
+        const message = `the CA expires at ${ca.notAfter.toISOString()}, before the requested duration: the certificate's notAfter was cut to it; rotate or renew the CA`;
+        this.event(identity, 'Warning', 'CAExpiresSoon', message);
+        this.logger.warn('certificate lifetime cut to the CA', { ...log, serial: issued.serialNumber, message });
+      }
       const event = facts.renewed ? 'Renewed' : 'Issued';
       this.event(identity, 'Normal', event, `${event} certificate serial ${issued.serialNumber}, valid until ${issued.notAfter.toISOString()} (${need.reason}: ${need.message})`);
       this.logger.info('certificate issued', { ...log, serial: issued.serialNumber, notAfter: issued.notAfter.toISOString() });

@@ -6,3 +6,4 @@ export { generateKey, keyParamsOf } from './keys.ts';
 export { DEFAULT_BACKDATE_MS, issueLeaf } from './leaf.ts';
 export { inspectIssued } from './inspect.ts';
 export { fingerprintOf, isIssuedBy, isSelfSigned, normalizeIp, sanOf, type SubjectAltNames } from './certs.ts';
+export { bundleFingerprints, mergeBundles } from './bundle.ts';
