@@ -8,6 +8,7 @@
 import {
   API_VERSION,
   KIND,
+  type ConfigMap,
   type MutualTLSIdentity,
   type ObjectMeta,
   type OwnerReference,
@@ -87,6 +88,17 @@ export function toSecret(v: unknown): Secret {
   });
 }
 
+/** A core/v1 ConfigMap (client-node V1ConfigMap or watch JSON) as the port's ConfigMap; binaryData is dropped. */
+export function toConfigMap(v: unknown): ConfigMap {
+  const c = isRecord(v) ? v : {};
+  return compact({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: toMeta(c.metadata),
+    data: stringMap(c.data),
+  });
+}
+
 /** A MutualTLSIdentity from raw JSON; managedFields are dropped (never read, costly to keep). */
 export function toIdentity(v: unknown): MutualTLSIdentity {
   const o = isRecord(v) ? v : {};
@@ -120,6 +132,26 @@ export function writableSecret(secret: Secret): Secret {
     }),
     type: secret.type,
     data: secret.data,
+  });
+}
+
+/**
+ * The body of a ConfigMap server-side apply: the whole desired object, without server fields.
+ * No resourceVersion: the operator owns its ConfigMaps outright and applies them unconditionally.
+ */
+export function writableConfigMap(configMap: ConfigMap): ConfigMap {
+  const m = configMap.metadata;
+  return compact({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: compact({
+      name: m.name,
+      namespace: m.namespace,
+      labels: m.labels,
+      annotations: m.annotations,
+      ownerReferences: m.ownerReferences,
+    }),
+    data: configMap.data,
   });
 }
 

@@ -9,8 +9,8 @@
  * resourceVersion. Owning the loop gives full control of abort, bookmarks, resourceVersion, 410
  * recovery and backoff, and lets us count restarts (stats()).
  *
- * Reads of identities and of our Secrets come from the caches; writes go to the API and the
- * server's answer is written through to the cache, so a read right after a write sees it.
+ * Reads of identities, of our Secrets and of our ConfigMaps come from the caches; writes go to the
+ * API and the server's answer is written through to the cache, so a read right after a write sees it.
  */
 import {
   CoreV1Api,
@@ -28,15 +28,16 @@ import {
   MANAGED_BY,
   PLURAL,
   VERSION,
+  type ConfigMap,
   type EventType,
   type MutualTLSIdentity,
   type MutualTLSIdentityStatus,
   type ObjectRef,
   type Secret,
 } from '../api/types.ts';
-import type { Cluster, ClusterHandlers } from '../cluster/port.ts';
+import { ClusterError, type Cluster, type ClusterHandlers } from '../cluster/port.ts';
 import { DEFAULT_BACKOFF } from './backoff.ts';
-import { toIdentity, toSecret, writableSecret } from './convert.ts';
+import { toConfigMap, toIdentity, toSecret, writableConfigMap, writableSecret } from './convert.ts';
 import { describeError } from './errors.ts';
 import { EventRecorder } from './events.ts';
 import { callApi } from './timing.ts';
@@ -47,7 +48,10 @@ export type { AdapterLogger } from './types.ts';
 
 export interface KubeClusterOptions {
   kubeConfig: KubeConfig;
-  /** Watch identities (and our Secrets) only in these namespaces; default all. */
+  /**
+   * Watch identities (and our Secrets and ConfigMaps) only in these namespaces; default all.
+   * ConfigMaps are watched in the operator namespace as well.
+   */
   namespaces?: string[];
   operatorNamespace: string;
   caSecretName: string;
@@ -111,6 +115,8 @@ export class KubeCluster implements Cluster {
       onIdentity: ({ metadata: m }) => this.call('identityChanged', (h) => h.identityChanged(m.namespace ?? '', m.name)),
       onSecret: ({ metadata: m }) =>
         this.call('secretChanged', (h) => h.secretChanged(m.namespace ?? '', m.name, m.labels ?? {})),
+      onConfigMap: ({ metadata: m }) =>
+        this.call('configMapChanged', (h) => h.configMapChanged?.(m.namespace ?? '', m.name)),
       onCaSecret: () => this.call('caSecretChanged', (h) => h.caSecretChanged()),
       onResync: () => this.call('resynced', (h) => h.resynced?.()),
     });
@@ -193,6 +199,51 @@ export class KubeCluster implements Cluster {
     if (updated !== null && typeof updated === 'object' && 'metadata' in updated) {
       forNamespace(this.watches.identities, namespace)?.put(toIdentity(updated));
     }
+  }
+
+  listSecrets(): Secret[] {
+    return [...this.watches.secrets.values()].flatMap((r) => r.values());
+  }
+
+  async patchSecretAnnotations(namespace: string, name: string, annotations: Record<string, string | null>): Promise<void> {
+    const patched = await callApi(`PATCH secrets/${namespace}/${name}`, this.timeoutMs, () =>
+      this.core.patchNamespacedSecret(
+        { name, namespace, body: { metadata: { annotations } }, fieldManager: FIELD_MANAGER },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      ));
+    this.remember(toSecret(patched));
+  }
+
+  getConfigMap(namespace: string, name: string): ConfigMap | undefined {
+    return forNamespace(this.watches.configMaps, namespace)?.get(`${namespace}/${name}`);
+  }
+
+  listConfigMaps(): ConfigMap[] {
+    return [...this.watches.configMaps.values()].flatMap((r) => r.values());
+  }
+
+  async applyConfigMap(configMap: ConfigMap): Promise<ConfigMap> {
+    const { name, namespace = '' } = configMap.metadata;
+    const applied = await callApi(`PATCH configmaps/${namespace}/${name}`, this.timeoutMs, () =>
+      this.core.patchNamespacedConfigMap(
+        { name, namespace, body: writableConfigMap(configMap), fieldManager: FIELD_MANAGER, force: true },
+        setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
+      ));
+    const result = toConfigMap(applied);
+    const cache = forNamespace(this.watches.configMaps, namespace);
+    if (result.metadata.labels?.[LABEL_MANAGED_BY] === MANAGED_BY) cache?.put(result);
+    else cache?.forget(`${namespace}/${name}`);
+    return result;
+  }
+
+  async deleteConfigMap(namespace: string, name: string): Promise<void> {
+    try {
+      await callApi(`DELETE configmaps/${namespace}/${name}`, this.timeoutMs, () =>
+        this.core.deleteNamespacedConfigMap({ name, namespace }));
+    } catch (err) {
+      if (!ClusterError.isNotFound(err)) throw err;
+    }
+    forNamespace(this.watches.configMaps, namespace)?.forget(`${namespace}/${name}`);
   }
 
   recordEvent(about: ObjectRef, type: EventType, reason: string, message: string): Promise<void> {

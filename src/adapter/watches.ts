@@ -1,7 +1,9 @@
 /**
- * The adapter's three kinds of watch, each a supervised reflector (reflector.ts):
+ * The adapter's four kinds of watch, each a supervised reflector (reflector.ts):
  *   identities: mutualtlsidentities.mtls.dev, all namespaces or one watch per listed namespace;
  *   secrets:    Secrets labeled app.kubernetes.io/managed-by=mtls-operator, never every Secret;
+ *   configmaps: ConfigMaps with the same label (trust bundles, rotation state), all namespaces
+ *               or one watch per listed namespace plus the operator namespace (rotation state);
  *   ca-secret:  the CA Secret, by fieldSelector metadata.name, in the operator namespace.
  */
 import type { CoreV1Api, CustomObjectsApi, Watch } from '@kubernetes/client-node';
@@ -11,11 +13,12 @@ import {
   MANAGED_BY,
   PLURAL,
   VERSION,
+  type ConfigMap,
   type MutualTLSIdentity,
   type Secret,
 } from '../api/types.ts';
 import type { BackoffOptions } from './backoff.ts';
-import { toIdentity, toSecret } from './convert.ts';
+import { toConfigMap, toIdentity, toSecret } from './convert.ts';
 import { listAllPages, type PageFn } from './paging.ts';
 import { Reflector } from './reflector.ts';
 import type { AdapterLogger, ChangeKind, KubeObject } from './types.ts';
@@ -37,6 +40,7 @@ export interface WatchSetOptions {
   backoff: BackoffOptions;
   onIdentity(obj: MutualTLSIdentity): void;
   onSecret(obj: Secret): void;
+  onConfigMap(obj: ConfigMap): void;
   onCaSecret(): void;
   onResync(): void;
 }
@@ -44,6 +48,8 @@ export interface WatchSetOptions {
 export interface WatchSet {
   identities: Map<string, Reflector<MutualTLSIdentity>>;
   secrets: Map<string, Reflector<Secret>>;
+  /** Keyed like the others; with a namespace list, the operator namespace has one too. */
+  configMaps: Map<string, Reflector<ConfigMap>>;
   ca: Reflector<Secret>;
   all: Reflector<KubeObject>[];
 }
@@ -97,11 +103,29 @@ export function buildWatches(o: WatchSetOptions): WatchSet {
       (limit, cont) => listSecrets(o.core, ns, managed, limit, cont),
       (_kind, obj) => o.onSecret(obj)));
   }
+  // The rotation state ConfigMap lives in the operator namespace, watched even when not listed.
+  const configMaps = new Map<string, Reflector<ConfigMap>>();
+  const configMapNamespaces = namespaces[0] === ALL ? [ALL] : [...new Set([...namespaces, o.operatorNamespace])];
+  for (const ns of configMapNamespaces) {
+    const suffix = ns === ALL ? '' : `/${ns}`;
+    configMaps.set(ns, make(`configmaps${suffix}`, configMapPath(ns), managed, toConfigMap,
+      (limit, cont) => {
+        const base = { ...managed, limit, _continue: cont };
+        return ns === ALL ? o.core.listConfigMapForAllNamespaces(base) : o.core.listNamespacedConfigMap({ ...base, namespace: ns });
+      },
+      (_kind, obj) => o.onConfigMap(obj)));
+  }
   const caQuery = { fieldSelector: `metadata.name=${o.caSecretName}` };
   const ca = make('ca-secret', secretPath(o.operatorNamespace), caQuery, toSecret,
     (limit, cont) => listSecrets(o.core, o.operatorNamespace, caQuery, limit, cont),
     () => o.onCaSecret());
-  return { identities, secrets, ca, all: [...identities.values(), ...secrets.values(), ca] };
+  return {
+    identities,
+    secrets,
+    configMaps,
+    ca,
+    all: [...identities.values(), ...secrets.values(), ...configMaps.values(), ca],
+  };
 }
 
 function listSecrets(
@@ -123,4 +147,8 @@ function identityPath(ns: string): string {
 
 function secretPath(ns: string): string {
   return ns === ALL ? '/api/v1/secrets' : `/api/v1/namespaces/${encodeURIComponent(ns)}/secrets`;
+}
+
+function configMapPath(ns: string): string {
+  return ns === ALL ? '/api/v1/configmaps' : `/api/v1/namespaces/${encodeURIComponent(ns)}/configmaps`;
 }

@@ -1,9 +1,12 @@
-/** A fake apiserver on nock for the adapter tests: list collections and streaming watches. */
+/**
+ * A fake apiserver on nock for the adapter tests: list collections and streaming watches.
+ * ConfigMap collections not set by a test answer an empty list (every KubeCluster watches them).
+ */
 import { PassThrough } from 'node:stream';
 import { KubeConfig } from '@kubernetes/client-node';
 import nock from 'nock';
 import type { ClusterHandlers } from '../../src/cluster/port.ts';
-import type { MutualTLSIdentity, Secret } from '../../src/api/types.ts';
+import type { ConfigMap, MutualTLSIdentity, Secret } from '../../src/api/types.ts';
 import type { AdapterLogger } from '../../src/adapter/kube.ts';
 
 export const SERVER = 'https://k8s.test';
@@ -13,6 +16,12 @@ export const CA_SELECTOR = 'metadata.name=mtls-root-ca';
 export const IDENTITIES = '/apis/mtls.dev/v1alpha1/mutualtlsidentities';
 export const SECRETS = '/api/v1/secrets';
 export const CA_PATH = '/api/v1/namespaces/mtls-system/secrets';
+export const CONFIGMAPS = '/api/v1/configmaps';
+
+/** The ConfigMap collection of one namespace. */
+export function configMapsIn(namespace: string): string {
+  return `/api/v1/namespaces/${namespace}/configmaps`;
+}
 
 /** A token user and skipTLSVerify: nock cannot intercept undici once a CA or client cert is set. */
 export function testKubeConfig(server = SERVER): KubeConfig {
@@ -51,6 +60,9 @@ export class RecordingHandlers implements ClusterHandlers {
   caSecretChanged(): void {
     this.calls.push('ca');
   }
+  configMapChanged(namespace: string, name: string): void {
+    this.calls.push(`configmap ${namespace}/${name}`);
+  }
   resynced(): void {
     this.calls.push('resynced');
   }
@@ -72,6 +84,15 @@ export function secret(namespace: string, name: string, rv: string, labels: Reco
     metadata: { name, namespace, resourceVersion: rv, labels },
     type: 'kubernetes.io/tls',
     data: { 'tls.crt': 'Y2VydA==' },
+  };
+}
+
+export function configMap(namespace: string, name: string, rv: string, data: Record<string, string> = { 'ca.crt': 'cert' }): ConfigMap {
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name, namespace, resourceVersion: rv, labels: MANAGED },
+    data,
   };
 }
 
@@ -135,6 +156,12 @@ export class FakeApi {
     for (const w of this.watches) if (!w.stream.destroyed) w.stream.end();
   }
 
+  /** Our ConfigMaps, when the test set none: an empty list (only with our label selector). */
+  private defaultCollection(path: string, q: URLSearchParams): Collection | undefined {
+    const isConfigMaps = path === CONFIGMAPS || /^\/api\/v1\/namespaces\/[^/]+\/configmaps$/.test(path);
+    return isConfigMaps && q.get('labelSelector') === MANAGED_SELECTOR ? { items: [], resourceVersion: '1' } : undefined;
+  }
+
   private route(url: URL): readonly [number, unknown] | readonly [number, unknown, Record<string, string>] {
     const q = url.searchParams;
     const path = url.pathname;
@@ -157,7 +184,7 @@ export class FakeApi {
     }
     const code = this.listReplies.get(path)?.shift();
     if (code !== undefined) return [code, status(code)];
-    const collection = this.collections.get(`${path}|${selectorOf(q)}`);
+    const collection = this.collections.get(`${path}|${selectorOf(q)}`) ?? this.defaultCollection(path, q);
     if (!collection) return [404, status(404)];
     this.lists.push({ path, query: q });
     return [200, { kind: 'List', apiVersion: 'v1', metadata: { resourceVersion: collection.resourceVersion }, items: collection.items }];

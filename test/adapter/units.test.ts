@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { Backoff } from '../../src/adapter/backoff.ts';
-import { isOlder, toIdentity, toSecret, writableSecret } from '../../src/adapter/convert.ts';
+import { isOlder, toConfigMap, toIdentity, toSecret, writableConfigMap, writableSecret } from '../../src/adapter/convert.ts';
 import { parseStatus, redact, toClusterError } from '../../src/adapter/errors.ts';
 import { listAllPages } from '../../src/adapter/paging.ts';
 import { classify } from '../../src/adapter/session.ts';
@@ -72,6 +72,25 @@ describe('adapter helpers', () => {
       data: { a: 'b' },
     });
     assert.deepEqual(body, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 's', namespace: 'n', resourceVersion: '9' }, data: { a: 'b' } });
+  });
+
+  it('toConfigMap keeps the ConfigMap fields (string data only); writableConfigMap drops every server field', () => {
+    const cm = toConfigMap({
+      metadata: { name: 'b', namespace: 'n', creationTimestamp: new Date('2026-03-04T05:06:07.000Z'), managedFields: [{}] },
+      data: { 'ca.crt': 'pem' },
+      binaryData: { blob: 'AAE=' },
+    });
+    assert.deepEqual(cm, {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'b', namespace: 'n', creationTimestamp: '2026-03-04T05:06:07Z' },
+      data: { 'ca.crt': 'pem' },
+    });
+    const body = writableConfigMap({
+      metadata: { name: 'b', namespace: 'n', resourceVersion: '9', uid: 'u', creationTimestamp: 't', labels: { l: 'v' } },
+      data: { k: 'v' },
+    });
+    assert.deepEqual(body, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'b', namespace: 'n', labels: { l: 'v' } }, data: { k: 'v' } });
   });
 
   it('isOlder compares numeric resourceVersions only', () => {

@@ -4,12 +4,15 @@ import { KubeCluster, type KubeClusterOptions } from '../../src/adapter/kube.ts'
 import {
   CA_PATH,
   CA_SELECTOR,
+  CONFIGMAPS,
   FakeApi,
   IDENTITIES,
   MANAGED_SELECTOR,
   RecordingHandlers,
   SECRETS,
   SERVER,
+  configMap,
+  configMapsIn,
   identity,
   secret,
   sleep,
@@ -74,7 +77,7 @@ describe('KubeCluster watches', () => {
 
     assert.equal(api.listsOf(SECRETS)[0]?.query.get('labelSelector'), MANAGED_SELECTOR);
     assert.equal(api.listsOf(CA_PATH)[0]?.query.get('fieldSelector'), CA_SELECTOR);
-    await waitFor('three watches', () => api.watches.length === 3);
+    await waitFor('four watches', () => api.watches.length === 4);
     const [secrets] = api.watchesOf(SECRETS, MANAGED_SELECTOR);
     assert.equal(secrets?.query.get('resourceVersion'), '101');
     assert.equal(secrets?.query.get('allowWatchBookmarks'), 'true');
@@ -88,7 +91,7 @@ describe('KubeCluster watches', () => {
     serveDefaults();
     const c = make();
     await c.start(handlers);
-    await waitFor('watches', () => api.watches.length === 3);
+    await waitFor('watches', () => api.watches.length === 4);
     handlers.calls.length = 0;
     const ids = api.watchesOf(IDENTITIES)[0]!;
     const secrets = api.watchesOf(SECRETS, MANAGED_SELECTOR)[0]!;
@@ -149,6 +152,9 @@ describe('KubeCluster watches', () => {
     await c.start(handlers);
     assert.deepEqual(Object.keys(c.stats().restarts).sort(), [
       'ca-secret',
+      'configmaps/a',
+      'configmaps/b',
+      'configmaps/mtls-system',
       'identities/a',
       'identities/b',
       'secrets/a',
@@ -157,7 +163,137 @@ describe('KubeCluster watches', () => {
     assert.equal(c.listIdentities().length, 2);
     assert.equal(api.listsOf(IDENTITIES).length, 0);
     assert.equal(api.listsOf(SECRETS).length, 0);
-    await waitFor('five watches', () => api.watches.length === 5);
+    await waitFor('eight watches', () => api.watches.length === 8);
+  });
+
+  it('watches our ConfigMaps: the labeled list fills the cache, events reach configMapChanged', async () => {
+    serveDefaults();
+    api.set(CONFIGMAPS, MANAGED_SELECTOR, [
+      configMap('a', 'mtls-trust-bundle', '14'),
+      configMap('mtls-system', 'mtls-rotation', '15', { phase: 'Idle' }),
+    ], '103');
+    const c = make();
+    await c.start(handlers);
+
+    assert.equal(api.listsOf(CONFIGMAPS).length, 1);
+    assert.equal(api.listsOf(CONFIGMAPS)[0]!.query.get('labelSelector'), MANAGED_SELECTOR);
+    assert.deepEqual(c.getConfigMap('a', 'mtls-trust-bundle'), configMap('a', 'mtls-trust-bundle', '14'));
+    assert.deepEqual(c.getConfigMap('mtls-system', 'mtls-rotation')?.data, { phase: 'Idle' });
+    assert.equal(c.getConfigMap('a', 'absent'), undefined);
+    assert.deepEqual(c.listConfigMaps().map((m) => `${m.metadata.namespace}/${m.metadata.name}`).sort(), [
+      'a/mtls-trust-bundle',
+      'mtls-system/mtls-rotation',
+    ]);
+    assert.deepEqual(handlers.calls.filter((h) => h.startsWith('configmap')).sort(), [
+      'configmap a/mtls-trust-bundle',
+      'configmap mtls-system/mtls-rotation',
+    ]);
+    assert.ok('configmaps' in c.stats().restarts);
+
+    await waitFor('four watches', () => api.watches.length === 4);
+    const [watch] = api.watchesOf(CONFIGMAPS, MANAGED_SELECTOR);
+    assert.equal(watch?.query.get('resourceVersion'), '103');
+    assert.equal(watch?.query.get('allowWatchBookmarks'), 'true');
+    assert.equal(api.watches.filter((w) => w.path === CONFIGMAPS && !w.query.get('labelSelector')).length, 0);
+
+    handlers.calls.length = 0;
+    watch!.send('ADDED', configMap('b', 'mtls-trust-bundle', '16'));
+    watch!.send('MODIFIED', configMap('a', 'mtls-trust-bundle', '17', { 'ca.crt': 'new' }));
+    watch!.send('DELETED', configMap('mtls-system', 'mtls-rotation', '18'));
+    await waitFor('three events', () => handlers.calls.length === 3);
+    assert.deepEqual(handlers.calls, [
+      'configmap b/mtls-trust-bundle',
+      'configmap a/mtls-trust-bundle',
+      'configmap mtls-system/mtls-rotation',
+    ]);
+    assert.equal(c.getConfigMap('b', 'mtls-trust-bundle')?.metadata.resourceVersion, '16');
+    assert.deepEqual(c.getConfigMap('a', 'mtls-trust-bundle')?.data, { 'ca.crt': 'new' });
+    assert.equal(c.getConfigMap('mtls-system', 'mtls-rotation'), undefined);
+    assert.ok(c.stats().lastEventAt.configmaps! > 0);
+  });
+
+  it('a throwing or missing configMapChanged never stops the ConfigMap watch', async () => {
+    serveDefaults();
+    const c = make();
+    const throwing = Object.assign(new RecordingHandlers(), {
+      configMapChanged: () => {
+        throw new Error('handler exploded');
+      },
+    });
+    await c.start(throwing);
+    await waitFor('watch', () => api.watchesOf(CONFIGMAPS, MANAGED_SELECTOR).length === 1);
+    api.watchesOf(CONFIGMAPS, MANAGED_SELECTOR)[0]!.send('ADDED', configMap('a', 'one', '40'));
+    await waitFor('the event', () => c.getConfigMap('a', 'one') !== undefined);
+    assert.ok(logger.entries.some((e) => e.msg === 'cluster handler threw' && (e.meta as { handler?: string }).handler === 'configMapChanged'));
+    await c.stop();
+
+    // Without the optional handler at all.
+    const bare = make();
+    await bare.start({ identityChanged: () => {}, secretChanged: () => {}, caSecretChanged: () => {} });
+    await waitFor('the second watch', () => api.watchesOf(CONFIGMAPS, MANAGED_SELECTOR).length === 2);
+    api.watchesOf(CONFIGMAPS, MANAGED_SELECTOR)[1]!.send('ADDED', configMap('a', 'two', '41'));
+    await waitFor('the event', () => bare.getConfigMap('a', 'two') !== undefined);
+    assert.equal(bare.stats().restarts.configmaps, 0);
+  });
+
+  it('with a namespace list, ConfigMaps are watched there and in the operator namespace', async () => {
+    for (const ns of ['a', 'b']) {
+      api.set(`/apis/mtls.dev/v1alpha1/namespaces/${ns}/mutualtlsidentities`, '', [], '5');
+      api.set(`/api/v1/namespaces/${ns}/secrets`, MANAGED_SELECTOR, [], '5');
+      api.set(configMapsIn(ns), MANAGED_SELECTOR, [configMap(ns, 'mtls-trust-bundle', '6')], '7');
+    }
+    api.set(CA_PATH, CA_SELECTOR, [], '5');
+    api.set(configMapsIn('mtls-system'), MANAGED_SELECTOR, [configMap('mtls-system', 'mtls-rotation', '8')], '9');
+    const c = make({ namespaces: ['a', 'b'] });
+    await c.start(handlers);
+
+    assert.equal(api.listsOf(CONFIGMAPS).length, 0, 'no cluster-wide ConfigMap list');
+    for (const ns of ['a', 'b', 'mtls-system']) {
+      assert.equal(api.listsOf(configMapsIn(ns))[0]?.query.get('labelSelector'), MANAGED_SELECTOR, ns);
+    }
+    assert.ok(c.getConfigMap('mtls-system', 'mtls-rotation'), 'the rotation state is cached');
+    assert.ok(c.getConfigMap('b', 'mtls-trust-bundle'));
+    assert.equal(c.listConfigMaps().length, 3);
+    assert.ok(handlers.calls.includes('configmap mtls-system/mtls-rotation'));
+    await waitFor('eight watches', () => api.watches.length === 8);
+    const [rotation] = api.watchesOf(configMapsIn('mtls-system'), MANAGED_SELECTOR);
+    assert.equal(rotation?.query.get('resourceVersion'), '9');
+    // Only the operator namespace is added: no identity or Secret watch there (the CA watch aside).
+    assert.equal(api.watches.filter((w) => w.path.startsWith('/api/v1/namespaces/mtls-system/') && !w.path.endsWith('/configmaps')).length, 1);
+  });
+
+  it('a namespace list naming the operator namespace watches its ConfigMaps once', async () => {
+    for (const ns of ['a', 'mtls-system']) {
+      api.set(`/apis/mtls.dev/v1alpha1/namespaces/${ns}/mutualtlsidentities`, '', [], '5');
+      api.set(`/api/v1/namespaces/${ns}/secrets`, MANAGED_SELECTOR, [], '5');
+    }
+    api.set(CA_PATH, CA_SELECTOR, [], '5');
+    const c = make({ namespaces: ['mtls-system', 'a', 'mtls-system'] });
+    await c.start(handlers);
+    assert.deepEqual(Object.keys(c.stats().restarts).filter((k) => k.startsWith('configmaps')).sort(), [
+      'configmaps/a',
+      'configmaps/mtls-system',
+    ]);
+    assert.equal(api.listsOf(configMapsIn('mtls-system')).length, 1);
+  });
+
+  it('listSecrets returns every cached managed Secret, across the per-namespace watches', async () => {
+    for (const ns of ['a', 'b']) {
+      api.set(`/apis/mtls.dev/v1alpha1/namespaces/${ns}/mutualtlsidentities`, '', [], '5');
+      api.set(`/api/v1/namespaces/${ns}/secrets`, MANAGED_SELECTOR, [secret(ns, `${ns}-tls`, '6')], '7');
+    }
+    api.set(CA_PATH, CA_SELECTOR, [secret('mtls-system', 'mtls-root-ca', '8', {})], '9');
+    const c = make({ namespaces: ['a', 'b'] });
+    await c.start(handlers);
+    const names = () => c.listSecrets().map((s) => `${s.metadata.namespace}/${s.metadata.name}`).sort();
+    assert.deepEqual(names(), ['a/a-tls', 'b/b-tls'], 'the unlabeled CA Secret is not one of ours');
+
+    await waitFor('watch', () => api.watchesOf('/api/v1/namespaces/b/secrets', MANAGED_SELECTOR).length === 1);
+    const watch = api.watchesOf('/api/v1/namespaces/b/secrets', MANAGED_SELECTOR)[0]!;
+    watch.send('ADDED', secret('b', 'c-tls', '10'));
+    watch.send('DELETED', secret('b', 'b-tls', '11'));
+    await waitFor('both events', () => handlers.calls.filter((h) => h.startsWith('secret b/')).length === 3);
+    assert.deepEqual(names(), ['a/a-tls', 'b/c-tls']);
   });
 
   it('relists on a 410 ERROR event: deletes what vanished, then resynced', async () => {
@@ -219,7 +355,7 @@ describe('KubeCluster watches', () => {
     serveDefaults();
     const c = make({ watchdogMs: 150 });
     await c.start(handlers);
-    await waitFor('watches', () => api.watches.length === 3);
+    await waitFor('watches', () => api.watches.length === 4);
     const ids = api.watchesOf(IDENTITIES)[0]!;
     const timer = setInterval(() => ids.send('BOOKMARK', { metadata: { resourceVersion: '100' } }), 40);
     try {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import nock from 'nock';
 import { KubeCluster } from '../../src/adapter/kube.ts';
 import { ClusterError } from '../../src/cluster/port.ts';
-import { SERVER, secret, status, testKubeConfig, testLogger } from './helpers.ts';
+import { MANAGED, SERVER, configMap, secret, status, testKubeConfig, testLogger } from './helpers.ts';
 
 const KEY_B64 = Buffer.from('-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----\n').toString('base64');
 
@@ -117,6 +117,128 @@ describe('KubeCluster writes and reads', () => {
       .reply(200, { apiVersion: 'mtls.dev/v1alpha1', kind: 'MutualTLSIdentity', metadata: { name: 'web', namespace: 'team-a', resourceVersion: '9' }, status });
     await cluster.patchIdentityStatus('team-a', 'web', status);
     assert.deepEqual(sent, { status });
+  });
+
+  it('patchSecretAnnotations: merge patch of {metadata: {annotations}}, null removes; the CA cache takes the answer', async () => {
+    let sent: unknown;
+    const ca = secret('mtls-system', 'mtls-root-ca', '1', {});
+    ca.metadata.annotations = { 'mtls.dev/rotate': 'requested', keep: 'me' };
+    nock(SERVER)
+      .post('/api/v1/namespaces/mtls-system/secrets')
+      .query(true)
+      .reply(201, (_req: Request) => served(ca as unknown as Record<string, unknown>, '3'))
+      .patch('/api/v1/namespaces/mtls-system/secrets/mtls-root-ca', (body) => {
+        sent = parse(body);
+        return true;
+      })
+      .query({ fieldManager: 'mtls-operator' })
+      .matchHeader('content-type', 'application/merge-patch+json')
+      .reply(200, () => served({ ...ca, metadata: { ...ca.metadata, annotations: { keep: 'me', added: 'x' } } }, '4'));
+    await cluster.createSecret(ca);
+    assert.equal((await cluster.getSecret('mtls-system', 'mtls-root-ca'))?.metadata.annotations?.['mtls.dev/rotate'], 'requested');
+
+    await cluster.patchSecretAnnotations('mtls-system', 'mtls-root-ca', { 'mtls.dev/rotate': null, added: 'x' });
+
+    assert.equal(JSON.stringify(sent), '{"metadata":{"annotations":{"mtls.dev/rotate":null,"added":"x"}}}');
+    // Read from the CA cache: no GET is mocked.
+    const cached = await cluster.getSecret('mtls-system', 'mtls-root-ca');
+    assert.equal(cached?.metadata.resourceVersion, '4');
+    assert.deepEqual(cached?.metadata.annotations, { keep: 'me', added: 'x' });
+    assert.deepEqual(cached?.data, ca.data, 'the whole answer is cached, not just the annotations');
+    assert.deepEqual(cluster.listSecrets(), [], 'the unlabeled CA Secret is not one of our managed Secrets');
+  });
+
+  it('patchSecretAnnotations: a managed Secret lands in the Secret cache; 404 is ClusterError 404', async () => {
+    nock(SERVER)
+      .patch('/api/v1/namespaces/team-a/secrets/web-tls')
+      .query(true)
+      .matchHeader('content-type', 'application/merge-patch+json')
+      .reply(200, () => served({ ...secret('team-a', 'web-tls', '0'), metadata: { name: 'web-tls', namespace: 'team-a', labels: MANAGED, annotations: { a: 'b' } } }, '12'))
+      .patch('/api/v1/namespaces/team-a/secrets/gone')
+      .query(true)
+      .reply(404, status(404, 'NotFound', 'secrets "gone" not found'));
+
+    await cluster.patchSecretAnnotations('team-a', 'web-tls', { a: 'b' });
+    assert.deepEqual(cluster.listSecrets().map((s) => [s.metadata.name, s.metadata.resourceVersion]), [['web-tls', '12']]);
+
+    const err = await cluster.patchSecretAnnotations('team-a', 'gone', { a: null }).then(() => undefined, (e: unknown) => e);
+    assert.ok(ClusterError.isNotFound(err));
+    assert.equal((err as ClusterError).message, 'PATCH secrets/team-a/gone: 404 Not Found: secrets "gone" not found');
+  });
+
+  it('applyConfigMap: server-side apply of the whole object, force, our field manager; cache updated', async () => {
+    let sent: Record<string, unknown> | undefined;
+    nock(SERVER)
+      .patch('/api/v1/namespaces/team-a/configmaps/mtls-trust-bundle', (body) => {
+        sent = parse(body);
+        return true;
+      })
+      .query({ fieldManager: 'mtls-operator', force: 'true' })
+      .matchHeader('content-type', 'application/apply-patch+yaml')
+      .reply(200, () => served(sent!, '8'));
+
+    const desiredMap = configMap('team-a', 'mtls-trust-bundle', '5', { 'ca.crt': '-----BEGIN CERTIFICATE-----\n...' });
+    desiredMap.metadata.uid = 'u-9';
+    desiredMap.metadata.creationTimestamp = '2026-01-01T00:00:00Z';
+    desiredMap.metadata.annotations = { 'mtls.dev/ca-fingerprint': 'ab12' };
+    desiredMap.metadata.ownerReferences = [{ apiVersion: 'v1', kind: 'Namespace', name: 'team-a', uid: 'ns-1' }];
+    const result = await cluster.applyConfigMap(desiredMap);
+
+    assert.deepEqual(sent, {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {
+        name: 'mtls-trust-bundle',
+        namespace: 'team-a',
+        labels: MANAGED,
+        annotations: { 'mtls.dev/ca-fingerprint': 'ab12' },
+        ownerReferences: [{ apiVersion: 'v1', kind: 'Namespace', name: 'team-a', uid: 'ns-1' }],
+      },
+      data: { 'ca.crt': '-----BEGIN CERTIFICATE-----\n...' },
+    });
+    assert.equal(result.kind, 'ConfigMap');
+    assert.equal(result.metadata.resourceVersion, '8');
+    assert.equal(result.metadata.creationTimestamp, '2026-01-01T00:00:00Z', 'timestamps stay strings');
+    assert.deepEqual(cluster.getConfigMap('team-a', 'mtls-trust-bundle'), result);
+    assert.deepEqual(cluster.listConfigMaps(), [result]);
+  });
+
+  it('applyConfigMap maps errors to ClusterError', async () => {
+    nock(SERVER)
+      .patch('/api/v1/namespaces/team-a/configmaps/mtls-trust-bundle')
+      .query(true)
+      .reply(409, status(409, 'Conflict', 'Apply failed with 1 conflict: conflict with "kubectl"'));
+    const err = await cluster.applyConfigMap(configMap('team-a', 'mtls-trust-bundle', '1')).then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof ClusterError);
+    assert.equal(err.code, 409);
+    assert.equal(err.message, 'PATCH configmaps/team-a/mtls-trust-bundle: 409 Conflict: Apply failed with 1 conflict: conflict with "kubectl"');
+    assert.equal(cluster.getConfigMap('team-a', 'mtls-trust-bundle'), undefined);
+  });
+
+  it('deleteConfigMap: DELETE removes it from the cache; 404 is success, 403 throws', async () => {
+    nock(SERVER)
+      .patch('/api/v1/namespaces/team-a/configmaps/mtls-trust-bundle')
+      .query(true)
+      .reply(200, () => configMap('team-a', 'mtls-trust-bundle', '8'))
+      .delete('/api/v1/namespaces/team-a/configmaps/mtls-trust-bundle')
+      .reply(200, { kind: 'Status', apiVersion: 'v1', status: 'Success', details: { name: 'mtls-trust-bundle', kind: 'configmaps' } })
+      .delete('/api/v1/namespaces/team-a/configmaps/mtls-trust-bundle')
+      .reply(404, status(404, 'NotFound', 'configmaps "mtls-trust-bundle" not found'))
+      .delete('/api/v1/namespaces/team-b/configmaps/mtls-trust-bundle')
+      .reply(403, status(403, 'Forbidden', 'configmaps "mtls-trust-bundle" is forbidden'));
+
+    await cluster.applyConfigMap(configMap('team-a', 'mtls-trust-bundle', '1'));
+    assert.ok(cluster.getConfigMap('team-a', 'mtls-trust-bundle'));
+    await cluster.deleteConfigMap('team-a', 'mtls-trust-bundle');
+    assert.equal(cluster.getConfigMap('team-a', 'mtls-trust-bundle'), undefined);
+    await cluster.deleteConfigMap('team-a', 'mtls-trust-bundle');
+
+    await assert.rejects(cluster.deleteConfigMap('team-b', 'mtls-trust-bundle'), (err: unknown) => {
+      assert.ok(err instanceof ClusterError);
+      assert.equal(err.code, 403);
+      assert.equal(err.message, 'DELETE configmaps/team-b/mtls-trust-bundle: 403 Forbidden: configmaps "mtls-trust-bundle" is forbidden');
+      return true;
+    });
   });
 
   it('createSecret: POST; 409 becomes ClusterError 409 AlreadyExists', async () => {

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { CA_CRT, TLS_CRT, TRUST_BUNDLE_CONFIGMAP, type Secret } from '../../src/api/types.ts';
-import { ANNOTATION_ROTATE_TO, ANNOTATION_ROTATION_ABORT, ROTATION_CONFIGMAP } from '../../src/controller/ca-source.ts';
+import { ANNOTATION_ROTATE_TO, ANNOTATION_ROTATION_ABORT } from '../../src/controller/ca-source.ts';
 import { unb64 } from '../../src/controller/secret.ts';
-import { rotationFromData } from '../../src/decide/rotation.ts';
 import { bundleFingerprints, fingerprintOf, generateRootCA } from '../../src/pki/index.ts';
 import { caSecret, CA_NAME, CA_NS, startHarness, type Harness } from '../support/harness.ts';
+import { requestRotation, rotation, until } from '../support/rotation.ts';
 
 const H = 3_600_000;
 const ROTATION = { propagationDelayMs: 120_000, skewMs: 300_000, checkIntervalMs: 10_000, reissuePerSecond: 1000 };
@@ -15,22 +15,6 @@ function bundleOf(s: Secret | undefined): string[] {
 }
 function rootFp(pem: string): string {
   return fingerprintOf(new X509Certificate(pem));
-}
-
-export function rotation(h: Harness) {
-  return rotationFromData(h.cluster.getConfigMap(CA_NS, ROTATION_CONFIGMAP)?.data);
-}
-
-export function requestRotation(h: Harness, value = 'generate', extra: Record<string, string> = {}): void {
-  const s = structuredClone(h.cluster.secrets.get(`${CA_NS}/${CA_NAME}`)!);
-  s.metadata.annotations = { ...s.metadata.annotations, [ANNOTATION_ROTATE_TO]: value, ...extra };
-  h.cluster.putSecret(s);
-}
-
-/** Advance in steps (timers fire, reconciles run) until the rotation reaches a phase. */
-export async function until(h: Harness, phase: string, stepMs = 10_000, maxSteps = 2000): Promise<void> {
-  for (let i = 0; i < maxSteps && rotation(h)?.phase !== phase; i++) await h.advance(stepMs);
-  assert.equal(rotation(h)?.phase, phase);
 }
 
 describe('trust bundle ConfigMaps', () => {
