@@ -13,6 +13,7 @@
  * API and the server's answer is written through to the cache, so a read right after a write sees it.
  */
 import {
+  AppsV1Api,
   CoreV1Api,
   CustomObjectsApi,
   PatchStrategy,
@@ -34,6 +35,7 @@ import {
   type MutualTLSIdentityStatus,
   type ObjectRef,
   type Secret,
+  type WorkloadRef,
 } from '../api/types.ts';
 import { ClusterError, type Cluster, type ClusterHandlers } from '../cluster/port.ts';
 import { DEFAULT_BACKOFF } from './backoff.ts';
@@ -81,6 +83,7 @@ export class KubeCluster implements Cluster {
   private readonly opts: KubeClusterOptions;
   private readonly log: AdapterLogger;
   private readonly core: CoreV1Api;
+  private readonly apps: AppsV1Api;
   private readonly custom: CustomObjectsApi;
   private readonly events: EventRecorder;
   private readonly watches: WatchSet;
@@ -92,6 +95,7 @@ export class KubeCluster implements Cluster {
     this.opts = opts;
     this.log = opts.logger;
     this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
+    this.apps = opts.kubeConfig.makeApiClient(AppsV1Api);
     this.custom = opts.kubeConfig.makeApiClient(CustomObjectsApi);
     this.timeoutMs = opts.requestTimeoutMs ?? 30_000;
     this.events = new EventRecorder({ core: this.core, timeoutMs: this.timeoutMs });
@@ -212,6 +216,19 @@ export class KubeCluster implements Cluster {
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
       ));
     this.remember(toSecret(patched));
+  }
+
+  async patchWorkloadTemplate(namespace: string, workload: WorkloadRef, annotations: Record<string, string>): Promise<void> {
+    const { kind, name } = workload;
+    const body = { spec: { template: { metadata: { annotations } } } };
+    const req = { name, namespace, body, fieldManager: FIELD_MANAGER };
+    const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+    await callApi<unknown>(`PATCH ${kind.toLowerCase()}s/${namespace}/${name}`, this.timeoutMs, () =>
+      kind === 'Deployment'
+        ? this.apps.patchNamespacedDeployment(req, merge)
+        : kind === 'StatefulSet'
+          ? this.apps.patchNamespacedStatefulSet(req, merge)
+          : this.apps.patchNamespacedDaemonSet(req, merge));
   }
 
   getConfigMap(namespace: string, name: string): ConfigMap | undefined {

@@ -21,6 +21,8 @@ import {
   type KeyEncoding,
   type KeyUsage,
   type MutualTLSIdentity,
+  type WorkloadKind,
+  type WorkloadRef,
   type RotationPolicy,
 } from './types.ts';
 
@@ -82,6 +84,7 @@ export const LIMITS = {
   commonNameMaxLength: 64,
   durationMaxLength: 32,
   usagesMaxItems: 4,
+  restartWorkloadsMaxItems: 16,
   /** secretTemplate.labels and secretTemplate.annotations, each. */
   templateMaxEntries: 64,
   labelValueMaxLength: 63,
@@ -295,7 +298,11 @@ export interface ResolvedSpec {
   /** In KEY_USAGES order, without duplicates; includes 'key encipherment' for RSA. */
   usages: KeyUsage[];
   secretTemplate: { labels: Record<string, string>; annotations: Record<string, string> };
+  /** Workloads to restart on a new certificate (opt-in), without duplicates. */
+  restartWorkloads: WorkloadRef[];
 }
+
+export const WORKLOAD_KINDS: readonly WorkloadKind[] = ['Deployment', 'StatefulSet', 'DaemonSet'];
 
 /** A spec the operator cannot act on. `message` is `<field>: <detail>`. */
 export class InvalidSpecError extends Error {
@@ -692,6 +699,21 @@ export function resolveSpec(identity: MutualTLSIdentity, naming: OperatorNaming)
   const labels = stringMap(template, 'labels', 'spec.secretTemplate.labels');
   const annotations = stringMap(template, 'annotations', 'spec.secretTemplate.annotations');
 
+  // restartWorkloads
+  const restartWorkloads: WorkloadRef[] = [];
+  const rawRestart = optionalList(spec, 'restartWorkloads', 'spec.restartWorkloads', LIMITS.restartWorkloadsMaxItems) ?? [];
+  rawRestart.forEach((w, i) => {
+    const at = `spec.restartWorkloads[${i}]`;
+    if (!isObj(w)) fail(at, 'must be of type object');
+    const kind = w['kind'];
+    if (!oneOf(WORKLOAD_KINDS, kind)) fail(`${at}.kind`, supported(kind, WORKLOAD_KINDS));
+    const wname = w['name'];
+    if (typeof wname !== 'string' || wname.length > LIMITS.nameMaxLength || !DNS1123_SUBDOMAIN_RE.test(wname)) {
+      fail(`${at}.name`, 'must be the name of a workload in this namespace (a DNS-1123 subdomain)');
+    }
+    if (!restartWorkloads.some((r) => r.kind === kind && r.name === wname)) restartWorkloads.push({ kind, name: wname });
+  });
+
   return {
     secretName,
     serviceAccountName,
@@ -706,6 +728,7 @@ export function resolveSpec(identity: MutualTLSIdentity, naming: OperatorNaming)
     rotationPolicy,
     usages,
     secretTemplate: { labels, annotations },
+    restartWorkloads,
   };
 }
 

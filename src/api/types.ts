@@ -62,7 +62,19 @@ export interface MutualTLSIdentitySpec {
   privateKey?: PrivateKeySpec;
   usages?: KeyUsage[];
   secretTemplate?: SecretTemplate;
+  restartWorkloads?: WorkloadRef[];
 }
+
+export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'DaemonSet';
+
+/** A workload in the identity's namespace to restart when its certificate changes. */
+export interface WorkloadRef {
+  kind: WorkloadKind;
+  name: string;
+}
+
+/** Pod-template annotation the operator sets to restart a workload that opted in. */
+export const ANNOTATION_CERTIFICATE_HASH = 'mtls.dev/certificate-hash';
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
@@ -88,6 +100,8 @@ export interface MutualTLSIdentityStatus {
   revision?: number;
   failedIssuanceAttempts?: number;
   lastFailureTime?: string;
+  /** The serial the opted-in workloads were last restarted for. */
+  workloadsRestartedFor?: string;
 }
 
 export interface OwnerReference {

@@ -14,6 +14,7 @@ import {
   type MutualTLSIdentityStatus,
   type ObjectRef,
   type Secret,
+  type WorkloadRef,
 } from '../api/types.ts';
 import { ClusterError, type Cluster, type ClusterHandlers } from './port.ts';
 
@@ -30,7 +31,8 @@ export type WriteKind =
   | 'patchStatus'
   | 'patchSecretAnnotations'
   | 'applyConfigMap'
-  | 'deleteConfigMap';
+  | 'deleteConfigMap'
+  | 'patchWorkload';
 
 export interface MemoryClusterOptions {
   caNamespace: string;
@@ -53,6 +55,8 @@ export class MemoryCluster implements Cluster {
   readonly identities = new Map<string, MutualTLSIdentity>();
   readonly secrets = new Map<string, Secret>();
   readonly configMaps = new Map<string, ConfigMap>();
+  /** Workloads (kind/namespace/name) and their pod-template annotations. */
+  readonly workloads = new Map<string, Record<string, string>>();
   readonly events: RecordedEvent[] = [];
   /** Every write the controller made, in order. */
   readonly writes: Array<{ kind: WriteKind; key: string }> = [];
@@ -214,6 +218,14 @@ export class MemoryCluster implements Cluster {
     const k = key(namespace, name);
     this.record('deleteConfigMap', k);
     if (this.configMaps.delete(k)) this.notify(() => this.handlers?.configMapChanged?.(namespace, name));
+  }
+
+  async patchWorkloadTemplate(namespace: string, workload: WorkloadRef, annotations: Record<string, string>): Promise<void> {
+    const k = `${workload.kind}/${namespace}/${workload.name}`;
+    this.record('patchWorkload', k);
+    const w = this.workloads.get(k);
+    if (!w) throw new ClusterError(404, 'NotFound', `${workload.kind.toLowerCase()}s.apps "${workload.name}" not found`);
+    this.workloads.set(k, { ...w, ...annotations });
   }
 
   async recordEvent(about: ObjectRef, type: EventType, reason: string, message: string): Promise<void> {

@@ -13,6 +13,7 @@ import type {
   MutualTLSIdentityStatus,
   ObjectRef,
   Secret,
+  WorkloadRef,
 } from '../api/types.ts';
 
 /** Called by watches. Handlers must be cheap: they only enqueue keys. */
@@ -96,6 +97,12 @@ export interface Cluster {
   applyConfigMap(configMap: ConfigMap): Promise<ConfigMap>;
   /** Delete a ConfigMap; an absent one is not an error. */
   deleteConfigMap(namespace: string, name: string): Promise<void>;
+
+  /**
+   * Merge-patch annotations onto a workload's pod template (apps/v1), which rolls it out.
+   * Only for workloads an identity opted in to restart.
+   */
+  patchWorkloadTemplate(namespace: string, workload: WorkloadRef, annotations: Record<string, string>): Promise<void>;
 
   /** Record a core/v1 Event about an object. Failures are swallowed by the caller. */
   recordEvent(

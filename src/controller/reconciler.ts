@@ -3,7 +3,7 @@
  * Secret (server-side apply) and one status patch. An identity whose Secret is valid gets no
  * write at all. Returns when to look again, or throws for the queue's backoff.
  */
-import { CA_CRT, TLS_CRT, TLS_KEY, ANNOTATION_REVISION, ANNOTATION_SPEC_HASH, type MutualTLSIdentity, type MutualTLSIdentityStatus, type ObjectRef, type Secret } from '../api/types.ts';
+import { CA_CRT, TLS_CRT, TLS_KEY, ANNOTATION_REVISION, ANNOTATION_SPEC_HASH, type MutualTLSIdentity, type Secret } from '../api/types.ts';
 import { InvalidSpecError, issuanceHash, resolveSpec, type ResolvedSpec } from '../api/spec.ts';
 import type { Clock } from '../clock.ts';
 import type { Cluster } from '../cluster/port.ts';
@@ -15,7 +15,9 @@ import type { Inspection, SigningCA } from '../pki/types.ts';
 import type { CASource } from './ca-source.ts';
 import type { RateLimiter } from './limiter.ts';
 import { noObserver, type ControllerObserver } from './observer.ts';
-import { getCondition, jsonEqual, setCondition } from './conditions.ts';
+import { getCondition } from './conditions.ts';
+import { failedStatus, notReadyStatus, readyStatus, settledIssuing } from './status.ts';
+import { IdentityWriter } from './writer.ts';
 import { ANNOTATION_RENEW_REQUEST, buildSecret, containsAll, desiredMetadata, isOwnedBy, unb64, type SecretFacts } from './secret.ts';
 
 export interface ReconcileResult {
@@ -27,6 +29,8 @@ export interface ReconcilerConfig {
   trustDomain: string;
   operatorNamespace: string;
   caSecretName: string;
+  /** Whether spec.restartWorkloads is honoured (it needs patch on apps workloads). */
+  allowWorkloadRestart?: boolean;
   /** Refuses names an identity may not hold (the name policy); undefined: allowed. */
   checkPolicy?(identity: MutualTLSIdentity, spec: ResolvedSpec): string | undefined;
 }
@@ -48,10 +52,12 @@ export class Reconciler {
   private readonly config: ReconcilerConfig;
   private readonly observer: ControllerObserver;
   private readonly limiter: RateLimiter | undefined;
+  private readonly write: IdentityWriter;
 
   constructor(deps: { cluster: Cluster; clock: Clock; logger: Logger; ca: CASource; config: ReconcilerConfig; observer?: ControllerObserver; limiter?: RateLimiter }) {
     this.observer = deps.observer ?? noObserver;
     this.limiter = deps.limiter;
+    this.write = new IdentityWriter(deps.cluster, deps.logger, deps.config.allowWorkloadRestart ?? false);
     this.cluster = deps.cluster;
     this.clock = deps.clock;
     this.logger = deps.logger;
@@ -168,19 +174,20 @@ export class Reconciler {
         revision: facts.revision,
         ...(facts.renewRequest ? { renewRequest: facts.renewRequest } : {}),
       };
-      await this.writeSecret(buildSecret(identity, spec, issued, secretFacts), existing);
-      const status = this.readyStatus(identity, spec, issued.notBefore, issued.notAfter, issued.serialNumber, facts.revision, {
-        type: 'Issuing', status: 'False', reason: need.reason,
-        message: `issued serial ${issued.serialNumber} (${need.message})`,
-      });
-      await this.writeStatus(identity, status);
+      await this.write.secret(buildSecret(identity, spec, issued, secretFacts), existing);
+      const workloadsRestartedFor = await this.write.restartWorkloads(identity, spec, issued.serialNumber, facts.renewed);
+      await this.write.status(identity, readyStatus(identity, spec, {
+        notBefore: issued.notBefore, notAfter: issued.notAfter, serial: issued.serialNumber, revision: facts.revision,
+        issuing: { type: 'Issuing', status: 'False', reason: need.reason, message: `issued serial ${issued.serialNumber} (${need.message})` },
+        workloadsRestartedFor,
+      }, new Date(this.clock.now())));
       if (issued.clamped) {
         const message = `the CA expires at ${ca.notAfter.toISOString()}, before the requested duration: the certificate's notAfter was cut to it; rotate or renew the CA`;
-        this.event(identity, 'Warning', 'CAExpiresSoon', message);
+        this.write.event(identity, 'Warning', 'CAExpiresSoon', message);
         this.logger.warn('certificate lifetime cut to the CA', { ...log, serial: issued.serialNumber, message });
       }
       const event = facts.renewed ? 'Renewed' : 'Issued';
-      this.event(identity, 'Normal', event, `${event} certificate serial ${issued.serialNumber}, valid until ${issued.notAfter.toISOString()} (${need.reason}: ${need.message})`);
+      this.write.event(identity, 'Normal', event, `${event} certificate serial ${issued.serialNumber}, valid until ${issued.notAfter.toISOString()} (${need.reason}: ${need.message})`);
       this.logger.info('certificate issued', { ...log, serial: issued.serialNumber, notAfter: issued.notAfter.toISOString() });
       const renewal = renewalTime(issued.notBefore, issued.notAfter, spec.renewBeforeMs);
       this.observer.issuance?.(namespace, name, need.reason, 'success');
@@ -215,118 +222,35 @@ export class Reconciler {
     const bundleStale = unb64(secret.data?.[CA_CRT]) !== ca.bundlePem;
     if (bundleStale || !containsAll(secret.metadata.labels, want.labels) || !containsAll(secret.metadata.annotations, want.annotations) || secret.type !== 'kubernetes.io/tls') {
       const pems = { certChainPem: unb64(secret.data?.[TLS_CRT])!, keyPem: unb64(secret.data?.[TLS_KEY])!, caPem: ca.bundlePem };
-      await this.writeSecret(buildSecret(identity, spec, pems, secretFacts), secret);
+      await this.write.secret(buildSecret(identity, spec, pems, secretFacts), secret);
       this.logger.info('Secret metadata or trust bundle brought up to date', { namespace: identity.metadata.namespace, name: identity.metadata.name, reason: bundleStale ? 'TrustBundleChanged' : 'SecretOutOfDate', serial });
     }
-    const prevIssuing = getCondition(identity.status, 'Issuing');
-    const issuing = prevIssuing && prevIssuing.status === 'False'
-      ? { type: 'Issuing', status: 'False' as const, reason: prevIssuing.reason, message: prevIssuing.message }
-      : { type: 'Issuing', status: 'False' as const, reason: 'UpToDate', message: 'the Secret holds a valid certificate' };
-    await this.writeStatus(identity, this.readyStatus(identity, spec, notBefore, notAfter, serial, facts.revision, issuing));
+    // A crash between the Secret write and the restart: restart now, still once for this serial.
+    const workloadsRestartedFor = await this.write.restartWorkloads(identity, spec, serial, true);
+    await this.write.status(identity, readyStatus(identity, spec, {
+      notBefore, notAfter, serial, revision: facts.revision, issuing: settledIssuing(identity), workloadsRestartedFor,
+    }, new Date(this.clock.now())));
     const renewal = renewalTime(notBefore, notAfter, spec.renewBeforeMs);
     this.observer.identityState?.(identity.metadata.namespace!, identity.metadata.name, { ready: true, reason: 'Ready', notAfter, renewalTime: renewal });
     return { requeueAfterMs: renewal.getTime() - this.clock.now() };
   }
 
-  private readyStatus(
-    identity: MutualTLSIdentity, spec: ResolvedSpec, notBefore: Date, notAfter: Date, serial: string, revision: number,
-    issuing: { type: string; status: 'True' | 'False'; reason: string; message: string },
-  ): MutualTLSIdentityStatus {
-    const generation = identity.metadata.generation ?? 0;
-    const now = new Date(this.clock.now());
-    const renewal = renewalTime(notBefore, notAfter, spec.renewBeforeMs);
-    let conditions = setCondition(identity.status?.conditions, {
-      type: 'Ready', status: 'True', reason: 'Ready',
-      message: `certificate is valid until ${notAfter.toISOString()} and renews at ${renewal.toISOString()}`,
-    }, generation, now);
-    conditions = setCondition(conditions, issuing, generation, now);
-    return {
-      ...identity.status,
-      conditions,
-      observedGeneration: generation,
-      notBefore: notBefore.toISOString(),
-      notAfter: notAfter.toISOString(),
-      renewalTime: renewal.toISOString(),
-      serialNumber: serial,
-      spiffeID: spec.spiffeId,
-      secretName: spec.secretName,
-      revision,
-      failedIssuanceAttempts: 0,
-      lastFailureTime: undefined,
-    };
-  }
-
   private async markNotReady(identity: MutualTLSIdentity, reason: string, message: string): Promise<void> {
-    const generation = identity.metadata.generation ?? 0;
-    const now = new Date(this.clock.now());
     const prev = getCondition(identity.status, 'Ready');
-    const status: MutualTLSIdentityStatus = {
-      ...identity.status,
-      observedGeneration: generation,
-      conditions: setCondition(identity.status?.conditions, { type: 'Ready', status: 'False', reason, message }, generation, now),
-    };
     this.observer.identityState?.(identity.metadata.namespace!, identity.metadata.name, { ready: false, reason });
-    const changed = await this.writeStatus(identity, status);
+    const changed = await this.write.status(identity, notReadyStatus(identity, reason, message, new Date(this.clock.now())));
     if (changed && (prev?.reason !== reason || prev?.message !== message)) {
-      this.event(identity, 'Warning', reason, message);
+      this.write.event(identity, 'Warning', reason, message);
       this.logger.warn('identity not ready', { namespace: identity.metadata.namespace, name: identity.metadata.name, reason, message });
     }
   }
 
   private async markIssuanceFailed(identity: MutualTLSIdentity, need: IssuanceNeed, err: Error): Promise<void> {
-    const generation = identity.metadata.generation ?? 0;
-    const now = new Date(this.clock.now());
     const message = `issuance failed (${need.reason}): ${err.message}`;
-    let conditions = setCondition(identity.status?.conditions, { type: 'Issuing', status: 'True', reason: need.reason, message }, generation, now);
-    if (!getCondition(identity.status, 'Ready') || need.reason !== 'RenewalTimeReached') {
-      conditions = setCondition(conditions, { type: 'Ready', status: 'False', reason: 'IssuanceFailed', message }, generation, now);
-    }
-    const status: MutualTLSIdentityStatus = {
-      ...identity.status,
-      observedGeneration: generation,
-      conditions,
-      failedIssuanceAttempts: (identity.status?.failedIssuanceAttempts ?? 0) + 1,
-      lastFailureTime: now.toISOString(),
-    };
     this.logger.error('issuance failed', { namespace: identity.metadata.namespace, name: identity.metadata.name, reason: need.reason, message: err.message });
-    this.event(identity, 'Warning', 'IssuanceFailed', message);
-    await this.writeStatus(identity, status).catch((e: Error) =>
+    this.write.event(identity, 'Warning', 'IssuanceFailed', message);
+    await this.write.status(identity, failedStatus(identity, need, message, new Date(this.clock.now()))).catch((e: Error) =>
       this.logger.warn('status write failed', { namespace: identity.metadata.namespace, name: identity.metadata.name, message: e.message }));
-  }
-
-  /**
-   * One write carries key, chain and bundle. A new Secret is created (never overwriting one
-   * that appeared meanwhile: 409, and the next reconcile sees whose it is); an existing one is
-   * applied with the resourceVersion we read, so a change since then refuses the write.
-   */
-  private async writeSecret(secret: Secret, existing: Secret | undefined): Promise<void> {
-    if (!existing) {
-      await this.cluster.createSecret(secret);
-      return;
-    }
-    const rv = existing.metadata.resourceVersion;
-    await this.cluster.applySecret({ ...secret, metadata: { ...secret.metadata, ...(rv ? { resourceVersion: rv } : {}) } });
-  }
-
-  /** Patch status only when it differs; returns whether it wrote. */
-  private async writeStatus(identity: MutualTLSIdentity, status: MutualTLSIdentityStatus): Promise<boolean> {
-    const clean = JSON.parse(JSON.stringify(status)) as MutualTLSIdentityStatus;
-    if (jsonEqual(clean, identity.status ?? {})) return false;
-    // A merge patch removes a field only when it is sent as null.
-    const patch: Record<string, unknown> = { ...clean };
-    for (const k of Object.keys(identity.status ?? {})) if (!(k in clean)) patch[k] = null;
-    await this.cluster.patchIdentityStatus(identity.metadata.namespace!, identity.metadata.name, patch as MutualTLSIdentityStatus);
-    return true;
-  }
-
-  private event(identity: MutualTLSIdentity, type: 'Normal' | 'Warning', reason: string, message: string): void {
-    const about: ObjectRef = {
-      apiVersion: identity.apiVersion, kind: identity.kind,
-      namespace: identity.metadata.namespace!, name: identity.metadata.name,
-      ...(identity.metadata.uid ? { uid: identity.metadata.uid } : {}),
-    };
-    this.cluster.recordEvent(about, type, reason, message).catch((err: Error) =>
-      this.logger.warn('event not recorded', { namespace: about.namespace, name: about.name, reason, message: err.message }));
   }
 }
 

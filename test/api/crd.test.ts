@@ -256,6 +256,7 @@ describe('crds/mtls.dev_mutualtlsidentities.yaml: schema', () => {
       'secretName',
       'serialNumber',
       'spiffeID',
+      'workloadsRestartedFor',
     ]);
     for (const f of ['notBefore', 'notAfter', 'renewalTime', 'lastFailureTime']) {
       assert.equal(at(root, `status.${f}`).format, 'date-time', f);
@@ -273,6 +274,7 @@ describe('crds/mtls.dev_mutualtlsidentities.yaml: schema', () => {
       'ipAddresses',
       'privateKey',
       'renewBefore',
+      'restartWorkloads',
       'secretName',
       'secretTemplate',
       'serviceAccountName',

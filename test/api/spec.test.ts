@@ -196,6 +196,7 @@ describe('api/spec: resolveSpec defaults', () => {
     rotationPolicy: 'Always',
     usages: ['digital signature', 'server auth', 'client auth'],
     secretTemplate: { labels: {}, annotations: {} },
+    restartWorkloads: [],
   };
 
   it('fills every default for an identity without a spec', () => {
@@ -249,7 +250,15 @@ describe('api/spec: resolveSpec defaults', () => {
       rotationPolicy: 'Never',
       usages: ['digital signature', 'key encipherment', 'server auth', 'client auth'],
       secretTemplate: { labels: { team: 'payments' }, annotations: { 'reloader.stakater.com/match': 'true' } },
+      restartWorkloads: [],
     } satisfies ResolvedSpec);
+  });
+
+  it('restartWorkloads: kinds and names checked, duplicates dropped', () => {
+    assert.deepEqual(resolve({ restartWorkloads: [{ kind: 'Deployment', name: 'web' }, { kind: 'StatefulSet', name: 'db' }, { kind: 'Deployment', name: 'web' }] }).restartWorkloads,
+      [{ kind: 'Deployment', name: 'web' }, { kind: 'StatefulSet', name: 'db' }]);
+    assert.throws(() => resolve({ restartWorkloads: [{ kind: 'Pod', name: 'web' }] }), /spec\.restartWorkloads\[0\]\.kind/);
+    assert.throws(() => resolve({ restartWorkloads: [{ kind: 'Deployment', name: 'Web!' }] }), /spec\.restartWorkloads\[0\]\.name/);
   });
 
   it('fills the default size per algorithm, and size 0 for Ed25519 (size ignored)', () => {

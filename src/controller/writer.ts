@@ -1,0 +1,75 @@
+/** The writes of one reconcile: the Secret, the status, Events, and opted-in workload restarts. */
+import { ANNOTATION_CERTIFICATE_HASH, type MutualTLSIdentity, type MutualTLSIdentityStatus, type ObjectRef, type Secret } from '../api/types.ts';
+import type { ResolvedSpec } from '../api/spec.ts';
+import type { Cluster } from '../cluster/port.ts';
+import type { Logger } from '../log.ts';
+import { statusPatch } from './status.ts';
+
+export class IdentityWriter {
+  private readonly cluster: Cluster;
+  private readonly logger: Logger;
+  private readonly allowWorkloadRestart: boolean;
+
+  constructor(cluster: Cluster, logger: Logger, allowWorkloadRestart: boolean) {
+    this.cluster = cluster;
+    this.logger = logger;
+    this.allowWorkloadRestart = allowWorkloadRestart;
+  }
+
+  /**
+   * One write carries key, chain and bundle. A new Secret is created (never overwriting one
+   * that appeared meanwhile: 409, and the next reconcile sees whose it is); an existing one is
+   * applied with the resourceVersion we read, so a change since then refuses the write.
+   */
+  async secret(secret: Secret, existing: Secret | undefined): Promise<void> {
+    if (!existing) {
+      await this.cluster.createSecret(secret);
+      return;
+    }
+    const rv = existing.metadata.resourceVersion;
+    await this.cluster.applySecret({ ...secret, metadata: { ...secret.metadata, ...(rv ? { resourceVersion: rv } : {}) } });
+  }
+
+  /** Patch status only when it differs; returns whether it wrote. */
+  async status(identity: MutualTLSIdentity, status: MutualTLSIdentityStatus): Promise<boolean> {
+    const patch = statusPatch(identity, status);
+    if (!patch) return false;
+    await this.cluster.patchIdentityStatus(identity.metadata.namespace!, identity.metadata.name, patch as MutualTLSIdentityStatus);
+    return true;
+  }
+
+  event(identity: MutualTLSIdentity, type: 'Normal' | 'Warning', reason: string, message: string): void {
+    const about: ObjectRef = {
+      apiVersion: identity.apiVersion, kind: identity.kind,
+      namespace: identity.metadata.namespace!, name: identity.metadata.name,
+      ...(identity.metadata.uid ? { uid: identity.metadata.uid } : {}),
+    };
+    this.cluster.recordEvent(about, type, reason, message).catch((err: Error) =>
+      this.logger.warn('event not recorded', { namespace: about.namespace, name: about.name, reason, message: err.message }));
+  }
+
+  /**
+   * Restart the workloads an identity opted in to, once per certificate: returns the serial they
+   * were restarted for (recorded in status), or the last one when there is nothing to do.
+   */
+  async restartWorkloads(identity: MutualTLSIdentity, spec: ResolvedSpec, serial: string, renewed: boolean): Promise<string | undefined> {
+    const done = identity.status?.workloadsRestartedFor;
+    if (spec.restartWorkloads.length === 0 || done === serial) return done;
+    const { namespace, name } = identity.metadata as { namespace: string; name: string };
+    if (!renewed) return serial; // the first certificate: the pods start with it
+    if (!this.allowWorkloadRestart) {
+      this.event(identity, 'Warning', 'WorkloadRestartDisabled', 'spec.restartWorkloads is set, but the operator runs without --allow-workload-restart: nothing was restarted');
+      return serial;
+    }
+    for (const w of spec.restartWorkloads) {
+      try {
+        await this.cluster.patchWorkloadTemplate(namespace, w, { [ANNOTATION_CERTIFICATE_HASH]: serial });
+        this.logger.info('workload restarted for a new certificate', { namespace, name, workload: `${w.kind}/${w.name}`, serial });
+      } catch (err) {
+        this.event(identity, 'Warning', 'WorkloadRestartFailed', `${w.kind} ${w.name} could not be restarted: ${(err as Error).message}`);
+      }
+    }
+    this.event(identity, 'Normal', 'WorkloadsRestarted', `restarted ${spec.restartWorkloads.map((w) => `${w.kind}/${w.name}`).join(', ')} for certificate serial ${serial}`);
+    return serial;
+  }
+}
