@@ -2,6 +2,7 @@
  * Operator configuration from flags and environment (a flag wins over its variable). Every
  * value is checked at start; a bad one is a ConfigError naming the flag, and main exits non-zero.
  */
+import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 
 export interface OperatorConfig {
@@ -15,6 +16,16 @@ export interface OperatorConfig {
   workers: number;
   logLevel: string;
   namePolicyFile?: string;
+  /** Run only while holding the coordination.k8s.io Lease (several replicas, one active). */
+  leaderElect: boolean;
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
+  /** /metrics, /healthz, /readyz; 0: any free port. */
+  metricsPort: number;
+  metricsAddress: string;
+  /** How long in-flight reconciles may run on after SIGTERM. */
+  shutdownGraceMs: number;
 }
 
 export class ConfigError extends Error {
@@ -40,16 +51,35 @@ export const FLAGS = {
   workers: { env: 'MTLS_WORKERS', default: '4', help: 'identities reconciled at once (1-64)' },
   'log-level': { env: 'MTLS_LOG_LEVEL', default: 'info', help: 'error | warn | info | debug' },
   'name-policy-file': { env: 'MTLS_NAME_POLICY_FILE', default: '', help: 'YAML/JSON allow-list of extra DNS suffixes and IP ranges per namespace' },
+  'leader-elect': { env: 'MTLS_LEADER_ELECT', default: 'false', help: 'reconcile only while holding the Lease mtls-operator in the operator namespace (true|false)' },
+  'leader-election-lease-duration': { env: 'MTLS_LEADER_ELECTION_LEASE_DURATION', default: '60s', help: 'how long a standby waits after the last renewal before taking over (duration: 60s, 1m)' },
+  'leader-election-renew-deadline': { env: 'MTLS_LEADER_ELECTION_RENEW_DEADLINE', default: '40s', help: 'a leader that cannot renew for this long stops and exits (< lease duration)' },
+  'leader-election-retry-period': { env: 'MTLS_LEADER_ELECTION_RETRY_PERIOD', default: '15s', help: 'how often to try to acquire or renew the Lease (< renew deadline)' },
+  'metrics-port': { env: 'MTLS_METRICS_PORT', default: '9402', help: 'port of /metrics, /healthz and /readyz (0: any free port)' },
+  'metrics-address': { env: 'MTLS_METRICS_ADDRESS', default: '0.0.0.0', help: 'IP address the metrics and health server binds' },
+  'shutdown-grace': { env: 'MTLS_SHUTDOWN_GRACE', default: '20s', help: 'on SIGTERM, how long in-flight reconciles may finish (keep below terminationGracePeriodSeconds)' },
 } satisfies Record<string, FlagSpec>;
 
 type FlagName = keyof typeof FLAGS;
+
+/** Go-style durations (time.ParseDuration without the sign): 500ms, 15s, 1m30s, 2h. */
+const DURATION = /^(\d+(\.\d+)?(ms|s|m|h))+$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+
+/** Milliseconds of a Go-style duration, or undefined when it is not one. */
+export function parseDuration(text: string): number | undefined {
+  if (!DURATION.test(text)) return undefined;
+  let ms = 0;
+  for (const [, n, , unit] of text.matchAll(/(\d+(\.\d+)?)(ms|s|m|h)/g)) ms += Number(n) * UNIT_MS[unit!]!;
+  return Math.round(ms);
+}
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 export function usage(): string {
   return Object.entries(FLAGS)
-    .map(([name, f]) => `  --${name.padEnd(20)} ${f.help} (env ${f.env}, default "${f.default}")`)
+    .map(([name, f]) => `  --${name.padEnd(32)} ${f.help} (env ${f.env}, default "${f.default}")`)
     .join('\n');
 }
 
@@ -88,11 +118,26 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): OperatorConf
     if (!/^\d+$/.test(v) || n < min || n > max) bad(name, `"${v}" must be a whole number from ${min} to ${max}`);
     return n;
   };
+  const duration = (name: FlagName, minMs: number, maxMs: number): number => {
+    const v = raw(name);
+    const ms = parseDuration(v);
+    if (ms === undefined) bad(name, `"${v}" is not a duration such as 15s, 1m or 500ms`);
+    if (ms! < minMs || ms! > maxMs) bad(name, `"${v}" must be from ${minMs / 1000}s to ${maxMs / 1000}s`);
+    return ms!;
+  };
   const watchNamespaces = raw('watch-namespaces').split(',').map((s) => s.trim()).filter(Boolean);
   for (const ns of watchNamespaces) if (!DNS_LABEL.test(ns)) bad('watch-namespaces', `"${ns}" is not a valid namespace name`);
   const logLevel = raw('log-level');
   if (!['error', 'warn', 'info', 'debug'].includes(logLevel)) bad('log-level', `"${logLevel}" must be error, warn, info or debug`);
   const namePolicyFile = raw('name-policy-file');
+  const leaseDurationMs = duration('leader-election-lease-duration', 1_000, 3_600_000);
+  if (leaseDurationMs % 1000 !== 0) bad('leader-election-lease-duration', `"${raw('leader-election-lease-duration')}" must be whole seconds (a Lease holds seconds)`);
+  const renewDeadlineMs = duration('leader-election-renew-deadline', 100, 3_600_000);
+  if (renewDeadlineMs >= leaseDurationMs) bad('leader-election-renew-deadline', `"${raw('leader-election-renew-deadline')}" must be shorter than --leader-election-lease-duration (${raw('leader-election-lease-duration')})`);
+  const retryPeriodMs = duration('leader-election-retry-period', 100, 3_600_000);
+  if (retryPeriodMs >= renewDeadlineMs) bad('leader-election-retry-period', `"${raw('leader-election-retry-period')}" must be shorter than --leader-election-renew-deadline (${raw('leader-election-renew-deadline')})`);
+  const metricsAddress = raw('metrics-address');
+  if (!isIP(metricsAddress)) bad('metrics-address', `"${metricsAddress}" is not an IP address`);
   return {
     operatorNamespace: dns('operator-namespace', DNS_LABEL),
     caSecretName: dns('ca-secret', DNS_SUBDOMAIN),
@@ -103,5 +148,12 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): OperatorConf
     workers: int('workers', 1, 64),
     logLevel,
     ...(namePolicyFile ? { namePolicyFile } : {}),
+    leaderElect: bool('leader-elect'),
+    leaseDurationMs,
+    renewDeadlineMs,
+    retryPeriodMs,
+    metricsPort: int('metrics-port', 0, 65535),
+    metricsAddress,
+    shutdownGraceMs: duration('shutdown-grace', 0, 3_600_000),
   };
 }

@@ -1,16 +1,16 @@
 /**
- * Entry point: `npm start` (or `node src/main.ts` on Node 24). Reads flags and environment,
- * connects with the current kubeconfig (KUBECONFIG, ~/.kube/config, or the in-cluster service
- * account), and runs the controller until SIGTERM/SIGINT.
+ * Entry point: `npm start` (or `node src/main.ts` on Node 24; `node dist/main.js` in the image).
+ * Reads flags and environment, connects with the current kubeconfig (KUBECONFIG, ~/.kube/config,
+ * or the in-cluster service account), and runs until SIGTERM/SIGINT (src/ops/run.ts: leader
+ * election, metrics and health endpoint, graceful shutdown).
+ *
+ * Exit codes: 0 stopped by a signal; 1 failure or leadership lost (restart as a candidate);
+ * 2 bad configuration (one line on stderr naming the flag).
  */
 import { readFileSync } from 'node:fs';
-import { KubeConfig } from '@kubernetes/client-node';
-import { KubeCluster } from './adapter/kube.ts';
-import { systemClock } from './clock.ts';
 import { ConfigError, loadConfig, usage, type OperatorConfig } from './config.ts';
-import { Controller } from './controller/controller.ts';
-import { createLogger } from './log.ts';
 import { namePolicyCheck } from './controller/policy.ts';
+import { buildOperator, runOperator } from './ops/run.ts';
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
@@ -28,34 +28,8 @@ async function main(): Promise<number> {
     process.stderr.write(`mtls-operator: ${err.message}\n`);
     return 2;
   }
-  const logger = createLogger(config.logLevel);
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromDefault();
-  const cluster = new KubeCluster({
-    kubeConfig,
-    ...(config.watchNamespaces.length ? { namespaces: config.watchNamespaces } : {}),
-    operatorNamespace: config.operatorNamespace,
-    caSecretName: config.caSecretName,
-    logger,
-  });
-  const controller = new Controller({
-    cluster,
-    clock: systemClock,
-    logger,
-    config: { ...config, checkPolicy },
-  });
-  const stopped = new Promise<void>((resolve) => {
-    const onSignal = (signal: string) => {
-      logger.info('shutting down', { signal });
-      controller.stop().then(resolve, resolve);
-    };
-    process.once('SIGTERM', () => onSignal('SIGTERM'));
-    process.once('SIGINT', () => onSignal('SIGINT'));
-  });
-  logger.info('starting', { context: kubeConfig.getCurrentContext(), operatorNamespace: config.operatorNamespace, caSecret: config.caSecretName, trustDomain: config.trustDomain });
-  await controller.start();
-  await stopped;
-  return 0;
+  const parts = await buildOperator(config, { ...config, checkPolicy }, process.env);
+  return runOperator({ ...parts, signals: process });
 }
 
 main().then(

@@ -1,0 +1,134 @@
+/**
+ * Prometheus metrics (prom-client, on a Registry of our own, never the global one). The
+ * controller reports through the ControllerObserver hooks; queue depth and watch restarts are
+ * read at scrape time. Names follow cert-manager's where there is one:
+ *
+ *   mtls_identity_expiration_timestamp_seconds{namespace,name}   the certificate's notAfter
+ *   mtls_identity_renewal_timestamp_seconds{namespace,name}      when it will be renewed
+ *   mtls_identity_ready_status{namespace,name,condition}         1 for the current True|False
+ *   mtls_issuance_total{result,reason}                           attempts by why and how
+ *   mtls_reconcile_duration_seconds{outcome}                     histogram
+ *   mtls_queue_depth                                             keys waiting to run
+ *   mtls_informer_restarts_total{watch}                          watch restarts (KubeCluster)
+ *   mtls_ca_expiration_timestamp_seconds                         the signing CA's notAfter
+ *   mtls_leader                                                  1 while this process leads
+ *
+ * plus prom-client's default process_* and nodejs_* metrics. Hooks never throw.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ControllerObserver, IdentityState } from '../controller/observer.ts';
+
+export interface MetricSources {
+  /** Keys waiting in the work queue. */
+  queueDepth?(): number;
+  /** Restarts per watch so far (KubeCluster.stats().restarts). */
+  watchRestarts?(): Record<string, number>;
+}
+
+const seconds = (d: Date): number => d.getTime() / 1000;
+
+export class OperatorMetrics implements ControllerObserver {
+  readonly registry: Registry;
+  private sources: MetricSources = {};
+  private readonly expiration: Gauge<'namespace' | 'name'>;
+  private readonly renewal: Gauge<'namespace' | 'name'>;
+  private readonly ready: Gauge<'namespace' | 'name' | 'condition'>;
+  private readonly issuances: Counter<'result' | 'reason'>;
+  private readonly duration: Histogram<'outcome'>;
+  private readonly caExpiration: Gauge;
+  private readonly leader: Gauge;
+  /** Identities with a ready_status series. */
+  private readonly known = new Set<string>();
+
+  constructor(opts: { defaultMetrics?: boolean } = {}) {
+    const registry = (this.registry = new Registry());
+    const registers = [registry];
+    const sources = () => this.sources;
+    this.expiration = new Gauge({ name: 'mtls_identity_expiration_timestamp_seconds', help: 'The date after which the identity\'s certificate expires, in seconds since the epoch.', labelNames: ['namespace', 'name'], registers });
+    this.renewal = new Gauge({ name: 'mtls_identity_renewal_timestamp_seconds', help: 'The time the identity\'s certificate will be renewed, in seconds since the epoch.', labelNames: ['namespace', 'name'], registers });
+    this.ready = new Gauge({ name: 'mtls_identity_ready_status', help: 'The Ready condition of the identity: 1 for its current status (True or False), 0 for the other.', labelNames: ['namespace', 'name', 'condition'], registers });
+    this.issuances = new Counter({ name: 'mtls_issuance_total', help: 'Certificate issuance attempts, by result and by why issuance was needed.', labelNames: ['result', 'reason'], registers });
+    this.duration = new Histogram({ name: 'mtls_reconcile_duration_seconds', help: 'Time one reconcile of an identity took.', labelNames: ['outcome'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers });
+    new Gauge({
+      name: 'mtls_queue_depth', help: 'Identities waiting in the work queue.', registers,
+      collect() {
+        this.set(sources().queueDepth?.() ?? 0);
+      },
+    });
+    new Counter({
+      name: 'mtls_informer_restarts_total', help: 'Restarts of each watch (errors, stream ends, watchdog, 410 Gone).', labelNames: ['watch'], registers,
+      collect() {
+        const restarts = sources().watchRestarts?.() ?? {};
+        this.reset();
+        for (const [watch, n] of Object.entries(restarts)) this.inc({ watch }, n);
+      },
+    });
+    // Registered only while a CA is usable: an unlabelled gauge cannot be absent otherwise, and
+    // a 0 would read as "expired" (on a standby, which never loads the CA, too).
+    this.caExpiration = new Gauge({ name: 'mtls_ca_expiration_timestamp_seconds', help: 'The date after which the signing CA certificate expires, in seconds since the epoch (absent while no CA is usable).', registers: [] });
+    this.leader = new Gauge({ name: 'mtls_leader', help: '1 while this process holds the leader Lease and runs the controller, else 0.', registers });
+    this.leader.set(0);
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  }
+
+  /** Where scrape-time values come from (the controller and cluster are built after this). */
+  bind(sources: MetricSources): void {
+    this.sources = sources;
+  }
+
+  setLeader(leading: boolean): void {
+    this.leader.set(leading ? 1 : 0);
+  }
+
+  /** The exposition text. */
+  scrape(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  // ---- ControllerObserver ----
+
+  issuance(namespace: string, name: string, reason: string, result: 'success' | 'failure'): void {
+    this.issuances.inc({ result, reason });
+    // The reconciler keeps Ready=True when only a renewal failed and the identity was Ready.
+    if (result === 'failure' && (reason !== 'RenewalTimeReached' || !this.known.has(`${namespace}/${name}`))) {
+      this.setReady(namespace, name, false);
+    }
+  }
+
+  identityState(namespace: string, name: string, state: IdentityState): void {
+    this.setReady(namespace, name, state.ready);
+    if (state.notAfter) this.expiration.set({ namespace, name }, seconds(state.notAfter));
+    if (state.renewalTime) this.renewal.set({ namespace, name }, seconds(state.renewalTime));
+  }
+
+  identityRemoved(namespace: string, name: string): void {
+    this.known.delete(`${namespace}/${name}`);
+    this.expiration.remove({ namespace, name });
+    this.renewal.remove({ namespace, name });
+    this.ready.remove({ namespace, name, condition: 'True' });
+    this.ready.remove({ namespace, name, condition: 'False' });
+  }
+
+  reconciled(secs: number, outcome: 'success' | 'error'): void {
+    this.duration.observe({ outcome }, secs);
+  }
+
+  caLoaded(notAfter: Date | undefined): void {
+    const name = 'mtls_ca_expiration_timestamp_seconds';
+    const registered = this.registry.getSingleMetric(name) !== undefined;
+    if (notAfter) {
+      this.caExpiration.set(seconds(notAfter));
+      if (!registered) this.registry.registerMetric(this.caExpiration);
+    } else if (registered) this.registry.removeSingleMetric(name);
+  }
+
+  private setReady(namespace: string, name: string, ready: boolean): void {
+    this.known.add(`${namespace}/${name}`);
+    this.ready.set({ namespace, name, condition: 'True' }, ready ? 1 : 0);
+    this.ready.set({ namespace, name, condition: 'False' }, ready ? 0 : 1);
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * The operator's lifecycle around the controller:
+ *
+ *   start: ops server up (metrics, /healthz, /readyz); with --leader-elect, stand by as a
+ *     candidate (ready) and start the controller on winning the Lease; without it, start at once.
+ *   SIGTERM/SIGINT: not ready; stop taking work and let in-flight reconciles finish within
+ *     --shutdown-grace; release the Lease (a standby takes over on its next retry); close the
+ *     server; exit 0. A second signal exits 1 at once.
+ *   leadership lost (renewal failed for renewDeadline, or another holder seen): the work queue
+ *     is shut AT ONCE (synchronously, in the elector's callback); in-flight reconciles get at most
+ *     leaseDuration - renewDeadline, the time before any standby can hold the Lease; then exit 1
+ *     and Kubernetes restarts the container as a fresh candidate. Exiting rather than re-entering
+ *     candidacy leaves no half-stopped watches or workers behind.
+ */
+import { KubeConfig } from '@kubernetes/client-node';
+import { KubeCluster } from '../adapter/kube.ts';
+import { KubeLeaseClient } from '../adapter/lease.ts';
+import { systemClock } from '../clock.ts';
+import type { OperatorConfig } from '../config.ts';
+import { Controller, type ControllerConfig } from '../controller/controller.ts';
+import { createLogger, type Logger } from '../log.ts';
+import { Health } from './health.ts';
+import { LeaderElector, candidateIdentity } from './leader.ts';
+import { OperatorMetrics } from './metrics.ts';
+import { startOpsServer, type OpsServer } from './server.ts';
+
+export interface ControllerLike {
+  start(): Promise<void>;
+  stop(graceMs?: number): Promise<void>;
+}
+
+export interface ElectorLike {
+  start(): void;
+  release(): Promise<void>;
+}
+
+export interface LeaderCallbacks {
+  onStartedLeading(): void;
+  onStoppedLeading(reason: string): void;
+}
+
+export interface RunParts {
+  controller: ControllerLike;
+  /** Leader election; absent: this is the only replica and runs at once. */
+  makeElector?(callbacks: LeaderCallbacks): ElectorLike;
+  server: OpsServer;
+  health: Health;
+  metrics: { setLeader(leading: boolean): void };
+  logger: Logger;
+  shutdownGraceMs: number;
+  /** In-flight reconciles after leadership is lost: leaseDuration - renewDeadline. */
+  lossGraceMs: number;
+  /** Bound on releasing the Lease at shutdown. */
+  releaseTimeoutMs?: number;
+  /** Where SIGTERM and SIGINT arrive (process). */
+  signals: { on(signal: 'SIGTERM' | 'SIGINT', fn: () => void): unknown };
+}
+
+/** Resolves with the exit code once the operator has stopped. */
+export function runOperator(p: RunParts): Promise<number> {
+  const { controller, health, metrics, logger } = p;
+  let finish!: (code: number) => void;
+  const exited = new Promise<number>((resolve) => (finish = resolve));
+  let stopping = false;
+  let starting: Promise<void> | undefined;
+  let started = false;
+
+  const startController = (): void => {
+    health.phase = 'syncing';
+    metrics.setLeader(true);
+    starting = controller.start().then(
+      () => {
+        started = true;
+        if (!stopping) health.phase = 'running';
+      },
+      (err: Error) => {
+        logger.error('controller failed to start', { message: err.message });
+        void shutdown(1, 'controller failed to start', 0);
+      },
+    );
+  };
+
+  /** Called synchronously: a running controller's queue is shut before this returns. */
+  const stopController = (graceMs: number): Promise<void> => {
+    if (!starting) return Promise.resolve();
+    if (started) return controller.stop(graceMs);
+    const deadline = performance.now() + graceMs;
+    return bounded(starting, graceMs).then(() => controller.stop(Math.max(0, Math.round(deadline - performance.now()))));
+  };
+
+  let elector: ElectorLike | undefined;
+  const shutdown = async (code: number, why: string, graceMs: number): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    health.phase = 'stopping';
+    const stopped = stopController(graceMs);
+    logger.info('shutting down', { why, graceMs });
+    await stopped.catch((err: Error) => logger.warn('controller stop failed', { message: err.message }));
+    metrics.setLeader(false);
+    if (elector) await bounded(elector.release(), p.releaseTimeoutMs ?? 5_000);
+    await bounded(p.server.close(), 2_000);
+    health.stop();
+    logger.info('stopped', { exitCode: code });
+    finish(code);
+  };
+
+  const onSignal = (signal: string) => {
+    if (stopping) {
+      logger.warn('second signal: exiting now', { signal });
+      finish(1);
+      return;
+    }
+    void shutdown(0, signal, p.shutdownGraceMs);
+  };
+  p.signals.on('SIGTERM', () => onSignal('SIGTERM'));
+  p.signals.on('SIGINT', () => onSignal('SIGINT'));
+
+  if (p.makeElector) {
+    health.phase = 'standby';
+    metrics.setLeader(false);
+    elector = p.makeElector({
+      onStartedLeading: () => {
+        if (!stopping) startController();
+      },
+      onStoppedLeading: (reason) => void shutdown(1, `leadership lost: ${reason}`, Math.min(p.lossGraceMs, p.shutdownGraceMs)),
+    });
+    elector.start();
+  } else {
+    startController();
+  }
+  return exited;
+}
+
+/** Wait for a promise at most `ms`; never rejects. */
+function bounded(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise.then(() => undefined, () => undefined),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** The real parts: client-node cluster and Lease client, metrics, health, the ops server. */
+export async function buildOperator(config: OperatorConfig, controllerConfig: ControllerConfig, env: NodeJS.ProcessEnv): Promise<Omit<RunParts, 'signals'>> {
+  const logger = createLogger(config.logLevel);
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromDefault();
+  const cluster = new KubeCluster({
+    kubeConfig,
+    ...(config.watchNamespaces.length ? { namespaces: config.watchNamespaces } : {}),
+    operatorNamespace: config.operatorNamespace,
+    caSecretName: config.caSecretName,
+    logger,
+  });
+  const metrics = new OperatorMetrics();
+  const controller = new Controller({ cluster, clock: systemClock, logger, config: controllerConfig, observer: metrics });
+  metrics.bind({ queueDepth: () => controller.queue.length, watchRestarts: () => cluster.stats().restarts });
+  const health = new Health({ clock: systemClock, watchStats: () => cluster.stats() });
+  health.start();
+  const server = await startOpsServer({ host: config.metricsAddress, port: config.metricsPort, metrics, health, logger });
+  logger.info('starting', { context: kubeConfig.getCurrentContext(), operatorNamespace: config.operatorNamespace, caSecret: config.caSecretName, trustDomain: config.trustDomain, leaderElect: config.leaderElect });
+  const makeElector = (callbacks: LeaderCallbacks) => new LeaderElector({
+    client: new KubeLeaseClient(kubeConfig, Math.min(10_000, config.retryPeriodMs)),
+    namespace: config.operatorNamespace,
+    identity: candidateIdentity(env),
+    leaseDurationMs: config.leaseDurationMs,
+    renewDeadlineMs: config.renewDeadlineMs,
+    retryPeriodMs: config.retryPeriodMs,
+    clock: systemClock,
+    logger,
+    ...callbacks,
+  });
+  return {
+    controller, server, health, metrics, logger,
+    ...(config.leaderElect ? { makeElector } : {}),
+    shutdownGraceMs: config.shutdownGraceMs,
+    lossGraceMs: config.leaseDurationMs - config.renewDeadlineMs,
+  };
+}

@@ -1,0 +1,34 @@
+import assert from 'node:assert/strict';
+import { ConfigError, loadConfig, parseDuration } from '../../src/config.ts';
+
+describe('config: leader election, metrics and shutdown flags', () => {
+  it('defaults: cert-manager timings, port 9402 on all addresses, 20 s grace, election off', () => {
+    const c = loadConfig([], {});
+    assert.deepEqual(
+      [c.leaderElect, c.leaseDurationMs, c.renewDeadlineMs, c.retryPeriodMs, c.metricsPort, c.metricsAddress, c.shutdownGraceMs],
+      [false, 60_000, 40_000, 15_000, 9402, '0.0.0.0', 20_000],
+    );
+  });
+
+  it('flags win over variables; Go-style durations', () => {
+    const c = loadConfig(['--leader-elect=true', '--leader-election-lease-duration=2m', '--leader-election-renew-deadline=1m30s'], {
+      MTLS_LEADER_ELECT: 'false', MTLS_LEADER_ELECTION_RETRY_PERIOD: '2500ms', MTLS_SHUTDOWN_GRACE: '0s',
+    });
+    assert.deepEqual([c.leaderElect, c.leaseDurationMs, c.renewDeadlineMs, c.retryPeriodMs, c.shutdownGraceMs], [true, 120_000, 90_000, 2_500, 0]);
+    assert.equal(parseDuration('1h0m0.5s'), 3_600_500);
+    for (const bad of ['', '15', '-5s', '1d', 's', '1.s', '15 s']) assert.equal(parseDuration(bad), undefined, bad);
+  });
+
+  it('every bad value is a ConfigError naming its flag', () => {
+    for (const [argv, flag] of [
+      [['--leader-election-lease-duration=1500ms'], 'leader-election-lease-duration'],
+      [['--leader-election-lease-duration=30s'], 'leader-election-renew-deadline'],
+      [['--leader-election-retry-period=40s'], 'leader-election-retry-period'],
+      [['--metrics-port=-1'], 'metrics-port'],
+      [['--metrics-address=::1x'], 'metrics-address'],
+      [['--shutdown-grace=2h'], 'shutdown-grace'],
+    ] as const) {
+      assert.throws(() => loadConfig([...argv], {}), (e: unknown) => e instanceof ConfigError && e.message.startsWith(`--${flag} (`), argv.join(' '));
+    }
+  });
+});

@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { ClusterError } from '../../src/cluster/port.ts';
+import { OperatorMetrics } from '../../src/ops/metrics.ts';
+import { startHarness, type Harness } from '../support/harness.ts';
+
+/** Sample lines of the exposition text (no # HELP / # TYPE). */
+function samples(text: string): string[] {
+  return text.split('\n').filter((l) => l && !l.startsWith('#'));
+}
+
+function value(text: string, series: string): number | undefined {
+  const line = samples(text).find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+const epochSeconds = (pem: X509Certificate): number => Date.parse(pem.validTo) / 1000;
+
+describe('metrics after a known sequence through the controller', () => {
+  let h: Harness;
+  let metrics: OperatorMetrics;
+
+  beforeEach(async () => {
+    metrics = new OperatorMetrics({ defaultMetrics: false });
+    h = await startHarness({ observer: metrics });
+    metrics.bind({ queueDepth: () => h.controller.queue.length });
+  });
+  afterEach(async () => {
+    await h.stop();
+  });
+
+  it('issuances, expiry and renewal gauges, ready status, CA expiry, removal', async () => {
+    h.identity('a');
+    h.identity('b');
+    await h.settle();
+    h.cluster.failNext('createSecret', new ClusterError(500, 'InternalError', 'etcd is sulking'));
+    h.identity('c');
+    await h.settle();
+    h.identity('bad', { duration: '90d' });
+    await h.settle();
+
+    let text = await metrics.scrape();
+    const lines = samples(text);
+    for (const expected of [
+      'mtls_issuance_total{result="success",reason="SecretMissing"} 2',
+      'mtls_issuance_total{result="failure",reason="SecretMissing"} 1',
+      'mtls_identity_ready_status{namespace="dev",name="a",condition="True"} 1',
+      'mtls_identity_ready_status{namespace="dev",name="a",condition="False"} 0',
+      'mtls_identity_ready_status{namespace="dev",name="c",condition="True"} 0',
+      'mtls_identity_ready_status{namespace="dev",name="c",condition="False"} 1',
+      'mtls_identity_ready_status{namespace="dev",name="bad",condition="True"} 0',
+      'mtls_identity_ready_status{namespace="dev",name="bad",condition="False"} 1',
+      'mtls_queue_depth 0',
+      'mtls_leader 0',
+      'mtls_reconcile_duration_seconds_count{outcome="error"} 1',
+    ]) {
+      assert.ok(lines.includes(expected), `missing: ${expected}\n${text}`);
+    }
+    assert.equal(lines.filter((l) => l.startsWith('mtls_issuance_total')).length, 2, 'InvalidSpec is not an issuance');
+    for (const name of ['a', 'b']) {
+      const leaf = h.leaf(`${name}-mtls`)!;
+      assert.equal(value(text, `mtls_identity_expiration_timestamp_seconds{namespace="dev",name="${name}"}`), epochSeconds(leaf));
+      const renewal = h.cluster.identities.get(`dev/${name}`)!.status!.renewalTime!;
+      assert.equal(value(text, `mtls_identity_renewal_timestamp_seconds{namespace="dev",name="${name}"}`), Date.parse(renewal) / 1000);
+    }
+    assert.equal(value(text, 'mtls_identity_expiration_timestamp_seconds{namespace="dev",name="c"}'), undefined, 'nothing issued for c yet');
+    assert.equal(value(text, 'mtls_ca_expiration_timestamp_seconds'), epochSeconds(new X509Certificate(h.root.certPem)));
+    assert.ok(value(text, 'mtls_reconcile_duration_seconds_count{outcome="success"}')! >= 4);
+
+    // The failed issuance is retried after its backoff and succeeds.
+    await h.advance(1_000);
+    h.cluster.deleteIdentity('dev', 'a');
+    await h.settle();
+    metrics.setLeader(true);
+    text = await metrics.scrape();
+    assert.equal(value(text, 'mtls_issuance_total{result="success",reason="SecretMissing"}'), 3);
+    assert.equal(value(text, 'mtls_identity_ready_status{namespace="dev",name="c",condition="True"}'), 1);
+    assert.equal(value(text, 'mtls_identity_expiration_timestamp_seconds{namespace="dev",name="c"}'), epochSeconds(h.leaf('c-mtls')!));
+    assert.deepEqual(samples(text).filter((l) => l.includes('name="a"')), [], 'a removed identity leaves no series');
+    assert.equal(value(text, 'mtls_leader'), 1);
+  });
+
+  it('a failed renewal of a Ready identity keeps it Ready; a CA that goes away drops the CA gauge', () => {
+    metrics.identityState('dev', 'x', { ready: true, reason: 'Ready', notAfter: new Date(2_000_000_000_000), renewalTime: new Date(1_900_000_000_000) });
+    metrics.issuance('dev', 'x', 'RenewalTimeReached', 'failure');
+    metrics.issuance('dev', 'y', 'RenewalTimeReached', 'failure');
+    metrics.caLoaded(undefined);
+    return metrics.scrape().then((text) => {
+      assert.equal(value(text, 'mtls_identity_ready_status{namespace="dev",name="x",condition="True"}'), 1);
+      assert.equal(value(text, 'mtls_identity_ready_status{namespace="dev",name="y",condition="False"}'), 1);
+      assert.equal(value(text, 'mtls_identity_expiration_timestamp_seconds{namespace="dev",name="x"}'), 2_000_000_000);
+      assert.equal(value(text, 'mtls_identity_renewal_timestamp_seconds{namespace="dev",name="x"}'), 1_900_000_000);
+      assert.equal(value(text, 'mtls_ca_expiration_timestamp_seconds'), undefined);
+    });
+  });
+
+  it('queue depth and watch restarts are read at scrape time', async () => {
+    const m = new OperatorMetrics({ defaultMetrics: false });
+    let restarts: Record<string, number> = { identities: 0 };
+    m.bind({ queueDepth: () => 7, watchRestarts: () => restarts });
+    let text = await m.scrape();
+    assert.equal(value(text, 'mtls_queue_depth'), 7);
+    assert.equal(value(text, 'mtls_informer_restarts_total{watch="identities"}'), 0);
+    restarts = { identities: 2, 'secrets/team-a': 5 };
+    text = await m.scrape();
+    assert.equal(value(text, 'mtls_informer_restarts_total{watch="identities"}'), 2);
+    assert.equal(value(text, 'mtls_informer_restarts_total{watch="secrets/team-a"}'), 5);
+    assert.match(text, /# TYPE mtls_informer_restarts_total counter/);
+    assert.match(text, /# TYPE mtls_reconcile_duration_seconds histogram/);
+  });
+
+  it('own registry: default process metrics, nothing in the global registry', async () => {
+    const { register } = await import('prom-client');
+    const m = new OperatorMetrics();
+    const text = await m.scrape();
+    assert.match(text, /^process_cpu_user_seconds_total /m);
+    assert.match(text, /^nodejs_eventloop_lag_seconds /m);
+    assert.equal((await register.metrics()).includes('mtls_'), false);
+  });
+});
