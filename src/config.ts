@@ -4,6 +4,7 @@
  */
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
+import { parseDuration } from './api/spec.ts';
 
 export interface OperatorConfig {
   operatorNamespace: string;
@@ -24,6 +25,14 @@ export interface OperatorConfig {
   /** /metrics, /healthz, /readyz; 0: any free port. */
   metricsPort: number;
   metricsAddress: string;
+  /** Re-issues a second when the CA changes. */
+  reissuePerSecond: number;
+  /** Root rotation: Prepared holds this long after every bundle copy is current. */
+  propagationDelayMs: number;
+  /** Root rotation: added to the last old leaf's expiry before the old root retires. */
+  skewMs: number;
+  /** Honour spec.restartWorkloads. */
+  allowWorkloadRestart: boolean;
   /** How long in-flight reconciles may run on after SIGTERM. */
   shutdownGraceMs: number;
 }
@@ -57,22 +66,14 @@ export const FLAGS = {
   'leader-election-retry-period': { env: 'MTLS_LEADER_ELECTION_RETRY_PERIOD', default: '15s', help: 'how often to try to acquire or renew the Lease (< renew deadline)' },
   'metrics-port': { env: 'MTLS_METRICS_PORT', default: '9402', help: 'port of /metrics, /healthz and /readyz (0: any free port)' },
   'metrics-address': { env: 'MTLS_METRICS_ADDRESS', default: '0.0.0.0', help: 'IP address the metrics and health server binds' },
+  'reissue-rate': { env: 'MTLS_REISSUE_RATE', default: '20', help: 're-issues per second when a CA change touches every Secret (1-1000; with jitter)' },
+  'rotation-propagation-delay': { env: 'MTLS_ROTATION_PROPAGATION_DELAY', default: '2m', help: 'root rotation: wait this long after every bundle carries the new root before it signs' },
+  'rotation-skew': { env: 'MTLS_ROTATION_SKEW', default: '5m', help: 'root rotation: the old root leaves the bundles this long after the last old leaf expires' },
+  'allow-workload-restart': { env: 'MTLS_ALLOW_WORKLOAD_RESTART', default: 'false', help: 'honour spec.restartWorkloads (needs deploy/optional/workload-restart RBAC) (true|false)' },
   'shutdown-grace': { env: 'MTLS_SHUTDOWN_GRACE', default: '20s', help: 'on SIGTERM, how long in-flight reconciles may finish (keep below terminationGracePeriodSeconds)' },
 } satisfies Record<string, FlagSpec>;
 
 type FlagName = keyof typeof FLAGS;
-
-/** Go-style durations (time.ParseDuration without the sign): 500ms, 15s, 1m30s, 2h. */
-const DURATION = /^(\d+(\.\d+)?(ms|s|m|h))+$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
-
-/** Milliseconds of a Go-style duration, or undefined when it is not one. */
-export function parseDuration(text: string): number | undefined {
-  if (!DURATION.test(text)) return undefined;
-  let ms = 0;
-  for (const [, n, , unit] of text.matchAll(/(\d+(\.\d+)?)(ms|s|m|h)/g)) ms += Number(n) * UNIT_MS[unit!]!;
-  return Math.round(ms);
-}
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -120,8 +121,12 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): OperatorConf
   };
   const duration = (name: FlagName, minMs: number, maxMs: number): number => {
     const v = raw(name);
-    const ms = parseDuration(v);
-    if (ms === undefined) bad(name, `"${v}" is not a duration such as 15s, 1m or 500ms`);
+    let ms: number | undefined;
+    try {
+      ms = parseDuration(v);
+    } catch {
+      bad(name, `"${v}" is not a duration such as 15s, 1m or 500ms`);
+    }
     if (ms! < minMs || ms! > maxMs) bad(name, `"${v}" must be from ${minMs / 1000}s to ${maxMs / 1000}s`);
     return ms!;
   };
@@ -155,5 +160,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): OperatorConf
     metricsPort: int('metrics-port', 0, 65535),
     metricsAddress,
     shutdownGraceMs: duration('shutdown-grace', 0, 3_600_000),
+    reissuePerSecond: int('reissue-rate', 1, 1000),
+    propagationDelayMs: duration('rotation-propagation-delay', 0, 86_400_000),
+    skewMs: duration('rotation-skew', 0, 86_400_000),
+    allowWorkloadRestart: bool('allow-workload-restart'),
   };
 }

@@ -12,6 +12,14 @@ import { ConfigError, loadConfig, usage, type OperatorConfig } from './config.ts
 import { namePolicyCheck } from './controller/policy.ts';
 import { buildOperator, runOperator } from './ops/run.ts';
 
+function readPolicyFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`--name-policy-file (MTLS_NAME_POLICY_FILE): ${path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
   if (argv.includes('--help') || argv.includes('-h')) {
@@ -22,7 +30,7 @@ async function main(): Promise<number> {
   let checkPolicy: ReturnType<typeof namePolicyCheck>;
   try {
     config = loadConfig(argv, process.env);
-    checkPolicy = namePolicyCheck(config, config.namePolicyFile ? readFileSync(config.namePolicyFile, 'utf8') : undefined);
+    checkPolicy = namePolicyCheck(config, config.namePolicyFile ? readPolicyFile(config.namePolicyFile) : undefined);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`mtls-operator: ${err.message}\n`);

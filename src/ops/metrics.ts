@@ -37,6 +37,7 @@ export class OperatorMetrics implements ControllerObserver {
   private readonly duration: Histogram<'outcome'>;
   private readonly caExpiration: Gauge;
   private readonly leader: Gauge;
+  private readonly rotation: Gauge<'phase'>;
   /** Identities with a ready_status series. */
   private readonly known = new Set<string>();
 
@@ -66,6 +67,7 @@ export class OperatorMetrics implements ControllerObserver {
     // Registered only while a CA is usable: an unlabelled gauge cannot be absent otherwise, and
     // a 0 would read as "expired" (on a standby, which never loads the CA, too).
     this.caExpiration = new Gauge({ name: 'mtls_ca_expiration_timestamp_seconds', help: 'The date after which the signing CA certificate expires, in seconds since the epoch (absent while no CA is usable).', registers: [] });
+    this.rotation = new Gauge({ name: 'mtls_root_rotation_phase', help: 'The root rotation phase: 1 for the current one (Prepared, Active, Retired, Aborted), 0 for the others; absent before the first rotation.', labelNames: ['phase'], registers });
     this.leader = new Gauge({ name: 'mtls_leader', help: '1 while this process holds the leader Lease and runs the controller, else 0.', registers });
     this.leader.set(0);
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
@@ -124,6 +126,11 @@ export class OperatorMetrics implements ControllerObserver {
       this.caExpiration.set(seconds(notAfter));
       if (!registered) this.registry.registerMetric(this.caExpiration);
     } else if (registered) this.registry.removeSingleMetric(name);
+  }
+
+  rotationPhase(phase: string | undefined): void {
+    if (!phase) return;
+    for (const p of ['Prepared', 'Active', 'Retired', 'Aborted']) this.rotation.set({ phase: p }, p === phase ? 1 : 0);
   }
 
   private setReady(namespace: string, name: string, ready: boolean): void {

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
-import { ConfigError, loadConfig, parseDuration } from '../../src/config.ts';
+import { ConfigError, loadConfig } from '../../src/config.ts';
 
 describe('config: leader election, metrics and shutdown flags', () => {
+  it('trust lifecycle defaults: 20 re-issues/s, 2m propagation, 5m skew, no workload restarts', () => {
+    const c = loadConfig([], {});
+    assert.deepEqual([c.reissuePerSecond, c.propagationDelayMs, c.skewMs, c.allowWorkloadRestart], [20, 120_000, 300_000, false]);
+    const d = loadConfig(['--reissue-rate=5', '--rotation-propagation-delay=30s'], { MTLS_ROTATION_SKEW: '1m', MTLS_ALLOW_WORKLOAD_RESTART: 'true' });
+    assert.deepEqual([d.reissuePerSecond, d.propagationDelayMs, d.skewMs, d.allowWorkloadRestart], [5, 30_000, 60_000, true]);
+  });
+
   it('defaults: cert-manager timings, port 9402 on all addresses, 20 s grace, election off', () => {
     const c = loadConfig([], {});
     assert.deepEqual(
@@ -15,8 +22,9 @@ describe('config: leader election, metrics and shutdown flags', () => {
       MTLS_LEADER_ELECT: 'false', MTLS_LEADER_ELECTION_RETRY_PERIOD: '2500ms', MTLS_SHUTDOWN_GRACE: '0s',
     });
     assert.deepEqual([c.leaderElect, c.leaseDurationMs, c.renewDeadlineMs, c.retryPeriodMs, c.shutdownGraceMs], [true, 120_000, 90_000, 2_500, 0]);
-    assert.equal(parseDuration('1h0m0.5s'), 3_600_500);
-    for (const bad of ['', '15', '-5s', '1d', 's', '1.s', '15 s']) assert.equal(parseDuration(bad), undefined, bad);
+    for (const bad of ['', '15', '-5s', '1d', 's', '15 s']) {
+      assert.throws(() => loadConfig([`--shutdown-grace=${bad}`], {}), /--shutdown-grace .*not a duration/, bad);
+    }
   });
 
   it('every bad value is a ConfigError naming its flag', () => {
@@ -27,6 +35,10 @@ describe('config: leader election, metrics and shutdown flags', () => {
       [['--metrics-port=-1'], 'metrics-port'],
       [['--metrics-address=::1x'], 'metrics-address'],
       [['--shutdown-grace=2h'], 'shutdown-grace'],
+      [['--reissue-rate=0'], 'reissue-rate'],
+      [['--rotation-propagation-delay=soon'], 'rotation-propagation-delay'],
+      [['--rotation-skew=2d'], 'rotation-skew'],
+      [['--allow-workload-restart=yes'], 'allow-workload-restart'],
     ] as const) {
       assert.throws(() => loadConfig([...argv], {}), (e: unknown) => e instanceof ConfigError && e.message.startsWith(`--${flag} (`), argv.join(' '));
     }

@@ -29,6 +29,7 @@ describe('main (child process)', () => {
       [['--leader-elect=yes'], /^mtls-operator: --leader-elect .*must be true or false\n$/],
       [['--metrics-port=70000'], /^mtls-operator: --metrics-port .*from 0 to 65535\n$/],
       [['--metrics-address=localhost'], /^mtls-operator: --metrics-address .*not an IP address\n$/],
+      [['--name-policy-file=/nonexistent/policy.yaml'], /^mtls-operator: --name-policy-file \(MTLS_NAME_POLICY_FILE\): \/nonexistent\/policy.yaml cannot be read: ENOENT\n$/],
     ] as const) {
       const r = runMain([...args]);
       assert.equal(r.status, 2, args.join(' '));

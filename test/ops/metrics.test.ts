@@ -94,6 +94,21 @@ describe('metrics after a known sequence through the controller', () => {
     });
   });
 
+  it('the root rotation phase, driven through a real rotation', async () => {
+    const before = await metrics.scrape();
+    assert.equal(value(before, 'mtls_root_rotation_phase{phase="Prepared"}'), undefined, 'absent before any rotation');
+    h.identity('web');
+    await h.settle();
+    const ca = structuredClone(h.cluster.secrets.get('mtls-system/mtls-root-ca')!);
+    ca.metadata.annotations = { 'mtls.dev/rotate-to': 'generate' };
+    h.cluster.putSecret(ca);
+    await h.settle();
+    await h.advance(10_000);
+    const text = await metrics.scrape();
+    assert.equal(value(text, 'mtls_root_rotation_phase{phase="Prepared"}'), 1);
+    assert.equal(value(text, 'mtls_root_rotation_phase{phase="Active"}'), 0);
+  });
+
   it('queue depth and watch restarts are read at scrape time', async () => {
     const m = new OperatorMetrics({ defaultMetrics: false });
     let restarts: Record<string, number> = { identities: 0 };
