@@ -3,7 +3,7 @@ import { X509Certificate } from 'node:crypto';
 import { CA_CRT, TLS_CRT, TRUST_BUNDLE_CONFIGMAP, type Secret } from '../../src/api/types.ts';
 import { ANNOTATION_ROTATE_TO, ANNOTATION_ROTATION_ABORT } from '../../src/controller/ca-source.ts';
 import { unb64 } from '../../src/controller/secret.ts';
-import { bundleFingerprints, fingerprintOf, generateRootCA } from '../../src/pki/index.ts';
+import { bundleFingerprints, fingerprintOf, generateIntermediateCA, generateRootCA, loadSigningCA } from '../../src/pki/index.ts';
 import { caSecret, CA_NAME, CA_NS, startHarness, type Harness } from '../support/harness.ts';
 import { requestRotation, rotation, until } from '../support/rotation.ts';
 
@@ -188,5 +188,63 @@ describe('staged root rotation', () => {
     await h.settle();
     assert.equal(rotation(h), undefined);
     assert.ok(h.cluster.events.some((e) => e.reason === 'RotationRefused' && /no-such-secret/.test(e.message)));
+  });
+});
+
+describe('intermediate CAs', () => {
+  let h: Harness;
+  afterEach(async () => {
+    await h?.stop();
+  });
+
+  async function intermediateSecret(name: string, now: Date): Promise<{ secret: Secret; rootPem: string; intermediatePem: string }> {
+    const root = await generateRootCA({ now: new Date(now.getTime() - H), commonName: 'Org Root' });
+    const rootCa = await loadSigningCA(root, now);
+    const inter = await generateIntermediateCA(rootCa, { commonName: 'Cluster Issuing CA', validityDays: 365, now: new Date(now.getTime() - H) });
+    const secret = caSecret({ certPem: inter.certPem + root.certPem, keyPem: inter.keyPem, bundlePem: root.certPem });
+    secret.metadata.name = name;
+    return { secret, rootPem: root.certPem, intermediatePem: inter.certPem };
+  }
+
+  it('an intermediate signs: tls.crt carries leaf + intermediate, ca.crt the root only', async () => {
+    const now = new Date(Date.UTC(2026, 10, 23, 12));
+    const { secret, rootPem, intermediatePem } = await intermediateSecret(CA_NAME, now);
+    h = await startHarness({ root: null });
+    h.cluster.putSecret(secret);
+    await h.settle();
+    h.identity('web');
+    await h.settle();
+    const s = h.secret('web-mtls')!;
+    const chain = unb64(s.data![TLS_CRT])!;
+    const fps = bundleFingerprints(chain);
+    assert.equal(fps.length, 2, 'leaf + intermediate, no root');
+    assert.equal(fps[1], rootFp(intermediatePem));
+    assert.deepEqual(bundleOf(s), [rootFp(rootPem)]);
+    assert.ok(h.leaf('web-mtls')!.checkIssued(new X509Certificate(intermediatePem)));
+  });
+
+  it('a rotation to an admin-provided intermediate (with its root) completes and the CA Secret holds it', async () => {
+    h = await startHarness({ config: ROTATION });
+    h.identity('web', { duration: '1h' });
+    await h.settle();
+    const { secret, rootPem, intermediatePem } = await intermediateSecret('org-issuing-ca', new Date(h.time.now()));
+    secret.metadata.namespace = CA_NS;
+    h.cluster.putSecret(secret);
+    requestRotation(h, 'org-issuing-ca');
+    await h.settle();
+    assert.equal(rotation(h)!.phase, 'Prepared');
+    assert.deepEqual(bundleOf(h.secret('web-mtls')), [rootFp(h.root.certPem), rootFp(rootPem)], 'the new root, not the intermediate, joins the bundle');
+    await until(h, 'Retired', 60_000);
+    assert.ok(h.leaf('web-mtls')!.checkIssued(new X509Certificate(intermediatePem)));
+    assert.deepEqual(bundleOf(h.secret('web-mtls')), [rootFp(rootPem)]);
+    const ca = h.cluster.secrets.get(`${CA_NS}/${CA_NAME}`)!;
+    assert.equal(rootFp(unb64(ca.data![TLS_CRT])!), rootFp(intermediatePem), 'the CA Secret now signs with the intermediate');
+    assert.deepEqual(bundleOf(ca), [rootFp(rootPem)]);
+    await h.stop();
+    h = await startHarness({ time: h.time, cluster: h.cluster, root: h.root, config: ROTATION });
+    const writes = h.cluster.writesOf();
+    await h.advance(60_000);
+    assert.equal(rotation(h)!.phase, 'Retired');
+    assert.equal(h.cluster.writesOf(), writes, 'a restart after Retired changes nothing');
   });
 });
