@@ -1,6 +1,6 @@
 /** Small checks on node:crypto certificates: issuance, SANs, IP normalisation. */
-import { isIPv4, isIPv6 } from 'node:net';
 import type { X509Certificate } from 'node:crypto';
+import { normalizeIP } from '../net/ip.ts';
 
 export { fingerprintOf } from './pem.ts';
 
@@ -18,17 +18,12 @@ export function isSelfSigned(cert: X509Certificate): boolean {
 }
 
 /**
- * Canonical text of an IP address (IPv4 dotted quad; IPv6 lowercase, RFC 5952 compressed),
- * or undefined when `ip` is not a plain IP address (zone ids and CIDR are refused).
+ * Canonical text of an IP address (IPv4 dotted quad; IPv6 lowercase, RFC 5952 compressed, an
+ * embedded IPv4 address in hex: see net/ip.ts canonicalIPv6), or undefined when `ip` is not a
+ * plain IP address (zone ids and CIDR are refused).
  */
 export function normalizeIp(ip: string): string | undefined {
-  if (isIPv4(ip)) return ip;
-  if (!isIPv6(ip) || ip.includes('%')) return undefined;
-  try {
-    return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
-  } catch {
-    return undefined;
-  }
+  return normalizeIP(ip);
 }
 
 export interface SubjectAltNames {
