@@ -1,0 +1,130 @@
+/**
+ * The extra Secret entries of an identity, in one call for the reconciler:
+ *
+ *   const outputs = resolveKeystoreSpec(identity.spec);              // InvalidSpecError -> InvalidSpec
+ *   const ref = outputs.pkcs12?.passwordSecretRef;
+ *   const passwordSecret = ref ? await cluster.getSecret(namespace, ref.name) : undefined;
+ *   const out = buildOutputData({ outputs, pems, passwordSecret, existing: secret, namespace });
+ *   if (!out.ok) -> Ready=False, reason out.reason (KeystorePasswordMissing | KeystorePasswordInvalid)
+ *   else -> Secret.data = { tls.crt, tls.key, ca.crt, ...out.data },
+ *           annotations = { ...desired, ...out.annotations }             (same single apply)
+ *
+ * Keystores carry random salts and IVs, so building them twice gives different bytes. To keep the
+ * Secret stable across reconciles, `existing` keystores are kept byte for byte while nothing they
+ * were built from changed: the annotation mtls.dev/outputs-hash binds the inputs (chain, key,
+ * bundle, profile, alias, password) to the bytes, and is checked with two SHA-256s, no KDF.
+ * Outputs no longer asked for are simply absent from `data` (a server-side apply drops them).
+ */
+import { createHash, createHmac } from 'node:crypto';
+import type { Secret } from '../api/types.ts';
+import { buildKeystores, checkPassword, combinedPem, DEFAULT_KEYSTORE_ALIAS } from './pkcs12.ts';
+import { KEYSTORE_P12, TLS_COMBINED_PEM, TRUSTSTORE_P12, type OutputsSpec } from './spec.ts';
+
+/** Secret annotation binding the keystores to what they were built from. */
+export const ANNOTATION_OUTPUTS_HASH = 'mtls.dev/outputs-hash';
+/** Ready=False reason when the password Secret or its key is absent or unusable. */
+export const REASON_KEYSTORE_PASSWORD_MISSING = 'KeystorePasswordMissing';
+/** Ready=False reason when the password is one Java cannot use (not printable ASCII). */
+export const REASON_KEYSTORE_PASSWORD_INVALID = 'KeystorePasswordInvalid';
+
+export interface OutputPems {
+  certChainPem: string;
+  keyPem: string;
+  caPem: string;
+}
+
+export interface OutputInput {
+  outputs: OutputsSpec;
+  /** What tls.crt, tls.key and ca.crt will hold. */
+  pems: OutputPems;
+  /** The Secret named by passwordSecretRef (identity's namespace); undefined: absent. Read only with pkcs12. */
+  passwordSecret?: Secret | undefined;
+  /** The issued Secret as it is now: its keystores are kept while still current. */
+  existing?: Secret | undefined;
+  /** The identity's namespace, for messages. */
+  namespace?: string;
+}
+
+export type OutputResult =
+  | {
+      ok: true;
+      /** Entries to add to the Secret's data, base64 as the API serves them. */
+      data: Record<string, string>;
+      /** Annotations to add to the Secret (ANNOTATION_OUTPUTS_HASH when keystores are on). */
+      annotations: Record<string, string>;
+    }
+  | { ok: false; reason: typeof REASON_KEYSTORE_PASSWORD_MISSING | typeof REASON_KEYSTORE_PASSWORD_INVALID; message: string };
+
+const sha256 = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
+
+/** The password from its Secret, or why there is none. */
+export function keystorePassword(
+  ref: { name: string; key: string },
+  secret: Secret | undefined,
+  namespace?: string,
+): { password: string } | { problem: string } {
+  const where = namespace ? `${namespace}/${ref.name}` : ref.name;
+  const field = 'spec.keystores.pkcs12.passwordSecretRef';
+  if (!secret) return { problem: `the keystore password Secret ${where} (${field}) does not exist` };
+  const value = secret.data?.[ref.key];
+  if (value === undefined) return { problem: `the keystore password Secret ${where} has no key "${ref.key}" (${field}.key)` };
+  const password = Buffer.from(value, 'base64').toString('utf8');
+  if (password === '') return { problem: `the keystore password in Secret ${where}, key "${ref.key}", is empty` };
+  return { password };
+}
+
+/** Digest of everything the keystores are built from; the password only through an HMAC. */
+function inputsDigest(pems: OutputPems, profile: string, alias: string, password: string): string {
+  return sha256(JSON.stringify({
+    v: 1,
+    profile,
+    alias,
+    chain: sha256(pems.certChainPem),
+    key: sha256(pems.keyPem),
+    ca: sha256(pems.caPem),
+    password: createHmac('sha256', password).update('mtls.dev/keystore-password').digest('hex'),
+  }));
+}
+
+function outputsHash(inputs: string, keystoreB64: string, truststoreB64: string): string {
+  return sha256(`${inputs}:${sha256(keystoreB64)}:${sha256(truststoreB64)}`).slice(0, 32);
+}
+
+/**
+ * The Secret entries (and annotation) for the outputs asked for, or why the password is unusable.
+ * Throws KeystoreError when the material cannot become a keystore (an issuance failure).
+ */
+export function buildOutputData(input: OutputInput): OutputResult {
+  const { outputs, pems, existing } = input;
+  const data: Record<string, string> = {};
+  const annotations: Record<string, string> = {};
+  if (outputs.combinedPem) data[TLS_COMBINED_PEM] = Buffer.from(combinedPem(pems.keyPem, pems.certChainPem)).toString('base64');
+  if (!outputs.pkcs12) return { ok: true, data, annotations };
+
+  const { passwordSecretRef, profile } = outputs.pkcs12;
+  const got = keystorePassword(passwordSecretRef, input.passwordSecret, input.namespace);
+  if ('problem' in got) return { ok: false, reason: REASON_KEYSTORE_PASSWORD_MISSING, message: got.problem };
+  try {
+    checkPassword(got.password);
+  } catch (err) {
+    const where = input.namespace ? `${input.namespace}/${passwordSecretRef.name}` : passwordSecretRef.name;
+    return { ok: false, reason: REASON_KEYSTORE_PASSWORD_INVALID, message: `Secret ${where}, key "${passwordSecretRef.key}": ${(err as Error).message}` };
+  }
+  const alias = DEFAULT_KEYSTORE_ALIAS;
+  const inputs = inputsDigest(pems, profile, alias, got.password);
+
+  const oldKeystore = existing?.data?.[KEYSTORE_P12];
+  const oldTruststore = existing?.data?.[TRUSTSTORE_P12];
+  const oldHash = existing?.metadata.annotations?.[ANNOTATION_OUTPUTS_HASH];
+  if (oldKeystore && oldTruststore && oldHash === outputsHash(inputs, oldKeystore, oldTruststore)) {
+    data[KEYSTORE_P12] = oldKeystore;
+    data[TRUSTSTORE_P12] = oldTruststore;
+    annotations[ANNOTATION_OUTPUTS_HASH] = oldHash;
+    return { ok: true, data, annotations };
+  }
+  const stores = buildKeystores({ ...pems, password: got.password, profile, alias });
+  data[KEYSTORE_P12] = stores.keystore.toString('base64');
+  data[TRUSTSTORE_P12] = stores.truststore.toString('base64');
+  annotations[ANNOTATION_OUTPUTS_HASH] = outputsHash(inputs, data[KEYSTORE_P12], data[TRUSTSTORE_P12]);
+  return { ok: true, data, annotations };
+}
