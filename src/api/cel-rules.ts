@@ -106,4 +106,9 @@ export const CEL_RULES: readonly CelRule[] = [
   { path: 'spec.secretTemplate.labels', rule: noReservedKeys, message: MESSAGES.reservedLabels },
   { path: 'spec.secretTemplate.labels{}', rule: `self.matches('${LABEL_VALUE_PATTERN}')`, message: MESSAGES.labelValue },
   { path: 'spec.secretTemplate.annotations', rule: noReservedKeys, message: MESSAGES.reservedAnnotations },
+  {
+    path: 'spec.keystores.pkcs12',
+    rule: '!has(self.enabled) || !self.enabled || has(self.passwordSecretRef)',
+    message: MESSAGES.pkcs12Password,
+  },
 ];

@@ -143,6 +143,7 @@ export const MESSAGES = {
   reservedLabels:
     `labels may not use the prefix ${RESERVED_KEY_PREFIX} or the key ${LABEL_MANAGED_BY}: ` +
     'the operator sets those itself',
+  pkcs12Password: 'a PKCS#12 keystore needs a password: set passwordSecretRef',
   reservedAnnotations:
     `annotations may not use the prefix ${RESERVED_KEY_PREFIX} or the key ${LABEL_MANAGED_BY}: ` +
     'the operator sets those itself',

@@ -63,6 +63,9 @@ export interface MutualTLSIdentitySpec {
   usages?: KeyUsage[];
   secretTemplate?: SecretTemplate;
   restartWorkloads?: WorkloadRef[];
+  /** PKCS#12 keystores in the same Secret (src/outputs reads them). */
+  keystores?: { pkcs12?: { enabled?: boolean; passwordSecretRef?: { name: string; key: string }; profile?: 'Modern' | 'Legacy' } };
+  additionalOutputFormats?: Array<{ type: 'CombinedPEM' }>;
 }
 
 export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'DaemonSet';

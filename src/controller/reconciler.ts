@@ -18,7 +18,10 @@ import { noObserver, type ControllerObserver } from './observer.ts';
 import { getCondition } from './conditions.ts';
 import { failedStatus, notReadyStatus, readyStatus, settledIssuing } from './status.ts';
 import { IdentityWriter } from './writer.ts';
-import { ANNOTATION_RENEW_REQUEST, buildSecret, containsAll, desiredMetadata, isOwnedBy, unb64, type SecretFacts } from './secret.ts';
+import { ANNOTATION_RENEW_REQUEST, buildSecret, containsAll, desiredMetadata, isOwnedBy, unb64, type SecretExtras, type SecretFacts, type SecretPems } from './secret.ts';
+import { buildOutputData, KEYSTORE_P12, resolveKeystoreSpec, TLS_COMBINED_PEM, TRUSTSTORE_P12, usablePassword, type OutputsSpec } from '../outputs/index.ts';
+
+const OUTPUT_KEYS = [KEYSTORE_P12, TRUSTSTORE_P12, TLS_COMBINED_PEM];
 
 export interface ReconcileResult {
   /** Look again after this long (the renewal time), if set. */
@@ -43,6 +46,17 @@ class NotReady extends Error {
     this.reason = reason;
   }
 }
+
+/**
+ * How soon to look again at an identity that is not Ready. Most reasons change only with
+ * something that is watched (the identity, the CA Secret); a foreign Secret in the way and a
+ * keystore password Secret are not watched, so those are looked at again on a timer.
+ */
+export const NOT_READY_RETRY_MS: Readonly<Record<string, number>> = {
+  SecretConflict: 5 * 60_000,
+  KeystorePasswordMissing: 60_000,
+  KeystorePasswordInvalid: 60_000,
+};
 
 export class Reconciler {
   private readonly cluster: Cluster;
@@ -77,15 +91,18 @@ export class Reconciler {
     } catch (err) {
       if (!(err instanceof NotReady)) throw err;
       await this.markNotReady(identity, err.reason, err.message);
-      return {};
+      const retry = NOT_READY_RETRY_MS[err.reason];
+      return retry === undefined ? {} : { requeueAfterMs: retry };
     }
   }
 
   private async reconcileIdentity(identity: MutualTLSIdentity): Promise<ReconcileResult> {
     const { namespace, name } = identity.metadata as { namespace: string; name: string };
     let spec: ResolvedSpec;
+    let outputs: OutputsSpec;
     try {
       spec = resolveSpec(identity, { trustDomain: this.config.trustDomain });
+      outputs = resolveKeystoreSpec(identity.spec);
     } catch (err) {
       if (err instanceof InvalidSpecError) throw new NotReady('InvalidSpec', err.message);
       throw err;
@@ -103,6 +120,15 @@ export class Reconciler {
     if (secret && !isOwnedBy(secret, identity)) {
       throw new NotReady('SecretConflict', `Secret ${namespace}/${spec.secretName} exists and is not owned by this identity: it is left untouched; choose another secretName or delete that Secret`);
     }
+    // Keystores need their password before any key is made.
+    const passwordSecret = outputs.pkcs12 ? await this.cluster.getSecret(namespace, outputs.pkcs12.passwordSecretRef.name) : undefined;
+    const password = usablePassword(outputs, passwordSecret, namespace);
+    if ('reason' in password) throw new NotReady(password.reason, password.message);
+    const extras = (pems: SecretPems, existing: Secret | undefined): SecretExtras => {
+      const out = buildOutputData({ outputs, pems, passwordSecret, existing, namespace });
+      if (!out.ok) throw new NotReady(out.reason, out.message);
+      return out;
+    };
     const data = secret?.data ?? {};
     const certPem = unb64(data[TLS_CRT]);
     const keyPem = unb64(data[TLS_KEY]);
@@ -129,8 +155,8 @@ export class Reconciler {
     // A CA change re-issues every leaf: take turns, so the API server sees a steady rate.
     const wait = need?.reason === 'IncorrectIssuer' || (!need && unb64(data[CA_CRT]) !== ca.bundlePem) ? this.limiter?.take() ?? 0 : 0;
     if (wait > 0) return { requeueAfterMs: wait };
-    if (need) return this.issue(identity, spec, ca, need, inspection, secret, { specHash, revision: revision + 1, renewed: !!inspection.leaf, ...(renewRequest ? { renewRequest } : {}) });
-    return this.keep(identity, spec, ca, secret!, inspection, { specHash, revision, ...(renewRequest ? { renewRequest } : {}) });
+    if (need) return this.issue(identity, spec, ca, need, inspection, secret, extras, { specHash, revision: revision + 1, renewed: !!inspection.leaf, ...(renewRequest ? { renewRequest } : {}) });
+    return this.keep(identity, spec, ca, secret!, inspection, extras, { specHash, revision, ...(renewRequest ? { renewRequest } : {}) });
   }
 
   /** Issue a certificate and write it: Secret first (one apply), then status. */
@@ -141,6 +167,7 @@ export class Reconciler {
     need: IssuanceNeed,
     inspection: Inspection,
     existing: Secret | undefined,
+    extras: (pems: SecretPems, existing: Secret | undefined) => SecretExtras,
     facts: { specHash: string; revision: number; renewed: boolean; renewRequest?: string },
   ): Promise<ReconcileResult> {
     const { namespace, name } = identity.metadata as { namespace: string; name: string };
@@ -174,7 +201,7 @@ export class Reconciler {
         revision: facts.revision,
         ...(facts.renewRequest ? { renewRequest: facts.renewRequest } : {}),
       };
-      await this.write.secret(buildSecret(identity, spec, issued, secretFacts), existing);
+      await this.write.secret(buildSecret(identity, spec, issued, secretFacts, extras(issued, existing)), existing);
       const workloadsRestartedFor = await this.write.restartWorkloads(identity, spec, issued.serialNumber, facts.renewed);
       await this.write.status(identity, readyStatus(identity, spec, {
         notBefore: issued.notBefore, notAfter: issued.notAfter, serial: issued.serialNumber, revision: facts.revision,
@@ -207,6 +234,7 @@ export class Reconciler {
     ca: SigningCA,
     secret: Secret,
     inspection: Inspection,
+    extras: (pems: SecretPems, existing: Secret | undefined) => SecretExtras,
     facts: { specHash: string; revision: number; renewRequest?: string },
   ): Promise<ReconcileResult> {
     const leaf = inspection.leaf!;
@@ -218,12 +246,14 @@ export class Reconciler {
       specHash: facts.specHash, revision: facts.revision,
       ...(facts.renewRequest ? { renewRequest: facts.renewRequest } : {}),
     };
-    const want = desiredMetadata(identity, spec, secretFacts);
+    const pems = { certChainPem: unb64(secret.data?.[TLS_CRT])!, keyPem: unb64(secret.data?.[TLS_KEY])!, caPem: ca.bundlePem };
+    const extra = extras(pems, secret);
+    const want = desiredMetadata(identity, spec, secretFacts, extra);
     const bundleStale = unb64(secret.data?.[CA_CRT]) !== ca.bundlePem;
-    if (bundleStale || !containsAll(secret.metadata.labels, want.labels) || !containsAll(secret.metadata.annotations, want.annotations) || secret.type !== 'kubernetes.io/tls') {
-      const pems = { certChainPem: unb64(secret.data?.[TLS_CRT])!, keyPem: unb64(secret.data?.[TLS_KEY])!, caPem: ca.bundlePem };
-      await this.write.secret(buildSecret(identity, spec, pems, secretFacts), secret);
-      this.logger.info('Secret metadata or trust bundle brought up to date', { namespace: identity.metadata.namespace, name: identity.metadata.name, reason: bundleStale ? 'TrustBundleChanged' : 'SecretOutOfDate', serial });
+    const outputsStale = !sameOutputs(secret.data, extra.data);
+    if (bundleStale || outputsStale || !containsAll(secret.metadata.labels, want.labels) || !containsAll(secret.metadata.annotations, want.annotations) || secret.type !== 'kubernetes.io/tls') {
+      await this.write.secret(buildSecret(identity, spec, pems, secretFacts, extra), secret);
+      this.logger.info('Secret brought up to date', { namespace: identity.metadata.namespace, name: identity.metadata.name, reason: bundleStale ? 'TrustBundleChanged' : outputsStale ? 'OutputsChanged' : 'SecretOutOfDate', serial });
     }
     // A crash between the Secret write and the restart: restart now, still once for this serial.
     const workloadsRestartedFor = await this.write.restartWorkloads(identity, spec, serial, true);
@@ -252,6 +282,11 @@ export class Reconciler {
     await this.write.status(identity, failedStatus(identity, need, message, new Date(this.clock.now()))).catch((e: Error) =>
       this.logger.warn('status write failed', { namespace: identity.metadata.namespace, name: identity.metadata.name, message: e.message }));
   }
+}
+
+/** Whether the Secret's extra outputs (keystores, combined PEM) are exactly the wanted ones. */
+function sameOutputs(have: Record<string, string> | undefined, want: Record<string, string>): boolean {
+  return OUTPUT_KEYS.every((k) => have?.[k] === want[k]);
 }
 
 export function splitKey(key: string): [string, string] {

@@ -54,14 +54,24 @@ export function isOwnedBy(secret: Secret, identity: MutualTLSIdentity): boolean 
   );
 }
 
+/** Extra outputs (keystores, combined PEM): their data entries and annotations. */
+export interface SecretExtras {
+  data: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
+const NO_EXTRAS: SecretExtras = { data: {}, annotations: {} };
+
 /** Labels and annotations the Secret must carry: the template's, then ours on top. */
 export function desiredMetadata(
   identity: MutualTLSIdentity,
   spec: ResolvedSpec,
   facts: SecretFacts,
+  extras: SecretExtras = NO_EXTRAS,
 ): { labels: Record<string, string>; annotations: Record<string, string> } {
   const annotations: Record<string, string> = {
     ...spec.secretTemplate.annotations,
+    ...extras.annotations,
     [ANNOTATION_SERIAL]: facts.serialNumber,
     [ANNOTATION_NOT_AFTER]: facts.notAfter.toISOString(),
     [ANNOTATION_SPIFFE_ID]: facts.spiffeId,
@@ -86,8 +96,9 @@ export function buildSecret(
   spec: ResolvedSpec,
   pems: SecretPems,
   facts: SecretFacts,
+  extras: SecretExtras = NO_EXTRAS,
 ): Secret {
-  const { labels, annotations } = desiredMetadata(identity, spec, facts);
+  const { labels, annotations } = desiredMetadata(identity, spec, facts, extras);
   return {
     apiVersion: 'v1',
     kind: 'Secret',
@@ -109,6 +120,7 @@ export function buildSecret(
     },
     type: 'kubernetes.io/tls',
     data: {
+      ...extras.data,
       [TLS_CRT]: b64(pems.certChainPem),
       [TLS_KEY]: b64(pems.keyPem),
       [CA_CRT]: b64(pems.caPem),

@@ -8,6 +8,6 @@ export {
   TRUSTSTORE_P12, type KeystoreProfileName, type OutputFormat, type OutputsSpec, type Pkcs12Output, type SecretKeyRef,
 } from './spec.ts';
 export {
-  ANNOTATION_OUTPUTS_HASH, buildOutputData, keystorePassword, REASON_KEYSTORE_PASSWORD_INVALID, REASON_KEYSTORE_PASSWORD_MISSING, type OutputInput,
+  ANNOTATION_OUTPUTS_HASH, buildOutputData, keystorePassword, REASON_KEYSTORE_PASSWORD_INVALID, REASON_KEYSTORE_PASSWORD_MISSING, usablePassword, type OutputInput,
   type OutputPems, type OutputResult,
 } from './secret-data.ts';

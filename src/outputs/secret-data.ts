@@ -73,6 +73,28 @@ export function keystorePassword(
   return { password };
 }
 
+/**
+ * The keystore password, or why the outputs cannot be built (checked before any key is made).
+ * No keystore asked for: an empty password.
+ */
+export function usablePassword(
+  outputs: OutputsSpec,
+  passwordSecret: Secret | undefined,
+  namespace?: string,
+): { password: string } | { reason: typeof REASON_KEYSTORE_PASSWORD_MISSING | typeof REASON_KEYSTORE_PASSWORD_INVALID; message: string } {
+  if (!outputs.pkcs12) return { password: '' };
+  const { passwordSecretRef } = outputs.pkcs12;
+  const got = keystorePassword(passwordSecretRef, passwordSecret, namespace);
+  if ('problem' in got) return { reason: REASON_KEYSTORE_PASSWORD_MISSING, message: got.problem };
+  try {
+    checkPassword(got.password);
+  } catch (err) {
+    const where = namespace ? `${namespace}/${passwordSecretRef.name}` : passwordSecretRef.name;
+    return { reason: REASON_KEYSTORE_PASSWORD_INVALID, message: `Secret ${where}, key "${passwordSecretRef.key}": ${(err as Error).message}` };
+  }
+  return got;
+}
+
 /** Digest of everything the keystores are built from; the password only through an HMAC. */
 function inputsDigest(pems: OutputPems, profile: string, alias: string, password: string): string {
   return sha256(JSON.stringify({
@@ -102,14 +124,8 @@ export function buildOutputData(input: OutputInput): OutputResult {
   if (!outputs.pkcs12) return { ok: true, data, annotations };
 
   const { passwordSecretRef, profile } = outputs.pkcs12;
-  const got = keystorePassword(passwordSecretRef, input.passwordSecret, input.namespace);
-  if ('problem' in got) return { ok: false, reason: REASON_KEYSTORE_PASSWORD_MISSING, message: got.problem };
-  try {
-    checkPassword(got.password);
-  } catch (err) {
-    const where = input.namespace ? `${input.namespace}/${passwordSecretRef.name}` : passwordSecretRef.name;
-    return { ok: false, reason: REASON_KEYSTORE_PASSWORD_INVALID, message: `Secret ${where}, key "${passwordSecretRef.key}": ${(err as Error).message}` };
-  }
+  const got = usablePassword(outputs, input.passwordSecret, input.namespace);
+  if ('reason' in got) return { ok: false, ...got };
   const alias = DEFAULT_KEYSTORE_ALIAS;
   const inputs = inputsDigest(pems, profile, alias, got.password);
 

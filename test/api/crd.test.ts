@@ -268,10 +268,12 @@ describe('crds/mtls.dev_mutualtlsidentities.yaml: schema', () => {
 
   it('declares every spec field of src/api/types.ts', () => {
     assert.deepEqual(Object.keys(spec.properties ?? {}).sort(), [
+      'additionalOutputFormats',
       'commonName',
       'dnsNames',
       'duration',
       'ipAddresses',
+      'keystores',
       'privateKey',
       'renewBefore',
       'restartWorkloads',

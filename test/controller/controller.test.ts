@@ -372,3 +372,18 @@ describe('controller: fairness to the event loop', () => {
     await fresh.stop();
   });
 });
+
+describe('controller: conflicts resolve by themselves', () => {
+  it('a foreign Secret in the way is looked at again: once it is gone, the identity is issued', async () => {
+    const h = await startHarness();
+    h.cluster.putSecret({ metadata: { name: 'web-mtls', namespace: 'dev' }, type: 'Opaque', data: { password: b64('hunter2') } });
+    h.identity('web');
+    await h.settle();
+    assert.equal(ready(h, 'web')!.reason, 'SecretConflict');
+    h.cluster.deleteSecret('dev', 'web-mtls'); // not one of ours: no watch event reaches the operator
+    await h.advance(5 * 60_000);
+    assert.equal(ready(h, 'web')!.status, 'True');
+    assert.ok(h.leaf('web-mtls'));
+    await h.stop();
+  });
+});
