@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { InvalidSpecError, resolveSpec } from '../api/spec.ts';
 import { API_VERSION, CA_CRT, KIND, TLS_CRT, TLS_KEY, type KeyAlgorithm, type MutualTLSIdentity } from '../api/types.ts';
-import { CAError, issueLeaf, loadSigningCA } from '../pki/index.ts';
+import { CAError, issueLeaf, leafRequestFor, loadSigningCA } from '../pki/index.ts';
 import { CliError, fields, parse, usageError, type CommandContext, type CommandResult } from './args.ts';
 
 export const ISSUE_HELP = `Usage: kubectl mtls issue --local --ca-cert FILE --ca-key FILE --name NAME [-n namespace]
@@ -84,17 +84,7 @@ export async function issueCommand(args: string[], ctx: CommandContext): Promise
     if (err instanceof CAError) throw new CliError(`the CA is not usable: ${err.message}`);
     throw err;
   }
-  const issued = await issueLeaf(ca, {
-    ...(spec.commonName ? { commonName: spec.commonName } : {}),
-    dnsNames: spec.dnsNames,
-    ipAddresses: spec.ipAddresses,
-    uris: [spec.spiffeId],
-    durationMs: spec.durationMs,
-    usages: spec.usages,
-    key: spec.key,
-    encoding: spec.encoding,
-    now,
-  });
+  const issued = await issueLeaf(ca, leafRequestFor(spec, now));
   const dir = values.out ?? '.';
   ctx.mkdir(dir);
   const files = { [TLS_CRT]: join(dir, TLS_CRT), [TLS_KEY]: join(dir, TLS_KEY), [CA_CRT]: join(dir, CA_CRT) };

@@ -10,7 +10,7 @@ import type { Cluster } from '../cluster/port.ts';
 import { needsIssuance, type IssuanceNeed } from '../decide/issuance.ts';
 import { renewalTime } from '../decide/renewal.ts';
 import type { Logger } from '../log.ts';
-import { inspectIssued, isIssuedBy, issueLeaf } from '../pki/index.ts';
+import { inspectIssued, isIssuedBy, issueLeaf, leafRequestFor } from '../pki/index.ts';
 import type { Inspection, SigningCA } from '../pki/types.ts';
 import type { CASource } from './ca-source.ts';
 import type { RateLimiter } from './limiter.ts';
@@ -180,18 +180,7 @@ export class Reconciler {
         : undefined;
     let secretFacts: SecretFacts;
     try {
-      const issued = await issueLeaf(ca, {
-        ...(spec.commonName ? { commonName: spec.commonName } : {}),
-        dnsNames: spec.dnsNames,
-        ipAddresses: spec.ipAddresses,
-        uris: [spec.spiffeId],
-        durationMs: spec.durationMs,
-        usages: spec.usages,
-        key: spec.key,
-        encoding: spec.encoding,
-        now: new Date(this.clock.now()),
-        ...(reuseKeyPem ? { reuseKeyPem } : {}),
-      });
+      const issued = await issueLeaf(ca, leafRequestFor(spec, new Date(this.clock.now()), reuseKeyPem));
       secretFacts = {
         serialNumber: issued.serialNumber,
         notAfter: issued.notAfter,
