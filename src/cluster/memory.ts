@@ -17,6 +17,7 @@ import {
   type WorkloadRef,
 } from '../api/types.ts';
 import { ClusterError, type Cluster, type ClusterHandlers } from './port.ts';
+import { appliedFields, applyMaps, NOTHING_APPLIED, type AppliedFields } from './ssa.ts';
 
 export interface RecordedEvent {
   about: ObjectRef;
@@ -62,7 +63,7 @@ export class MemoryCluster implements Cluster {
   readonly writes: Array<{ kind: WriteKind; key: string }> = [];
   /** API reads that missed the cache (getSecret of a Secret that is not ours). */
   liveReads = 0;
-  private readonly applied = new Map<string, { labels: string[]; annotations: string[]; data: string[] }>();
+  private readonly applied = new Map<string, AppliedFields>();
   private readonly failures: Array<{ kind: WriteKind; error: Error }> = [];
   private handlers: ClusterHandlers | undefined;
   private rv = 1;
@@ -104,12 +105,7 @@ export class MemoryCluster implements Cluster {
     if (rv !== undefined && rv !== prev?.metadata.resourceVersion) {
       throw new ClusterError(409, 'Conflict', `Operation cannot be fulfilled on secrets "${secret.metadata.name}": the object has been modified`);
     }
-    const was = this.applied.get(k) ?? { labels: [], annotations: [], data: [] };
-    const merge = (old: Record<string, string> | undefined, mine: string[], next: Record<string, string> | undefined) => {
-      const out: Record<string, string> = {};
-      for (const [name, v] of Object.entries(old ?? {})) if (!mine.includes(name)) out[name] = v;
-      return { ...out, ...next };
-    };
+    const maps = applyMaps(prev, this.applied.get(k) ?? NOTHING_APPLIED, secret);
     const next: Secret = {
       apiVersion: 'v1',
       kind: 'Secret',
@@ -118,19 +114,15 @@ export class MemoryCluster implements Cluster {
         ...(prev ? clone(prev.metadata) : { uid: randomUUID(), creationTimestamp: new Date().toISOString() }),
         name: secret.metadata.name,
         namespace: secret.metadata.namespace!,
-        labels: merge(prev?.metadata.labels, was.labels, secret.metadata.labels),
-        annotations: merge(prev?.metadata.annotations, was.annotations, secret.metadata.annotations),
+        labels: maps.labels,
+        annotations: maps.annotations,
         ownerReferences: clone(secret.metadata.ownerReferences ?? prev?.metadata.ownerReferences ?? []),
         resourceVersion: String(++this.rv),
       },
-      data: merge(prev?.data, was.data, secret.data),
+      data: maps.data,
     };
     if (prev && prev.type !== next.type) throw new ClusterError(422, 'Invalid', `Secret ${k}: field is immutable: type`);
-    this.applied.set(k, {
-      labels: Object.keys(secret.metadata.labels ?? {}),
-      annotations: Object.keys(secret.metadata.annotations ?? {}),
-      data: Object.keys(secret.data ?? {}),
-    });
+    this.applied.set(k, appliedFields(secret));
     this.secrets.set(k, frozen(next));
     this.notifySecret(next);
     return next;
@@ -140,11 +132,7 @@ export class MemoryCluster implements Cluster {
     const k = key(secret.metadata.namespace, secret.metadata.name);
     this.record('createSecret', k);
     if (this.secrets.has(k)) throw new ClusterError(409, 'AlreadyExists', `secrets "${secret.metadata.name}" already exists`);
-    this.applied.set(k, {
-      labels: Object.keys(secret.metadata.labels ?? {}),
-      annotations: Object.keys(secret.metadata.annotations ?? {}),
-      data: Object.keys(secret.data ?? {}),
-    });
+    this.applied.set(k, appliedFields(secret));
     return this.putSecret(secret);
   }
 
