@@ -172,11 +172,11 @@ export class KubeCluster implements Cluster {
     }
   }
 
-  async applySecret(secret: Secret): Promise<Secret> {
+  async applySecret(secret: Secret, options: { force?: boolean } = {}): Promise<Secret> {
     const { name, namespace = '' } = secret.metadata;
     const applied = await callApi(`PATCH secrets/${namespace}/${name}`, this.timeoutMs, () =>
       this.core.patchNamespacedSecret(
-        { name, namespace, body: writableSecret(secret), fieldManager: FIELD_MANAGER, force: true },
+        { name, namespace, body: writableSecret(secret), fieldManager: FIELD_MANAGER, force: options.force ?? true },
         setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
       ));
     return this.remember(toSecret(applied));

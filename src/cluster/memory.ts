@@ -97,10 +97,15 @@ export class MemoryCluster implements Cluster {
     return s;
   }
 
-  async applySecret(secret: Secret): Promise<Secret> {
+  async applySecret(secret: Secret, options: { force?: boolean } = {}): Promise<Secret> {
     const k = key(secret.metadata.namespace, secret.metadata.name);
     this.record('applySecret', k);
     const prev = this.secrets.get(k);
+    if (prev && options.force === false && !this.applied.has(k)) {
+      // Fields another manager set to other values: an apply without force is refused.
+      const conflicts = [prev.type !== (secret.type ?? prev.type) ? 'type' : '', ...Object.keys(secret.data ?? {}).filter((d) => prev.data?.[d] !== undefined && prev.data[d] !== secret.data![d])].filter(Boolean);
+      if (conflicts.length > 0) throw new ClusterError(409, 'Conflict', `Apply failed with ${conflicts.length} conflicts: ${conflicts.join(', ')}`);
+    }
     const rv = secret.metadata.resourceVersion;
     if (rv !== undefined && rv !== prev?.metadata.resourceVersion) {
       throw new ClusterError(409, 'Conflict', `Operation cannot be fulfilled on secrets "${secret.metadata.name}": the object has been modified`);

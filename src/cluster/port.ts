@@ -65,12 +65,14 @@ export interface Cluster {
   getSecret(namespace: string, name: string): Promise<Secret | undefined>;
 
   /**
-   * Server-side apply with our field manager (force: we are the only writer of our fields).
-   * When metadata.resourceVersion is set, a Secret changed since is not written: 409.
+   * Server-side apply with our field manager. When metadata.resourceVersion is set, a Secret
+   * changed since is not written: 409. `force: false` (the first write of a Secret) refuses with
+   * 409 to take over fields another manager set to other values, so a Secret that appeared
+   * between our read and our write is not overwritten; the default forces (we own the Secret).
    */
-  applySecret(secret: Secret): Promise<Secret>;
+  applySecret(secret: Secret, options?: { force?: boolean }): Promise<Secret>;
 
-  /** Create a Secret; throws ClusterError 409 if it already exists. */
+  /** Create a Secret; throws ClusterError 409 if it already exists (CA bootstrap, a generated root). */
   createSecret(secret: Secret): Promise<Secret>;
 
   /** Merge-patch the status subresource. */

@@ -114,7 +114,7 @@ export class CASource {
     const now = this.current();
     this.observer.caLoaded?.(now.ca?.notAfter);
     const after = this.summary();
-    if (now.error !== undefined) this.logger.error('CA not ready', { ca: this.ref, reason: 'CANotReady', message: now.error });
+    if (now.error !== undefined) this.logger.error('CA not ready', { ca: this.ref, reason: 'CANotReady', detail: now.error });
     else if (before !== after) this.logger.info('CA loaded', { ca: this.ref, fingerprint: now.ca.fingerprint, notAfter: now.ca.notAfter.toISOString(), rotation: rotation?.phase ?? 'none' });
     return before !== after;
   }

@@ -2,7 +2,7 @@
  * The loop: watches only enqueue `namespace/name`; workers take keys from a de-duplicating queue
  * and reconcile them; a failure retries with backoff, a success schedules the renewal check.
  */
-import { LABEL_IDENTITY, TRUST_BUNDLE_CONFIGMAP } from '../api/types.ts';
+import { KIND, LABEL_IDENTITY, TRUST_BUNDLE_CONFIGMAP } from '../api/types.ts';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Clock } from '../clock.ts';
 import type { Cluster, ClusterHandlers } from '../cluster/port.ts';
@@ -85,10 +85,11 @@ export class Controller {
   /** Watch handlers: each only enqueues keys, and never throws into a watch. */
   readonly handlers: ClusterHandlers = {
     identityChanged: (namespace, name) => this.guard(() => this.onIdentity(namespace, name)),
-    secretChanged: (namespace, _name, labels) =>
+    secretChanged: (namespace, name, labels) =>
       this.guard(() => {
         const owner = labels[LABEL_IDENTITY];
         if (owner) this.queue.add(`${namespace}/${owner}`);
+        else void this.ownerOf(namespace, name).then((id) => id && this.queue.add(`${namespace}/${id}`)); // label removed by hand
       }),
     caSecretChanged: () => this.guard(() => this.trustChanged()),
     configMapChanged: (namespace, name) =>
@@ -154,6 +155,12 @@ export class Controller {
     this.queue.add(key);
   }
 
+  /** The identity that controls a Secret, by its ownerReference (when its label is gone). */
+  private async ownerOf(namespace: string, name: string): Promise<string | undefined> {
+    const secret = await this.cluster.getSecret(namespace, name).catch(() => undefined);
+    return secret?.metadata.ownerReferences?.find((r) => r.controller && r.kind === KIND)?.name;
+  }
+
   /** Every identity, every namespace's trust bundle, and the rotation. */
   enqueueAll(): void {
     for (const id of this.cluster.listIdentities()) {
@@ -197,7 +204,7 @@ export class Controller {
         this.observer.reconciled?.((performance.now() - started) / 1000, 'error');
         const delay = this.queue.addRateLimited(key);
         const [namespace, name] = key.split('/');
-        this.logger.warn('reconcile failed, will retry', { namespace, name, retryInMs: delay, message: (err as Error).message });
+        this.logger.warn('reconcile failed, will retry', { namespace, name, retryInMs: delay, detail: (err as Error).message });
       } finally {
         this.queue.done(key);
       }
@@ -212,7 +219,7 @@ export class Controller {
     try {
       fn();
     } catch (err) {
-      this.logger.error('watch handler failed', { message: (err as Error).message });
+      this.logger.error('watch handler failed', { detail: (err as Error).message });
     }
   }
 }

@@ -172,7 +172,7 @@ export class Reconciler {
   ): Promise<ReconcileResult> {
     const { namespace, name } = identity.metadata as { namespace: string; name: string };
     const log = { namespace, name, reason: need.reason };
-    this.logger.info('issuing certificate', { ...log, message: need.message });
+    this.logger.info('issuing certificate', { ...log, detail: need.message });
     const reuseKeyPem =
       spec.rotationPolicy === 'Never' && inspection.keyPem && inspection.key &&
       inspection.key.algorithm === spec.key.algorithm && inspection.key.size === spec.key.size
@@ -266,10 +266,10 @@ export class Reconciler {
 
   private async markIssuanceFailed(identity: MutualTLSIdentity, need: IssuanceNeed, err: Error): Promise<void> {
     const message = `issuance failed (${need.reason}): ${err.message}`;
-    this.logger.error('issuance failed', { namespace: identity.metadata.namespace, name: identity.metadata.name, reason: need.reason, message: err.message });
+    this.logger.error('issuance failed', { namespace: identity.metadata.namespace, name: identity.metadata.name, reason: need.reason, detail: err.message });
     this.write.event(identity, 'Warning', 'IssuanceFailed', message);
     await this.write.status(identity, failedStatus(identity, need, message, new Date(this.clock.now()))).catch((e: Error) =>
-      this.logger.warn('status write failed', { namespace: identity.metadata.namespace, name: identity.metadata.name, message: e.message }));
+      this.logger.warn('status write failed', { namespace: identity.metadata.namespace, name: identity.metadata.name, detail: e.message }));
   }
 }
 

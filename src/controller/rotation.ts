@@ -135,7 +135,7 @@ export class RotationReconciler {
   }
 
   private announce(state: RotationState): void {
-    this.logger.info('root rotation', { reason: `Rotation${state.phase}`, phase: state.phase, newRoot: state.newRootFingerprint, message: state.message });
+    this.logger.info('root rotation', { reason: `Rotation${state.phase}`, phase: state.phase, newRoot: state.newRootFingerprint, detail: state.message });
     this.event('Normal', `Rotation${state.phase}`, `${state.phase}: ${state.message}`);
   }
 

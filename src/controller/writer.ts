@@ -17,13 +17,14 @@ export class IdentityWriter {
   }
 
   /**
-   * One write carries key, chain and bundle. A new Secret is created (never overwriting one
-   * that appeared meanwhile: 409, and the next reconcile sees whose it is); an existing one is
-   * applied with the resourceVersion we read, so a change since then refuses the write.
+   * One server-side apply carries key, chain and bundle, so every field stays ours to change or
+   * remove later. A new Secret is applied without force: one that appeared between our read and
+   * this write is not taken over (409, and the next reconcile sees whose it is). An existing one
+   * is applied with the resourceVersion we read, so a change since then refuses the write.
    */
   async secret(secret: Secret, existing: Secret | undefined): Promise<void> {
     if (!existing) {
-      await this.cluster.createSecret(secret);
+      await this.cluster.applySecret(secret, { force: false });
       return;
     }
     const rv = existing.metadata.resourceVersion;
@@ -45,7 +46,7 @@ export class IdentityWriter {
       ...(identity.metadata.uid ? { uid: identity.metadata.uid } : {}),
     };
     this.cluster.recordEvent(about, type, reason, message).catch((err: Error) =>
-      this.logger.warn('event not recorded', { namespace: about.namespace, name: about.name, reason, message: err.message }));
+      this.logger.warn('event not recorded', { namespace: about.namespace, name: about.name, reason, detail: err.message }));
   }
 
   /**

@@ -102,7 +102,7 @@ export class LeaderElector {
       });
       this.o.logger.info('leader election: lease released', { identity: this.identity });
     } catch (err) {
-      this.o.logger.warn('leader election: lease not released, a standby takes over when it expires', { message: (err as Error).message });
+      this.o.logger.warn('leader election: lease not released, a standby takes over when it expires', { detail: (err as Error).message });
     }
   }
 

@@ -74,7 +74,7 @@ export function runOperator(p: RunParts): Promise<number> {
         if (!stopping) health.phase = 'running';
       },
       (err: Error) => {
-        logger.error('controller failed to start', { message: err.message });
+        logger.error('controller failed to start', { detail: err.message });
         void shutdown(1, 'controller failed to start', 0);
       },
     );
@@ -95,7 +95,7 @@ export function runOperator(p: RunParts): Promise<number> {
     health.phase = 'stopping';
     const stopped = stopController(graceMs);
     logger.info('shutting down', { why, graceMs });
-    await stopped.catch((err: Error) => logger.warn('controller stop failed', { message: err.message }));
+    await stopped.catch((err: Error) => logger.warn('controller stop failed', { detail: err.message }));
     metrics.setLeader(false);
     if (elector) await bounded(elector.release(), p.releaseTimeoutMs ?? 5_000);
     await bounded(p.server.close(), 2_000);

@@ -45,7 +45,7 @@ export async function startOpsServer(opts: OpsServerOptions): Promise<OpsServer>
   };
   const server = createServer((req, res) => {
     handle(req, res).catch((err: Error) => {
-      opts.logger.warn('ops endpoint failed', { path: req.url, message: err.message });
+      opts.logger.warn('ops endpoint failed', { path: req.url, detail: err.message });
       if (!res.headersSent) send(res, 500, 'internal error\n');
       else res.destroy();
     });

@@ -64,7 +64,7 @@ describe('controller over the in-memory cluster', () => {
     assert.equal(st.secretName, 'web-mtls');
     assert.equal(st.revision, 1);
     assert.equal(st.notAfter, new Date(leaf.validTo).toISOString());
-    assert.equal(h.cluster.writesOf('createSecret'), 1, 'one Secret write: key, chain and bundle together');
+    assert.equal(h.cluster.writesOf('applySecret'), 1, 'one Secret write: key, chain and bundle together');
     assert.equal(h.cluster.writesOf('patchStatus'), 1);
     assert.equal(h.cluster.writesOf('applyConfigMap'), 1, "and the namespace's trust bundle ConfigMap");
     assert.equal(h.cluster.writesOf(), 3);
@@ -204,7 +204,7 @@ describe('controller over the in-memory cluster', () => {
 
   it('a failed write retries with backoff and records the failure', async () => {
     h = await startHarness();
-    h.cluster.failNext('createSecret', new Error('apiserver unavailable'));
+    h.cluster.failNext('applySecret', new Error('apiserver unavailable'));
     h.identity('web');
     await h.settle();
     assert.equal(h.secret('web-mtls'), undefined);
@@ -384,6 +384,44 @@ describe('controller: conflicts resolve by themselves', () => {
     await h.advance(5 * 60_000);
     assert.equal(ready(h, 'web')!.status, 'True');
     assert.ok(h.leaf('web-mtls'));
+    await h.stop();
+  });
+});
+
+describe('controller: the first write of a Secret', () => {
+  it('is an apply without force: a Secret that appeared after our read is not taken over', async () => {
+    const h = await startHarness();
+    const apply = h.cluster.applySecret.bind(h.cluster);
+    let raced = false;
+    h.cluster.applySecret = async (secret, options) => {
+      if (!raced) {
+        raced = true; // someone creates the Secret between our read (absent) and our write
+        h.cluster.putSecret({ metadata: { name: 'web-mtls', namespace: 'dev' }, type: 'Opaque', data: { 'tls.crt': b64('theirs') } });
+      }
+      return apply(secret, options);
+    };
+    h.identity('web');
+    await h.settle();
+    assert.ok(raced);
+    assert.equal(unb64(h.secret('web-mtls')!.data!['tls.crt']), 'theirs', 'their Secret is untouched');
+    assert.equal(ready(h, 'web')!.reason, 'IssuanceFailed', 'the refused write is a failed attempt');
+    await h.advance(1000);
+    assert.equal(ready(h, 'web')!.reason, 'SecretConflict', 'and the retry sees whose it is');
+    assert.equal(unb64(h.secret('web-mtls')!.data!['tls.crt']), 'theirs');
+    await h.stop();
+  });
+});
+
+describe('controller: hand edits to its Secret', () => {
+  it('a removed mtls.dev/identity label is put back at once (the owner is found by ownerReference)', async () => {
+    const h = await startHarness();
+    h.identity('web');
+    await h.settle();
+    const s = structuredClone(h.secret('web-mtls')!);
+    delete s.metadata.labels!['mtls.dev/identity'];
+    h.cluster.putSecret(s);
+    await h.settle();
+    assert.equal(h.secret('web-mtls')!.metadata.labels!['mtls.dev/identity'], 'web');
     await h.stop();
   });
 });

@@ -30,7 +30,7 @@ describe('controller: keystores and extra outputs in the same Secret', () => {
     h.identity('web', { keystores, additionalOutputFormats: [{ type: 'CombinedPEM' }] });
     await h.settle();
     const s = h.secret('web-mtls')!;
-    assert.equal(h.cluster.writesOf('createSecret'), 1, 'one Secret write');
+    assert.equal(h.cluster.writesOf('applySecret'), 1, 'one Secret write');
     assert.ok(s.data![KEYSTORE_P12] && s.data![TRUSTSTORE_P12] && s.data![TLS_COMBINED_PEM]);
     assert.match(unb64(s.data![TLS_COMBINED_PEM])!, /^-----BEGIN PRIVATE KEY-----[\s\S]*-----BEGIN CERTIFICATE-----/);
     const dir = mkdtempSync(join(tmpdir(), 'mtls-p12-'));

@@ -33,7 +33,7 @@ describe('metrics after a known sequence through the controller', () => {
     h.identity('a');
     h.identity('b');
     await h.settle();
-    h.cluster.failNext('createSecret', new ClusterError(500, 'InternalError', 'etcd is sulking'));
+    h.cluster.failNext('applySecret', new ClusterError(500, 'InternalError', 'etcd is sulking'));
     h.identity('c');
     await h.settle();
     h.identity('bad', { duration: '90d' });

@@ -74,11 +74,11 @@ describe('run: lifecycle, leadership and graceful shutdown', () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     let entered = false;
-    const create = cluster.createSecret.bind(cluster);
-    cluster.createSecret = async (s) => {
+    const apply = cluster.applySecret.bind(cluster);
+    cluster.applySecret = async (s, o) => {
       entered = true;
       await gate;
-      return create(s);
+      return apply(s, o);
     };
     const controller = new Controller({
       cluster, clock: time, timers: time, logger,
