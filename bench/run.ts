@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runPkiBench } from './pki.ts';
 
-export const PRODUCTION_NODE_OPTIONS = ['--max-semi-space-size=4'];
+export const PRODUCTION_NODE_OPTIONS = ['--max-semi-space-size=4', '--max-old-space-size=192'];
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 const engine = await runPkiBench();
@@ -23,5 +23,10 @@ execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '
 console.log(`\nController over the in-memory cluster (8 workers; node ${PRODUCTION_NODE_OPTIONS.join(' ')}):`);
 for (const n of [1000, 10_000]) {
   const out = execFileSync(process.execPath, [...PRODUCTION_NODE_OPTIONS, join(root, '.bench-build/bench/controller.js'), String(n)], { encoding: 'utf8' });
+  console.log(`  ${out.trim()}`);
+}
+console.log('\nThe operator process against a fake API server over HTTP (client-node, watches, apply):');
+for (const n of [1000, 10_000]) {
+  const out = execFileSync(process.execPath, [join(root, 'bench/process.ts'), String(n), ...PRODUCTION_NODE_OPTIONS], { encoding: 'utf8' });
   console.log(`  ${out.trim()}`);
 }

@@ -14,6 +14,7 @@
  */
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubeCluster } from '../adapter/kube.ts';
+import { shareDispatcher } from '../adapter/dispatcher.ts';
 import { KubeLeaseClient } from '../adapter/lease.ts';
 import { systemClock } from '../clock.ts';
 import type { OperatorConfig } from '../config.ts';
@@ -147,6 +148,7 @@ export async function buildOperator(config: OperatorConfig, controllerConfig: Co
   const logger = createLogger(config.logLevel);
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromDefault();
+  if (!shareDispatcher(kubeConfig)) logger.warn('client-node has no createDispatcher hook: one connection per request');
   const cluster = new KubeCluster({
     kubeConfig,
     ...(config.watchNamespaces.length ? { namespaces: config.watchNamespaces } : {}),
