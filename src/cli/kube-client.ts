@@ -13,6 +13,7 @@ import {
   type V1Secret,
 } from '@kubernetes/client-node';
 import { toConfigMap, toIdentity, toSecret, writableSecret } from '../adapter/convert.ts';
+import { shareDispatcher } from '../adapter/dispatcher.ts';
 import { callApi } from '../adapter/timing.ts';
 import { GROUP, PLURAL, VERSION, type ConfigMap, type MutualTLSIdentity, type Secret } from '../api/types.ts';
 import { ClusterError } from '../cluster/port.ts';
@@ -35,6 +36,7 @@ export function loadKubeConfig(opts: { kubeconfig?: string; context?: string }):
     kc.setCurrentContext(opts.context);
   }
   if (!kc.getCurrentCluster()) throw new Error('no cluster in the kubeconfig: set --kubeconfig or --context');
+  shareDispatcher(kc); // one connection pool, not one per request (renew --all -A makes many)
   return kc;
 }
 
