@@ -4,15 +4,15 @@
  * (cases.ts) through the policy's CEL, with the operator's allow-list copied into the param
  * ConfigMap, and requires the same verdict and the same message as checkNames.
  *
- * The CEL runs in test/policy/cel.ts, a small strict interpreter of the subset the policy uses
- * (no CEL evaluator is a dependency of this project).
+ * The CEL runs in @marcbachmann/cel-js with the Kubernetes library functions the policy uses
+ * (test/policy/k8s-cel.ts); variables are evaluated lazily, on first use, as the API server does.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
 import { checkNames, type NamePolicyConfig } from '../../src/policy/names.ts';
 import { CASES, type Case } from './cases.ts';
-import { LazyVariables, miniCel, parseCel, type CelEngine } from './cel.ts';
+import { kubernetesCel } from './k8s-cel.ts';
 
 const DIR = new URL('../../deploy/admission/', import.meta.url);
 
@@ -61,6 +61,27 @@ interface Admission {
   data?: Record<string, string> | undefined;
 }
 
+/** The CEL environment of a ValidatingAdmissionPolicy, with the variables this policy reads. */
+const cel = kubernetesCel(['request', 'object', 'oldObject', 'params', 'variables']);
+
+const compiled = new Map<string, (activation: Record<string, unknown>) => unknown>();
+function evaluate(expression: string, activation: Record<string, unknown>): unknown {
+  let run = compiled.get(expression);
+  if (!run) compiled.set(expression, (run = cel.parse(expression)));
+  return run(activation);
+}
+
+/** `variables.<name>` of a ValidatingAdmissionPolicy: evaluated on first use, then kept. */
+function lazyVariables(defs: { name: string; expression: string }[], activation: Record<string, unknown>): Record<string, unknown> {
+  const variables: Record<string, unknown> = {};
+  const scope = { ...activation, variables };
+  for (const { name, expression } of defs) {
+    let value: { v: unknown } | undefined;
+    Object.defineProperty(variables, name, { enumerable: true, get: () => (value ??= { v: evaluate(expression, scope) }).v });
+  }
+  return variables;
+}
+
 interface Outcome {
   allowed: boolean;
   /** Whether a matchCondition excluded the request. */
@@ -73,7 +94,7 @@ interface Outcome {
  * validation in order; the first that is false denies with its messageExpression. An evaluation
  * error is thrown (the API server would deny with failurePolicy Fail; here it is a bug).
  */
-function admit(engine: CelEngine, a: Admission): Outcome {
+function admit(a: Admission): Outcome {
   const operation = a.operation ?? 'CREATE';
   const object = { apiVersion: 'mtls.dev/v1alpha1', kind: 'MutualTLSIdentity', metadata: { name: 'id', namespace: a.namespace }, spec: a.spec };
   const oldObject = operation === 'UPDATE' ? { ...object, spec: a.oldSpec ?? {} } : null;
@@ -89,17 +110,17 @@ function admit(engine: CelEngine, a: Admission): Outcome {
     },
   };
   for (const mc of policy!.spec.matchConditions as Expr[]) {
-    const v = engine.evaluate(mc.expression, activation);
+    const v = evaluate(mc.expression, activation);
     assert.equal(typeof v, 'boolean', `matchCondition ${mc.name} returns a bool`);
     if (v === false) return { allowed: true, skipped: true };
   }
-  const variables = new LazyVariables(engine, policy!.spec.variables as { name: string; expression: string }[], activation);
+  const variables = lazyVariables(policy!.spec.variables as { name: string; expression: string }[], activation);
   const withVars = { ...activation, variables };
   for (const v of policy!.spec.validations as Expr[]) {
-    const ok = engine.evaluate(v.expression, withVars);
+    const ok = evaluate(v.expression, withVars);
     assert.equal(typeof ok, 'boolean', `${v.expression} returns a bool`);
     if (ok === false) {
-      const message = engine.evaluate(v.messageExpression!, withVars);
+      const message = evaluate(v.messageExpression!, withVars);
       assert.equal(typeof message, 'string', 'messageExpression returns a string');
       return { allowed: false, message: message as string };
     }
@@ -176,7 +197,10 @@ describe('deploy/admission: the YAML', () => {
       ...(s.variables as Expr[]).map((e) => e.expression),
       ...(s.validations as Expr[]).flatMap((e) => [e.expression, e.messageExpression!]),
     ];
-    for (const e of exprs) assert.doesNotThrow(() => parseCel(e), e);
+    for (const e of exprs) {
+      const checked = cel.check(e);
+      assert.ok(checked.valid, `${e}\n${checked.error?.message}`);
+    }
   });
 });
 
@@ -184,7 +208,7 @@ describe('deploy/admission: the operator\'s table through the CEL', () => {
   for (const c of CASES.filter((x) => x.admission)) {
     it(c.title, () => {
       const ts = checkNames(c.req, configOf(c));
-      const cel = admit(miniCel, { namespace: c.req.namespace, spec: specOf(c), data: paramData(configOf(c)) });
+      const cel = admit({ namespace: c.req.namespace, spec: specOf(c), data: paramData(configOf(c)) });
       if (ts === undefined) {
         assert.deepEqual(cel, { allowed: true }, `admission refused what the operator allows: ${cel.message}`);
       } else {
@@ -201,63 +225,63 @@ describe('deploy/admission: requests and params', () => {
   const data = { clusterDomain: 'cluster.local' };
 
   it('refuses a bad name on CREATE', () => {
-    assert.equal(admit(miniCel, { namespace: 'dev', spec: bad, data }).allowed, false);
+    assert.equal(admit({ namespace: 'dev', spec: bad, data }).allowed, false);
   });
 
   it('refuses an UPDATE that changes the spec to a bad name', () => {
-    const out = admit(miniCel, { operation: 'UPDATE', namespace: 'dev', spec: bad, oldSpec: good, data });
+    const out = admit({ operation: 'UPDATE', namespace: 'dev', spec: bad, oldSpec: good, data });
     assert.equal(out.allowed, false);
     assert.match(out.message!, /belongs to namespace "prod"/);
   });
 
   it('lets an UPDATE that leaves the spec alone through (an older identity can still be relabelled or deleted)', () => {
-    assert.deepEqual(admit(miniCel, { operation: 'UPDATE', namespace: 'dev', spec: bad, oldSpec: bad, data }), { allowed: true, skipped: true });
+    assert.deepEqual(admit({ operation: 'UPDATE', namespace: 'dev', spec: bad, oldSpec: bad, data }), { allowed: true, skipped: true });
   });
 
   it('allows an identity without names, or with an empty spec', () => {
-    assert.deepEqual(admit(miniCel, { namespace: 'dev', spec: {}, data }), { allowed: true });
-    assert.deepEqual(admit(miniCel, { namespace: 'dev', spec: { duration: '24h' }, data }), { allowed: true });
+    assert.deepEqual(admit({ namespace: 'dev', spec: {}, data }), { allowed: true });
+    assert.deepEqual(admit({ namespace: 'dev', spec: { duration: '24h' }, data }), { allowed: true });
   });
 
   it('a ConfigMap without data means cluster.local and no exceptions', () => {
-    assert.deepEqual(admit(miniCel, { namespace: 'dev', spec: { dnsNames: ['api.dev.svc.cluster.local'] }, data: undefined }), { allowed: true });
-    assert.equal(admit(miniCel, { namespace: 'dev', spec: { dnsNames: ['a.example.com'] }, data: undefined }).allowed, false);
+    assert.deepEqual(admit({ namespace: 'dev', spec: { dnsNames: ['api.dev.svc.cluster.local'] }, data: undefined }), { allowed: true });
+    assert.equal(admit({ namespace: 'dev', spec: { dnsNames: ['a.example.com'] }, data: undefined }).allowed, false);
   });
 
   it('reads suffixes separated by spaces, commas and newlines', () => {
     const d = { ...data, 'dnsSuffixes.dev': ' a.example, b.example\n c.example\td.example ,,' };
     for (const n of ['a.example', 'x.b.example', 'c.example', 'd.example']) {
-      assert.deepEqual(admit(miniCel, { namespace: 'dev', spec: { dnsNames: [n] }, data: d }), { allowed: true }, n);
+      assert.deepEqual(admit({ namespace: 'dev', spec: { dnsNames: [n] }, data: d }), { allowed: true }, n);
     }
-    assert.equal(admit(miniCel, { namespace: 'dev', spec: { dnsNames: ['e.example'] }, data: d }).allowed, false);
+    assert.equal(admit({ namespace: 'dev', spec: { dnsNames: ['e.example'] }, data: d }).allowed, false);
   });
 
   it('a namespace\'s key does not apply to another namespace, the key without a namespace applies to all', () => {
     const d = { ...data, 'dnsSuffixes.prod': 'p.example', dnsSuffixes: 'all.example', 'ipRanges.prod': '10.0.0.0/8' };
-    assert.equal(admit(miniCel, { namespace: 'dev', spec: { dnsNames: ['x.p.example'] }, data: d }).allowed, false);
-    assert.equal(admit(miniCel, { namespace: 'dev', spec: { ipAddresses: ['10.0.0.1'] }, data: d }).allowed, false);
-    assert.deepEqual(admit(miniCel, { namespace: 'prod', spec: { dnsNames: ['x.p.example'], ipAddresses: ['10.0.0.1'] }, data: d }), { allowed: true });
-    assert.deepEqual(admit(miniCel, { namespace: 'dev', spec: { dnsNames: ['x.all.example'] }, data: d }), { allowed: true });
+    assert.equal(admit({ namespace: 'dev', spec: { dnsNames: ['x.p.example'] }, data: d }).allowed, false);
+    assert.equal(admit({ namespace: 'dev', spec: { ipAddresses: ['10.0.0.1'] }, data: d }).allowed, false);
+    assert.deepEqual(admit({ namespace: 'prod', spec: { dnsNames: ['x.p.example'], ipAddresses: ['10.0.0.1'] }, data: d }), { allowed: true });
+    assert.deepEqual(admit({ namespace: 'dev', spec: { dnsNames: ['x.all.example'] }, data: d }), { allowed: true });
   });
 
   it('ignores an entry of ipRanges that is not a CIDR (it allows nothing) without failing', () => {
     const d = { ...data, 'ipRanges.dev': 'banana 10.0.0.1 10.0.0.0/8' };
-    assert.deepEqual(admit(miniCel, { namespace: 'dev', spec: { ipAddresses: ['10.1.1.1'] }, data: d }), { allowed: true });
-    assert.equal(admit(miniCel, { namespace: 'dev', spec: { ipAddresses: ['11.1.1.1'] }, data: d }).allowed, false);
+    assert.deepEqual(admit({ namespace: 'dev', spec: { ipAddresses: ['10.1.1.1'] }, data: d }), { allowed: true });
+    assert.equal(admit({ namespace: 'dev', spec: { ipAddresses: ['11.1.1.1'] }, data: d }).allowed, false);
   });
 
   it('uses the param\'s clusterDomain', () => {
     const d = { clusterDomain: 'corp.example' };
-    assert.deepEqual(admit(miniCel, { namespace: 'dev', spec: { dnsNames: ['api.dev.svc.corp.example'] }, data: d }), { allowed: true });
-    assert.equal(admit(miniCel, { namespace: 'dev', spec: { dnsNames: ['api.dev.svc.cluster.local'] }, data: d }).allowed, false);
+    assert.deepEqual(admit({ namespace: 'dev', spec: { dnsNames: ['api.dev.svc.corp.example'] }, data: d }), { allowed: true });
+    assert.equal(admit({ namespace: 'dev', spec: { dnsNames: ['api.dev.svc.cluster.local'] }, data: d }).allowed, false);
   });
 
   it('handles the largest spec the CRD admits (100 names, 32 IPs) with a long allow-list', () => {
     const names = Array.from({ length: 100 }, (_, i) => `s${i}.${'x'.repeat(40)}.dev.svc.cluster.local`);
     const ipsList = Array.from({ length: 32 }, (_, i) => `10.0.${i}.1`);
     const d = { ...data, 'dnsSuffixes.dev': Array.from({ length: 100 }, (_, i) => `e${i}.example`).join(' '), 'ipRanges.dev': '10.0.0.0/16' };
-    assert.deepEqual(admit(miniCel, { namespace: 'dev', spec: { dnsNames: names, ipAddresses: ipsList }, data: d }), { allowed: true });
-    const out = admit(miniCel, { namespace: 'dev', spec: { dnsNames: [...names.slice(0, 99), 'z.prod.svc'] }, data: d });
+    assert.deepEqual(admit({ namespace: 'dev', spec: { dnsNames: names, ipAddresses: ipsList }, data: d }), { allowed: true });
+    const out = admit({ namespace: 'dev', spec: { dnsNames: [...names.slice(0, 99), 'z.prod.svc'] }, data: d });
     assert.match(out.message!, /^dnsNames\[99\] "z\.prod\.svc" belongs to namespace "prod"/);
   });
 });
