@@ -147,7 +147,11 @@ function bounded(promise: Promise<unknown>, ms: number): Promise<void> {
 export async function buildOperator(config: OperatorConfig, controllerConfig: ControllerConfig, env: NodeJS.ProcessEnv): Promise<Omit<RunParts, 'signals'>> {
   const logger = createLogger(config.logLevel);
   const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromDefault();
+  try {
+    kubeConfig.loadFromDefault();
+  } catch (err) {
+    throw new Error(`cannot load the kubeconfig (${env.KUBECONFIG ? `KUBECONFIG=${env.KUBECONFIG}` : '~/.kube/config or the in-cluster service account'}): ${(err as Error).message.split('\n')[0]}`);
+  }
   if (!shareDispatcher(kubeConfig)) logger.warn('client-node has no createDispatcher hook: one connection per request');
   const cluster = new KubeCluster({
     kubeConfig,

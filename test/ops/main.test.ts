@@ -37,6 +37,12 @@ describe('main (child process)', () => {
     }
   });
 
+  it('an unreadable kubeconfig exits 1 with one line naming it', () => {
+    const r = runMain(['--metrics-port=0']);
+    assert.equal(r.status, 1);
+    assert.equal(r.stderr, "mtls-operator: cannot load the kubeconfig (KUBECONFIG=/nonexistent): ENOENT: no such file or directory, open '/nonexistent'\n");
+  });
+
   it('--help lists the new flags and exits 0', () => {
     const r = runMain(['--help']);
     assert.equal(r.status, 0);
