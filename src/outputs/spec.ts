@@ -12,7 +12,8 @@
  *
  * Pure: checks the shape and fills defaults; errors are InvalidSpecError like resolveSpec's.
  */
-import { InvalidSpecError } from '../api/spec.ts';
+import { DNS1123_SUBDOMAIN_PATTERN, LIMITS } from '../api/constants.ts';
+import { fail, isObj, optionalObject, supported, type Obj } from '../api/fields.ts';
 import type { Pkcs12Profile } from './pkcs12.ts';
 
 /** Secret keys of the extra outputs (cert-manager's names). */
@@ -47,25 +48,14 @@ export interface OutputsSpec {
   combinedPem: boolean;
 }
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const DNS1123_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const DNS1123_SUBDOMAIN = new RegExp(DNS1123_SUBDOMAIN_PATTERN);
 /** Secret data keys: [-._a-zA-Z0-9]+, at most 253 characters. */
 const SECRET_KEY = /^[-._a-zA-Z0-9]{1,253}$/;
 
-function fail(field: string, detail: string): never {
-  throw new InvalidSpecError(field, detail);
-}
-
+/** `parent[key]` when present (an object), undefined when absent or null. */
 function object(parent: Obj, key: string, field: string): Obj | undefined {
   const v = parent[key];
-  if (v === undefined || v === null) return undefined;
-  if (!isObj(v)) fail(field, 'must be of type object');
-  return v;
-}
-
-function supported(v: unknown, values: readonly string[]): string {
-  return `Unsupported value: ${JSON.stringify(v)}: supported values: ${values.map((x) => JSON.stringify(x)).join(', ')}`;
+  return v === undefined || v === null ? undefined : optionalObject(parent, key, field);
 }
 
 function pkcs12Of(keystores: Obj): Pkcs12Output | undefined {
@@ -83,7 +73,7 @@ function pkcs12Of(keystores: Obj): Pkcs12Output | undefined {
   }
   const name = ref['name'];
   if (typeof name !== 'string' || name === '') fail(`${at}.passwordSecretRef.name`, 'Required value: the name of a Secret in this namespace');
-  if (!DNS1123_SUBDOMAIN.test(name)) fail(`${at}.passwordSecretRef.name`, 'must be a Secret name (a DNS-1123 subdomain)');
+  if (name.length > LIMITS.nameMaxLength || !DNS1123_SUBDOMAIN.test(name)) fail(`${at}.passwordSecretRef.name`, 'must be a Secret name (a DNS-1123 subdomain)');
   const key = ref['key'];
   if (typeof key !== 'string' || key === '') fail(`${at}.passwordSecretRef.key`, 'Required value: the key of the password in that Secret');
   if (!SECRET_KEY.test(key)) fail(`${at}.passwordSecretRef.key`, "must be a Secret data key: letters, digits, '-', '_' and '.'");
