@@ -209,3 +209,23 @@ describe('kubectl mtls issue --local: key files (issue 19 point 7)', () => {
 });
 
 void NOW;
+
+describe('kubectl mtls status when Events cannot be listed', () => {
+  it('shows the rest of the report and says why Events are missing and how to check', async () => {
+    const { fixture } = await import('./fixtures.ts');
+    const { ClusterError } = await import('../../src/cluster/port.ts');
+    const f = await fixture(NOW);
+    const client = new MemoryCliClient().addIdentity(f.identity).addSecret(f.secret);
+    client.listEvents = async () => {
+      throw new ClusterError(403, 'Forbidden', 'LIST events/team-a: 403 Forbidden: events is forbidden: User "dev" cannot list resource "events"');
+    };
+    const r = await harness(client).run('status', 'web');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    assert.match(r.stdout, /^MutualTLSIdentity team-a\/web: Ready/);
+    assert.match(r.stdout, /Chain verifies:\s+yes/);
+    assert.match(r.stdout, /Events:\n {2}\(cannot list Events: LIST events\/team-a: 403 Forbidden: .*; check with: kubectl auth can-i list events -n team-a\)/);
+    const json = JSON.parse((await harness(client).run('status', 'web', '-o', 'json')).stdout);
+    assert.match(json.eventsError, /403 Forbidden/);
+  });
+});
