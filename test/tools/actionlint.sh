@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 bin="$(test/tools/go-tool.sh actionlint github.com/rhysd/actionlint/cmd/actionlint "${ACTIONLINT_VERSION:-v1.7.12}")"
 # shellcheck/pyflakes are not required: actionlint skips those checks when they are absent.
-exec "$bin" -color=never "$@"
+exec "$bin" -no-color "$@"
