@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
+import { helmPath } from '../chart/helm.ts';
 
 const DIGEST = `sha256:${'0123456789abcdef'.repeat(4)}`;
 type Obj = { kind: string; metadata: { name: string; namespace?: string }; spec?: { template?: { spec: { containers: { image: string }[] } } } };
@@ -44,6 +45,18 @@ describe('release/assets.sh', function () {
     const d = spawnSync('bash', ['release/assets.sh', out, '1.2.3', 'latest'], { encoding: 'utf8', env: { ...process.env, PARTS: 'manifest' } });
     assert.equal(d.status, 2);
     assert.match(d.stderr, /^error: IMAGE_DIGEST must be sha256:<64 hex>/);
+  });
+
+  it('the chart package: version and appVersion from the release, the CRD inside', function () {
+    this.timeout(1_800_000);
+    if (!helmPath()) this.skip();
+    const r = spawnSync('bash', ['release/assets.sh', out, '1.2.3'], { encoding: 'utf8', env: { ...process.env, PARTS: 'chart' } });
+    assert.equal(r.status, 0, r.stderr);
+    const tgz = join(out, 'mtls-operator-1.2.3.tgz');
+    const chart = parse(execFileSync('tar', ['-xzOf', tgz, 'mtls-operator/Chart.yaml'], { encoding: 'utf8' }));
+    assert.equal(chart.version, '1.2.3');
+    assert.equal(chart.appVersion, '1.2.3');
+    assert.match(execFileSync('tar', ['-tzf', tgz], { encoding: 'utf8' }), /^mtls-operator\/files\/crds\/mtls.dev_mutualtlsidentities.yaml$/m);
   });
 
   it('the plugin archive runs from where krew unpacks it, and mtls.yaml names its sha256', function () {
