@@ -12,7 +12,7 @@
  *     and Kubernetes restarts the container as a fresh candidate. Exiting rather than re-entering
  *     candidacy leaves no half-stopped watches or workers behind.
  */
-import { KubeConfig } from '@kubernetes/client-node';
+import { loadKubeConfig } from '../adapter/kubeconfig.ts';
 import { KubeCluster } from '../adapter/kube.ts';
 import { shareDispatcher } from '../adapter/dispatcher.ts';
 import { KubeLeaseClient } from '../adapter/lease.ts';
@@ -148,15 +148,10 @@ function bounded(promise: Promise<unknown>, ms: number): Promise<void> {
 /** The real parts: client-node cluster and Lease client, metrics, health, the ops server. */
 export async function buildOperator(config: OperatorConfig, controllerConfig: ControllerConfig, env: NodeJS.ProcessEnv): Promise<Omit<RunParts, 'signals'>> {
   const logger = createLogger(config.logLevel);
-  const kubeConfig = new KubeConfig();
-  try {
-    kubeConfig.loadFromDefault();
-  } catch (err) {
-    throw new Error(`cannot load the kubeconfig (${env.KUBECONFIG ? `KUBECONFIG=${env.KUBECONFIG}` : '~/.kube/config or the in-cluster service account'}): ${(err as Error).message.split('\n')[0]}`);
-  }
-  const source = env.KUBECONFIG ? `KUBECONFIG=${env.KUBECONFIG}` : '~/.kube/config';
+  const kubeConfig = loadKubeConfig({ env });
   if (!kubeConfig.getCurrentCluster()) {
-    // client-node would fail later with "No active cluster!".
+    // A kubeconfig file without a cluster for its context: client-node would fail later with "No active cluster!".
+    const source = env.KUBECONFIG ? `KUBECONFIG=${env.KUBECONFIG}` : '~/.kube/config';
     throw new Error(`the kubeconfig (${source}) has no cluster for its current context "${kubeConfig.getCurrentContext() || '(none)'}": point KUBECONFIG at a kubeconfig with a cluster (kubectl config get-contexts lists them), or try it on a local control plane with: npm run local`);
   }
   if (!shareDispatcher(kubeConfig)) logger.warn('client-node has no createDispatcher hook: one connection per request');
