@@ -10,9 +10,10 @@
  * Secrets and the trust bundles are real. Flag: --no-examples (skip examples/).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { binDir, controlPlane, stopControlPlane } from '../test/support/controlplane.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const say = (line: string) => process.stdout.write(`[local] ${line}\n`);
@@ -21,29 +22,10 @@ const fail = (line: string): never => {
   process.exit(1);
 };
 
-/** The part of test/support/controlplane.ts this script uses. */
-interface ControlPlane {
-  readonly server: string;
-  readonly kubeconfig: string;
-  readonly version: string;
-  readonly dir: string;
-  kubectl(args: string[], opts?: { input?: string; kubeconfig?: string }): Promise<{ code: number; stdout: string; stderr: string }>;
-  installCrd(): Promise<void>;
-  stop(): Promise<void>;
-}
-interface ControlPlaneModule {
-  binDir(): string | undefined;
-  controlPlane(): Promise<ControlPlane>;
-}
-
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const withExamples = !args.includes('--no-examples');
-  const supportPath = join(ROOT, 'test/support/controlplane.ts');
-  if (!existsSync(supportPath)) fail('this checkout has no test/support/controlplane.ts (the project\'s control plane): update it');
-  const cpModule = (await import(new URL(`file://${supportPath}`).href)) as ControlPlaneModule;
-
-  if (!cpModule.binDir()) {
+  if (!binDir()) {
     const hasGo = spawnSync('go', ['version'], { encoding: 'utf8' }).status === 0;
     if (!hasGo) fail('no control plane binaries and no Go to build them: install Go (https://go.dev/dl/), or set KUBEBUILDER_ASSETS to envtest binaries (setup-envtest use -p path)');
     say('building the control plane from Go modules into ~/.cache/mtls-operator (first time only: several minutes)...');
@@ -52,7 +34,7 @@ async function main(): Promise<void> {
   }
 
   say('starting etcd, kube-apiserver and kube-controller-manager...');
-  const cp = await cpModule.controlPlane();
+  const cp = await controlPlane();
   say(`control plane ${cp.version} at ${cp.server}`);
 
   let operator: ChildProcess | undefined;
@@ -67,7 +49,7 @@ async function main(): Promise<void> {
       await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
       if (operator.exitCode === null) operator.kill('SIGKILL');
     }
-    await cp.stop();
+    await stopControlPlane();
     say('stopped; everything it started is gone');
     process.exit(code);
   };
