@@ -5,10 +5,6 @@
  * token of the chart's own ServiceAccount, which proves the chart's RBAC is enough to make an
  * identity Ready. The README's first-install order is followed: init-root --create-namespace
  * (your own CA) before the chart, with caSecret.bootstrap=false.
- *
- * NOT YET RUN: written when no kube-apiserver binary could be built on the development machine in
- * time, so it runs only with MTLS_HELM_REAL=1 until someone has seen it pass on the real control
- * plane (then remove the gate).
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -40,7 +36,6 @@ describe('real apiserver: Helm chart install, upgrade, uninstall', function () {
   const h = (args: string[]) => helm([...args, '--kubeconfig', cp.kubeconfig]);
 
   before(async function () {
-    if (process.env.MTLS_HELM_REAL !== '1') this.skip();
     cp = await controlPlane(this);
     this.timeout(1_800_000);
     if (!helmPath()) this.skip();
