@@ -19,7 +19,7 @@ import { getCondition } from './conditions.ts';
 import { failedStatus, notReadyStatus, readyStatus, settledIssuing } from './status.ts';
 import { IdentityWriter } from './writer.ts';
 import { ANNOTATION_RENEW_REQUEST, buildSecret, containsAll, desiredMetadata, isOwnedBy, unb64, type SecretExtras, type SecretFacts, type SecretPems } from './secret.ts';
-import { buildOutputData, KEYSTORE_P12, resolveKeystoreSpec, TLS_COMBINED_PEM, TRUSTSTORE_P12, usablePassword, type OutputsSpec } from '../outputs/index.ts';
+import { buildOutputDataOffThread, KEYSTORE_P12, resolveKeystoreSpec, TLS_COMBINED_PEM, TRUSTSTORE_P12, usablePassword, type OutputsSpec } from '../outputs/index.ts';
 
 const OUTPUT_KEYS = [KEYSTORE_P12, TRUSTSTORE_P12, TLS_COMBINED_PEM];
 
@@ -124,8 +124,9 @@ export class Reconciler {
     const passwordSecret = outputs.pkcs12 ? await this.cluster.getSecret(namespace, outputs.pkcs12.passwordSecretRef.name) : undefined;
     const password = usablePassword(outputs, passwordSecret, namespace);
     if ('reason' in password) throw new NotReady(password.reason, password.message);
-    const extras = (pems: SecretPems, existing: Secret | undefined): SecretExtras => {
-      const out = buildOutputData({ outputs, pems, passwordSecret, existing, namespace });
+    // Keystores are built in a worker thread: the password KDF never blocks the event loop.
+    const extras = async (pems: SecretPems, existing: Secret | undefined): Promise<SecretExtras> => {
+      const out = await buildOutputDataOffThread({ outputs, pems, passwordSecret, existing, namespace });
       if (!out.ok) throw new NotReady(out.reason, out.message);
       return out;
     };
@@ -167,7 +168,7 @@ export class Reconciler {
     need: IssuanceNeed,
     inspection: Inspection,
     existing: Secret | undefined,
-    extras: (pems: SecretPems, existing: Secret | undefined) => SecretExtras,
+    extras: (pems: SecretPems, existing: Secret | undefined) => Promise<SecretExtras>,
     facts: { specHash: string; revision: number; renewed: boolean; renewRequest?: string },
   ): Promise<ReconcileResult> {
     const { namespace, name } = identity.metadata as { namespace: string; name: string };
@@ -190,7 +191,7 @@ export class Reconciler {
         revision: facts.revision,
         ...(facts.renewRequest ? { renewRequest: facts.renewRequest } : {}),
       };
-      await this.write.secret(buildSecret(identity, spec, issued, secretFacts, extras(issued, existing)), existing);
+      await this.write.secret(buildSecret(identity, spec, issued, secretFacts, await extras(issued, existing)), existing);
       const workloadsRestartedFor = await this.write.restartWorkloads(identity, spec, issued.serialNumber, facts.renewed);
       await this.write.status(identity, readyStatus(identity, spec, {
         notBefore: issued.notBefore, notAfter: issued.notAfter, serial: issued.serialNumber, revision: facts.revision,
@@ -223,7 +224,7 @@ export class Reconciler {
     ca: SigningCA,
     secret: Secret,
     inspection: Inspection,
-    extras: (pems: SecretPems, existing: Secret | undefined) => SecretExtras,
+    extras: (pems: SecretPems, existing: Secret | undefined) => Promise<SecretExtras>,
     facts: { specHash: string; revision: number; renewRequest?: string },
   ): Promise<ReconcileResult> {
     const leaf = inspection.leaf!;
@@ -236,7 +237,7 @@ export class Reconciler {
       ...(facts.renewRequest ? { renewRequest: facts.renewRequest } : {}),
     };
     const pems = { certChainPem: unb64(secret.data?.[TLS_CRT])!, keyPem: unb64(secret.data?.[TLS_KEY])!, caPem: ca.bundlePem };
-    const extra = extras(pems, secret);
+    const extra = await extras(pems, secret);
     const want = desiredMetadata(identity, spec, secretFacts, extra);
     const bundleStale = unb64(secret.data?.[CA_CRT]) !== ca.bundlePem;
     const outputsStale = !sameOutputs(secret.data, extra.data);

@@ -17,7 +17,8 @@
  */
 import { createHash, createHmac } from 'node:crypto';
 import type { Secret } from '../api/types.ts';
-import { buildKeystores, checkPassword, combinedPem, DEFAULT_KEYSTORE_ALIAS } from './pkcs12.ts';
+import { buildKeystores, checkPassword, combinedPem, DEFAULT_KEYSTORE_ALIAS, KEYSTORE_PASSWORD_MAX_LENGTH, type KeystoreInput, type Keystores } from './pkcs12.ts';
+import { buildKeystoresOffThread } from './off-thread.ts';
 import { KEYSTORE_P12, TLS_COMBINED_PEM, TRUSTSTORE_P12, type OutputsSpec } from './spec.ts';
 
 /** Secret annotation binding the keystores to what they were built from. */
@@ -68,6 +69,10 @@ export function keystorePassword(
   if (!secret) return { problem: `the keystore password Secret ${where} (${field}) does not exist` };
   const value = secret.data?.[ref.key];
   if (value === undefined) return { problem: `the keystore password Secret ${where} has no key "${ref.key}" (${field}.key)` };
+  // Not decoded past the bound: base64 of 128 characters (UTF-8, at most 4 bytes each) is at most 684.
+  if (value.length > Math.ceil((KEYSTORE_PASSWORD_MAX_LENGTH * 4) / 3) + 4) {
+    return { password: 'x'.repeat(KEYSTORE_PASSWORD_MAX_LENGTH + 1) };
+  }
   const password = Buffer.from(value, 'base64').toString('utf8');
   if (password === '') return { problem: `the keystore password in Secret ${where}, key "${ref.key}", is empty` };
   return { password };
@@ -117,6 +122,22 @@ function outputsHash(inputs: string, keystoreB64: string, truststoreB64: string)
  * Throws KeystoreError when the material cannot become a keystore (an issuance failure).
  */
 export function buildOutputData(input: OutputInput): OutputResult {
+  return outputData(input, (k) => buildKeystores(k));
+}
+
+/** buildOutputData with the keystores built in a worker thread (the reconciler's path). */
+export async function buildOutputDataOffThread(input: OutputInput): Promise<OutputResult> {
+  const asked: { input?: KeystoreInput } = {};
+  const first = outputData(input, (k) => {
+    asked.input = k;
+    return undefined;
+  });
+  if (asked.input === undefined) return first;
+  const built = await buildKeystoresOffThread(asked.input);
+  return outputData(input, () => built);
+}
+
+function outputData(input: OutputInput, build: (k: KeystoreInput) => Keystores | undefined): OutputResult {
   const { outputs, pems, existing } = input;
   const data: Record<string, string> = {};
   const annotations: Record<string, string> = {};
@@ -138,7 +159,8 @@ export function buildOutputData(input: OutputInput): OutputResult {
     annotations[ANNOTATION_OUTPUTS_HASH] = oldHash;
     return { ok: true, data, annotations };
   }
-  const stores = buildKeystores({ ...pems, password: got.password, profile, alias });
+  const stores = build({ ...pems, password: got.password, profile, alias });
+  if (!stores) return { ok: true, data, annotations };
   data[KEYSTORE_P12] = stores.keystore.toString('base64');
   data[TRUSTSTORE_P12] = stores.truststore.toString('base64');
   annotations[ANNOTATION_OUTPUTS_HASH] = outputsHash(inputs, data[KEYSTORE_P12], data[TRUSTSTORE_P12]);
