@@ -13,7 +13,7 @@ import type { Logger } from '../log.ts';
 import { inspectIssued, isIssuedBy, issueLeaf, leafRequestFor } from '../pki/index.ts';
 import type { Inspection, SigningCA } from '../pki/types.ts';
 import type { CASource } from './ca-source.ts';
-import type { RateLimiter } from './limiter.ts';
+import { ManualRenewalLimiter, type RateLimiter } from './limiter.ts';
 import { noObserver, type ControllerObserver } from './observer.ts';
 import { getCondition } from './conditions.ts';
 import { failedStatus, notReadyStatus, readyStatus, settledIssuing } from './status.ts';
@@ -66,9 +66,11 @@ export class Reconciler {
   private readonly config: ReconcilerConfig;
   private readonly observer: ControllerObserver;
   private readonly limiter: RateLimiter | undefined;
+  private readonly manualRenewals: ManualRenewalLimiter;
   private readonly write: IdentityWriter;
 
-  constructor(deps: { cluster: Cluster; clock: Clock; logger: Logger; ca: CASource; config: ReconcilerConfig; observer?: ControllerObserver; limiter?: RateLimiter }) {
+  constructor(deps: { cluster: Cluster; clock: Clock; logger: Logger; ca: CASource; config: ReconcilerConfig; observer?: ControllerObserver; limiter?: RateLimiter; manualRenewals?: ManualRenewalLimiter }) {
+    this.manualRenewals = deps.manualRenewals ?? new ManualRenewalLimiter({ clock: deps.clock });
     this.observer = deps.observer ?? noObserver;
     this.limiter = deps.limiter;
     this.write = new IdentityWriter(deps.cluster, deps.logger, deps.config.allowWorkloadRestart ?? false);
@@ -156,6 +158,12 @@ export class Reconciler {
     // A CA change re-issues every leaf: take turns, so the API server sees a steady rate.
     const wait = need?.reason === 'IncorrectIssuer' || (!need && unb64(data[CA_CRT]) !== ca.bundlePem) ? this.limiter?.take() ?? 0 : 0;
     if (wait > 0) return { requeueAfterMs: wait };
+    // Manual renewals: at most one per identity per interval; a sooner request waits its turn.
+    const manualWait = need?.reason === 'ManuallyTriggered' ? this.manualRenewals.take(identity.metadata.uid ?? `${namespace}/${identity.metadata.name}`) : 0;
+    if (manualWait > 0) {
+      this.logger.info('manual renewal rate-limited', { namespace, name: identity.metadata.name, reason: 'ManuallyTriggered', retryInMs: manualWait });
+      return { requeueAfterMs: manualWait };
+    }
     if (need) return this.issue(identity, spec, ca, need, inspection, secret, extras, { specHash, revision: revision + 1, renewed: !!inspection.leaf, ...(renewRequest ? { renewRequest } : {}) });
     return this.keep(identity, spec, ca, secret!, inspection, extras, { specHash, revision, ...(renewRequest ? { renewRequest } : {}) });
   }
