@@ -124,11 +124,11 @@ export class Reconciler {
     }
     // Keystores need their password before any key is made.
     const passwordSecret = outputs.pkcs12 ? await this.cluster.getSecret(namespace, outputs.pkcs12.passwordSecretRef.name) : undefined;
-    const password = usablePassword(outputs, passwordSecret, namespace);
+    const password = usablePassword(outputs, passwordSecret, namespace, identity.metadata.name);
     if ('reason' in password) throw new NotReady(password.reason, password.message);
     // Keystores are built in a worker thread: the password KDF never blocks the event loop.
     const extras = async (pems: SecretPems, existing: Secret | undefined): Promise<SecretExtras> => {
-      const out = await buildOutputDataOffThread({ outputs, pems, passwordSecret, existing, namespace });
+      const out = await buildOutputDataOffThread({ outputs, pems, passwordSecret, existing, namespace, identity: identity.metadata.name });
       if (!out.ok) throw new NotReady(out.reason, out.message);
       return out;
     };

@@ -8,6 +8,6 @@ export {
   TRUSTSTORE_P12, type KeystoreProfileName, type OutputFormat, type OutputsSpec, type Pkcs12Output, type SecretKeyRef,
 } from './spec.ts';
 export {
-  ANNOTATION_OUTPUTS_HASH, buildOutputData, buildOutputDataOffThread, keystorePassword, REASON_KEYSTORE_PASSWORD_INVALID, REASON_KEYSTORE_PASSWORD_MISSING, usablePassword, type OutputInput,
+  ANNOTATION_KEYSTORE_PASSWORD_FOR, ANNOTATION_OUTPUTS_HASH, buildOutputData, optedIn, buildOutputDataOffThread, keystorePassword, REASON_KEYSTORE_PASSWORD_INVALID, REASON_KEYSTORE_PASSWORD_MISSING, usablePassword, type OutputInput,
   type OutputPems, type OutputResult,
 } from './secret-data.ts';

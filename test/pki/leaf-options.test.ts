@@ -75,7 +75,7 @@ describe('issueLeaf options and refusals', function () {
       const req = leafRequest({ usages: ['digital signature', only] });
       const issued = await issueLeaf(f.ca, req);
       checkLeaf(f, req, issued);
-      for (const purpose of ['sslclient', 'sslserver']) {
+      for (const purpose of ['sslclient', 'sslserver'] as const) {
         const r = await opensslVerify(tmp, `${only.replace(' ', '-')}-${purpose}`, issued.certChainPem, f.rootPem, purpose);
         assert.equal(r.code, 0, `${only} as ${purpose}: ${r.stdout}${r.stderr}`);
       }
