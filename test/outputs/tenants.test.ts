@@ -73,6 +73,22 @@ describe('hostile tenant: keystore passwords (issue 19, point 2)', () => {
     assert.ok(stall < 250, `the event loop stalled ${stall.toFixed(0)} ms`);
   });
 
+  it('point 5: mtls.dev/outputs-hash carries nothing derived from the password (no offline guessing)', () => {
+    const existing = { metadata: { name: 'web-mtls', namespace: 'team-a' }, data: {} };
+    const served = (password: string, rv: string): Secret => ({ ...secretWith(password), metadata: { name: REF.name, namespace: 'team-a', uid: 'u-1', resourceVersion: rv } });
+    // Keystores carry random salts, so the hash differs per build: compare how it is computed instead,
+    // by keeping the built keystores and asking whether another password would still match them.
+    const first = buildOutputData({ outputs: spec('Modern'), pems, passwordSecret: served('guess-1', '7'), existing });
+    assert.ok(first.ok);
+    const built = { metadata: { name: 'web-mtls', namespace: 'team-a', annotations: first.annotations }, data: first.data };
+    const sameVersionOtherPassword = buildOutputData({ outputs: spec('Modern'), pems, passwordSecret: served('guess-2', '7'), existing: built });
+    assert.ok(sameVersionOtherPassword.ok);
+    assert.equal(sameVersionOtherPassword.data[KEYSTORE_P12], first.data[KEYSTORE_P12], 'the hash matched without the password: it is not an oracle for it');
+    const newVersion = buildOutputData({ outputs: spec('Modern'), pems, passwordSecret: served('guess-1', '8'), existing: built });
+    assert.ok(newVersion.ok);
+    assert.notEqual(newVersion.data[KEYSTORE_P12], first.data[KEYSTORE_P12], 'a new version of the password Secret rebuilds');
+  });
+
   it('a keystore the worker cannot build is a KeystoreError with its message; a slow one is killed at the deadline', async () => {
     await assert.rejects(
       buildKeystoresOffThread({ keyPem: 'not a key', certChainPem: pems.certChainPem, caPem: pems.caPem, password: 'x', profile: 'modern' }),
