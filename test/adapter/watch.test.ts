@@ -359,7 +359,7 @@ describe('KubeCluster watches', () => {
 
   it('the watchdog restarts a silent watch, while bookmarks keep it alive', async () => {
     serveDefaults();
-    const c = make({ watchdogMs: 150 });
+    const c = make({ watchdogMs: 400 });
     // The identity watch opens first (the Secret reduction needs the identity cache): bookmark it at once.
     const started = c.start(handlers);
     await waitFor('the identity watch', () => api.watchesOf(IDENTITIES).length === 1);

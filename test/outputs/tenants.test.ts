@@ -51,7 +51,8 @@ describe('hostile tenant: keystore passwords (issue 19, point 2)', () => {
     assert.ok('reason' in got);
     assert.equal(got.reason, REASON_KEYSTORE_PASSWORD_INVALID);
     assert.match(got.message, new RegExp(`longer than ${KEYSTORE_PASSWORD_MAX_LENGTH} characters`));
-    assert.ok(ms < 200, `took ${ms.toFixed(0)} ms`);
+    // The KDF over such a password took 1-4.7 s; the refusal is a length check (the bound is loose for a loaded CI machine).
+    assert.ok(ms < 1000, `took ${ms.toFixed(0)} ms`);
   });
 
   it('the bound is exact: 128 characters build, 129 are refused', () => {
