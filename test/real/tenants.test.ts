@@ -40,6 +40,8 @@ describe('real apiserver: hostile tenants (issue 19)', function () {
     const res = await cp.kubectl(['apply', '-k', `${ROOT}deploy/`]);
     assert.equal(res.code, 0, res.stderr);
     await cp.kubectl(['delete', 'validatingadmissionpolicybinding', 'mtls-name-policy', '--ignore-not-found']);
+    // The control plane is shared per run: another file may have applied the cluster-wide restart grant.
+    await cp.kubectl(['delete', '-k', `${ROOT}deploy/optional/workload-restart/`, '--ignore-not-found']);
     tenant = await cp.newNamespace('tenant');
     kubeconfig = await cp.serviceAccountKubeconfig(OPERATOR_NS, 'mtls-operator');
     saConfig = new KubeConfig();
