@@ -14,6 +14,7 @@ import {
   type OwnerReference,
   type Secret,
 } from '../api/types.ts';
+import { boundedMeta, reduceData, reduceSecret, type IdentityUid } from './reduce.ts';
 
 type Raw = Record<string, unknown>;
 
@@ -110,6 +111,27 @@ export function toIdentity(v: unknown): MutualTLSIdentity {
     kind: str(o.kind) ?? KIND,
     metadata: meta as unknown as ObjectMeta,
   } as MutualTLSIdentity;
+}
+
+/** An identity as the cache keeps it: metadata bounded (reduce.ts); the spec is bounded by the CRD. */
+export function cachedIdentity(v: unknown): MutualTLSIdentity {
+  const id = toIdentity(v);
+  const m = id.metadata as ObjectMeta & Raw;
+  const labels = stringMap(m.labels);
+  const annotations = stringMap(m.annotations);
+  id.metadata = boundedMeta(compact({ ...m, labels, annotations }));
+  return id;
+}
+
+/** A labelled Secret as the cache keeps it: data only when a live identity owns it (reduce.ts). */
+export function cachedSecret(v: unknown, uidOf: IdentityUid): Secret {
+  return reduceSecret(toSecret(v), uidOf);
+}
+
+/** A ConfigMap as the cache keeps it: bounded metadata and a few bounded entries (reduce.ts). */
+export function cachedConfigMap(v: unknown): ConfigMap {
+  const cm = toConfigMap(v);
+  return compact({ ...cm, metadata: boundedMeta(cm.metadata), data: reduceData(cm.data) });
 }
 
 /**

@@ -29,6 +29,7 @@ import {
   LABEL_MANAGED_BY,
   MANAGED_BY,
   PLURAL,
+  TRUST_ROTATION_CONFIGMAP,
   VERSION,
   type ConfigMap,
   type EventType,
@@ -40,7 +41,8 @@ import {
 } from '../api/types.ts';
 import { ClusterError, type Cluster, type ClusterHandlers } from '../cluster/port.ts';
 import { DEFAULT_BACKOFF } from './backoff.ts';
-import { toConfigMap, toIdentity, toSecret, writableConfigMap, writableSecret } from './convert.ts';
+import { cachedConfigMap, cachedIdentity, cachedSecret, toSecret, writableConfigMap, writableSecret } from './convert.ts';
+import { isPartial } from './reduce.ts';
 import { describeError } from './errors.ts';
 import { EventRecorder } from './events.ts';
 import { callApi } from './timing.ts';
@@ -132,7 +134,10 @@ export class KubeCluster implements Cluster {
     if (this.started) throw new Error('KubeCluster already started');
     this.started = true;
     this.handlers = handlers;
-    await Promise.all(this.watches.all.map((r) => r.start()));
+    // Identities first: the Secret cache keeps data only for Secrets a cached identity owns.
+    const identities = [...this.watches.identities.values()];
+    await Promise.all(identities.map((r) => r.start()));
+    await Promise.all(this.watches.all.filter((r) => !identities.includes(r as never)).map((r) => r.start()));
     this.log.info('cluster caches synced', { watches: this.watches.all.map((r) => r.name) });
   }
 
@@ -164,10 +169,13 @@ export class KubeCluster implements Cluster {
     const key = `${namespace}/${name}`;
     const cached = (this.isCa(namespace, name) ? this.watches.ca.get(key) : undefined) ??
       forNamespace(this.watches.secrets, namespace)?.get(key);
-    if (cached) return cached;
+    // A cached Secret without data (no live identity owned it when it arrived) is read afresh.
+    if (cached && !isPartial(cached)) return cached;
     try {
-      return toSecret(await callApi(`GET secrets/${key}`, this.timeoutMs, () =>
+      const read = toSecret(await callApi(`GET secrets/${key}`, this.timeoutMs, () =>
         this.core.readNamespacedSecret({ namespace, name })));
+      if (cached) return this.remember(read);
+      return read;
     } catch (err) {
       if ((err as { code?: unknown }).code === 404) return undefined;
       throw err;
@@ -181,7 +189,7 @@ export class KubeCluster implements Cluster {
         { name, namespace, body: writableSecret(secret), fieldManager: FIELD_MANAGER, force: options.force ?? true },
         setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
       ));
-    return this.remember(toSecret(applied));
+    return this.remember(toSecret(applied), true);
   }
 
   async createSecret(secret: Secret): Promise<Secret> {
@@ -193,7 +201,7 @@ export class KubeCluster implements Cluster {
         body: writableSecret(secret) as V1Secret,
         fieldManager: FIELD_MANAGER,
       }));
-    return this.remember(toSecret(created));
+    return this.remember(toSecret(created), true);
   }
 
   async patchIdentityStatus(namespace: string, name: string, status: MutualTLSIdentityStatus): Promise<void> {
@@ -203,12 +211,13 @@ export class KubeCluster implements Cluster {
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
       ));
     if (updated !== null && typeof updated === 'object' && 'metadata' in updated) {
-      forNamespace(this.watches.identities, namespace)?.put(toIdentity(updated));
+      forNamespace(this.watches.identities, namespace)?.put(cachedIdentity(updated));
     }
   }
 
+  /** Only Secrets a live identity owns: a tenant's labelled Secret counts for nothing (rotation progress). */
   listSecrets(): Secret[] {
-    return [...this.watches.secrets.values()].flatMap((r) => r.values());
+    return [...this.watches.secrets.values()].flatMap((r) => r.values()).filter((s) => s.data !== undefined && !isPartial(s));
   }
 
   async patchSecretAnnotations(namespace: string, name: string, annotations: Record<string, string | null>): Promise<void> {
@@ -234,11 +243,17 @@ export class KubeCluster implements Cluster {
   }
 
   getConfigMap(namespace: string, name: string): ConfigMap | undefined {
-    return forNamespace(this.watches.configMaps, namespace)?.get(`${namespace}/${name}`);
+    return this.configMapCache(namespace, name)?.get(`${namespace}/${name}`);
   }
 
   listConfigMaps(): ConfigMap[] {
-    return [...this.watches.configMaps.values()].flatMap((r) => r.values());
+    return [...this.watches.configMaps.values(), this.watches.rotation].flatMap((r) => r.values());
+  }
+
+  /** The cache a ConfigMap of ours lives in: only the two names the operator writes are watched. */
+  private configMapCache(namespace: string, name: string) {
+    if (namespace === this.opts.operatorNamespace && name === TRUST_ROTATION_CONFIGMAP) return this.watches.rotation;
+    return forNamespace(this.watches.configMaps, namespace);
   }
 
   async applyConfigMap(configMap: ConfigMap): Promise<ConfigMap> {
@@ -248,8 +263,8 @@ export class KubeCluster implements Cluster {
         { name, namespace, body: writableConfigMap(configMap), fieldManager: FIELD_MANAGER, force: true },
         setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
       ));
-    const result = toConfigMap(applied);
-    const cache = forNamespace(this.watches.configMaps, namespace);
+    const result = cachedConfigMap(applied);
+    const cache = this.configMapCache(namespace, name);
     if (result.metadata.labels?.[LABEL_MANAGED_BY] === MANAGED_BY) cache?.put(result);
     else cache?.forget(`${namespace}/${name}`);
     return result;
@@ -262,7 +277,7 @@ export class KubeCluster implements Cluster {
     } catch (err) {
       if (!ClusterError.isNotFound(err)) throw err;
     }
-    forNamespace(this.watches.configMaps, namespace)?.forget(`${namespace}/${name}`);
+    this.configMapCache(namespace, name)?.forget(`${namespace}/${name}`);
   }
 
   recordEvent(about: ObjectRef, type: EventType, reason: string, message: string): Promise<void> {
@@ -273,12 +288,17 @@ export class KubeCluster implements Cluster {
     return namespace === this.opts.operatorNamespace && name === this.opts.caSecretName;
   }
 
-  /** Write-through: the server's answer replaces the cached copy. */
-  private remember(secret: Secret): Secret {
+  /**
+   * Write-through: the server's answer, reduced as a watch event would be, replaces the cached
+   * copy. `ownWrite`: the answer to our own apply/create, whose owner is the identity being
+   * reconciled (the reconciler writes only for identities in its cache), so its data is kept.
+   */
+  private remember(secret: Secret, ownWrite = false): Secret {
     const { namespace = '', name } = secret.metadata;
     if (this.isCa(namespace, name)) this.watches.ca.put(secret);
     const cache = forNamespace(this.watches.secrets, namespace);
-    if (secret.metadata.labels?.[LABEL_MANAGED_BY] === MANAGED_BY) cache?.put(secret);
+    const uidOf = ownWrite ? (_ns: string, _name: string) => secret.metadata.ownerReferences?.find((r) => r.controller)?.uid : this.watches.identityUid;
+    if (secret.metadata.labels?.[LABEL_MANAGED_BY] === MANAGED_BY) cache?.put(cachedSecret(secret, uidOf));
     else cache?.forget(`${namespace}/${name}`);
     return secret;
   }

@@ -1,10 +1,16 @@
 /**
- * The adapter's four kinds of watch, each a supervised reflector (reflector.ts):
+ * The adapter's five kinds of watch, each a supervised reflector (reflector.ts):
  *   identities: mutualtlsidentities.mtls.dev, all namespaces or one watch per listed namespace;
- *   secrets:    Secrets labeled app.kubernetes.io/managed-by=mtls-operator, never every Secret;
- *   configmaps: ConfigMaps with the same label (trust bundles, rotation state), all namespaces
- *               or one watch per listed namespace plus the operator namespace (rotation state);
+ *   secrets:    Secrets labeled app.kubernetes.io/managed-by=mtls-operator, never every Secret,
+ *               reduced on arrival (reduce.ts): data only for Secrets a live identity owns;
+ *   configmaps: the trust bundle ConfigMaps, by fieldSelector metadata.name=mtls-trust-bundle and
+ *               the label, all namespaces or one watch per listed namespace;
+ *   rotation:   the rotation state ConfigMap, by name and label, in the operator namespace;
  *   ca-secret:  the CA Secret, by fieldSelector metadata.name, in the operator namespace.
+ *
+ * Only what the operator can own is listed: a tenant's labelled ConfigMap of any other name never
+ * reaches the process, and list pages of Secrets and ConfigMaps are small (paging.ts) so that one
+ * page of 1 MB objects stays a few tens of MB before reduction.
  */
 import type { CoreV1Api, CustomObjectsApi, Watch } from '@kubernetes/client-node';
 import {
@@ -14,12 +20,15 @@ import {
   PLURAL,
   VERSION,
   type ConfigMap,
+  TRUST_BUNDLE_CONFIGMAP,
+  TRUST_ROTATION_CONFIGMAP,
   type MutualTLSIdentity,
   type Secret,
 } from '../api/types.ts';
 import type { BackoffOptions } from './backoff.ts';
-import { toConfigMap, toIdentity, toSecret } from './convert.ts';
-import { listAllPages, type PageFn } from './paging.ts';
+import { cachedConfigMap, cachedIdentity, cachedSecret, toSecret } from './convert.ts';
+import { IDENTITY_PAGE_SIZE, listAllPages, SMALL_PAGE_SIZE, type PageFn } from './paging.ts';
+import type { IdentityUid } from './reduce.ts';
 import { Reflector } from './reflector.ts';
 import type { AdapterLogger, ChangeKind, KubeObject } from './types.ts';
 
@@ -48,9 +57,13 @@ export interface WatchSetOptions {
 export interface WatchSet {
   identities: Map<string, Reflector<MutualTLSIdentity>>;
   secrets: Map<string, Reflector<Secret>>;
-  /** Keyed like the others; with a namespace list, the operator namespace has one too. */
+  /** Trust bundle ConfigMaps, keyed like the others. */
   configMaps: Map<string, Reflector<ConfigMap>>;
+  /** The rotation state ConfigMap in the operator namespace. */
+  rotation: Reflector<ConfigMap>;
   ca: Reflector<Secret>;
+  /** The uid of a cached identity (what the Secret reduction checks ownership against). */
+  identityUid: IdentityUid;
   all: Reflector<KubeObject>[];
 }
 
@@ -67,13 +80,14 @@ export function buildWatches(o: WatchSetOptions): WatchSet {
     normalize: (raw: unknown) => T,
     page: PageFn,
     onChange: (kind: ChangeKind, obj: T) => void,
+    pageSize = SMALL_PAGE_SIZE,
   ): Reflector<T> =>
     new Reflector<T>({
       name,
       path,
       query,
       normalize,
-      list: () => listAllPages(page),
+      list: () => listAllPages(page, pageSize),
       watch: o.watch,
       onChange,
       onResync: o.onResync,
@@ -89,32 +103,36 @@ export function buildWatches(o: WatchSetOptions): WatchSet {
   const secrets = new Map<string, Reflector<Secret>>();
   const namespaces = o.namespaces?.length ? [...new Set(o.namespaces)] : [ALL];
   const managed = { labelSelector: MANAGED_SELECTOR };
+  const identityUid: IdentityUid = (ns, name) =>
+    forNamespace(identities, ns)?.get(`${ns}/${name}`)?.metadata.uid;
+  const toCachedSecret = (raw: unknown): Secret => cachedSecret(raw, identityUid);
   for (const ns of namespaces) {
     const suffix = ns === ALL ? '' : `/${ns}`;
-    identities.set(ns, make(`identities${suffix}`, identityPath(ns), {}, toIdentity,
+    identities.set(ns, make(`identities${suffix}`, identityPath(ns), {}, cachedIdentity,
       (limit, cont) => {
         const base = { group: GROUP, version: VERSION, plural: PLURAL, limit, _continue: cont };
         return ns === ALL
           ? o.custom.listClusterCustomObject(base)
           : o.custom.listNamespacedCustomObject({ ...base, namespace: ns });
       },
-      (_kind, obj) => o.onIdentity(obj)));
-    secrets.set(ns, make(`secrets${suffix}`, secretPath(ns), managed, toSecret,
+      (_kind, obj) => o.onIdentity(obj), IDENTITY_PAGE_SIZE));
+    secrets.set(ns, make(`secrets${suffix}`, secretPath(ns), managed, toCachedSecret,
       (limit, cont) => listSecrets(o.core, ns, managed, limit, cont),
       (_kind, obj) => o.onSecret(obj)));
   }
-  // The rotation state ConfigMap lives in the operator namespace, watched even when not listed.
+  // Trust bundles by name (and label): a labelled ConfigMap of any other name is never listed.
   const configMaps = new Map<string, Reflector<ConfigMap>>();
-  const configMapNamespaces = namespaces[0] === ALL ? [ALL] : [...new Set([...namespaces, o.operatorNamespace])];
-  for (const ns of configMapNamespaces) {
+  const bundles = { ...managed, fieldSelector: `metadata.name=${TRUST_BUNDLE_CONFIGMAP}` };
+  for (const ns of namespaces) {
     const suffix = ns === ALL ? '' : `/${ns}`;
-    configMaps.set(ns, make(`configmaps${suffix}`, configMapPath(ns), managed, toConfigMap,
-      (limit, cont) => {
-        const base = { ...managed, limit, _continue: cont };
-        return ns === ALL ? o.core.listConfigMapForAllNamespaces(base) : o.core.listNamespacedConfigMap({ ...base, namespace: ns });
-      },
+    configMaps.set(ns, make(`configmaps${suffix}`, configMapPath(ns), bundles, cachedConfigMap,
+      (limit, cont) => listConfigMaps(o.core, ns, bundles, limit, cont),
       (_kind, obj) => o.onConfigMap(obj)));
   }
+  const rotationQuery = { ...managed, fieldSelector: `metadata.name=${TRUST_ROTATION_CONFIGMAP}` };
+  const rotation = make('rotation-state', configMapPath(o.operatorNamespace), rotationQuery, cachedConfigMap,
+    (limit, cont) => listConfigMaps(o.core, o.operatorNamespace, rotationQuery, limit, cont),
+    (_kind, obj) => o.onConfigMap(obj));
   const caQuery = { fieldSelector: `metadata.name=${o.caSecretName}` };
   const ca = make('ca-secret', secretPath(o.operatorNamespace), caQuery, toSecret,
     (limit, cont) => listSecrets(o.core, o.operatorNamespace, caQuery, limit, cont),
@@ -123,8 +141,10 @@ export function buildWatches(o: WatchSetOptions): WatchSet {
     identities,
     secrets,
     configMaps,
+    rotation,
     ca,
-    all: [...identities.values(), ...secrets.values(), ...configMaps.values(), ca],
+    identityUid,
+    all: [...identities.values(), ...secrets.values(), ...configMaps.values(), rotation, ca],
   };
 }
 
@@ -137,6 +157,17 @@ function listSecrets(
 ): Promise<unknown> {
   const base = { ...selector, limit, _continue: cont };
   return ns === ALL ? core.listSecretForAllNamespaces(base) : core.listNamespacedSecret({ ...base, namespace: ns });
+}
+
+function listConfigMaps(
+  core: CoreV1Api,
+  ns: string,
+  selector: { labelSelector?: string; fieldSelector?: string },
+  limit: number | undefined,
+  cont: string | undefined,
+): Promise<unknown> {
+  const base = { ...selector, limit, _continue: cont };
+  return ns === ALL ? core.listConfigMapForAllNamespaces(base) : core.listNamespacedConfigMap({ ...base, namespace: ns });
 }
 
 function identityPath(ns: string): string {

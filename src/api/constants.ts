@@ -77,11 +77,15 @@ export const LIMITS = {
   durationMaxLength: 32,
   usagesMaxItems: 4,
   restartWorkloadsMaxItems: 16,
-  /** secretTemplate.labels and secretTemplate.annotations, each. */
-  templateMaxEntries: 64,
+  /**
+   * secretTemplate.labels and secretTemplate.annotations, each (issue 19: a tenant's template is
+   * held in the identity cache and copied onto the Secret, so it is bounded well below the API
+   * server's own 256 KiB of annotations per object). With keys of at most 317 characters
+   * (qualified names) and values of at most 1024, a template is at most ~42 KiB.
+   */
+  templateMaxEntries: 32,
   labelValueMaxLength: 63,
-  /** Kubernetes' limit on all annotations of an object, keys and values, in bytes. */
-  annotationsMaxBytes: 256 * 1024,
+  annotationValueMaxLength: 1024,
 } as const;
 
 /** Longest metadata.name whose default Secret name still fits in 253 characters. */
@@ -154,7 +158,6 @@ export const MESSAGES = {
   qualifiedKey:
     "keys must be Kubernetes qualified names: an optional DNS subdomain prefix and '/', then at most " +
     "63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit",
-  annotationsTooLarge: `annotations may not be larger than ${LIMITS.annotationsMaxBytes} bytes in total`,
   namespaceRequired: 'a MutualTLSIdentity must have a namespace',
   namespaceInvalid: 'namespace must be a DNS-1123 label',
   nameRequired: 'a MutualTLSIdentity must have a name',

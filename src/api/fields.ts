@@ -107,7 +107,7 @@ function isQualifiedName(key: string): boolean {
 
 /**
  * secretTemplate.labels or .annotations: string values, qualified-name keys, no reserved keys,
- * valid label values, the annotations' total size.
+ * valid label values, bounded annotation values.
  */
 export function stringMap(
   parent: Obj,
@@ -120,7 +120,6 @@ export function stringMap(
     fail(field, `Too many: ${entries.length}: must have at most ${LIMITS.templateMaxEntries} items`);
   }
   const out: Record<string, string> = {};
-  let bytes = 0;
   for (const [k, v] of entries) {
     const at = `${field}[${k}]`;
     if (typeof v !== 'string') fail(at, 'must be of type string');
@@ -133,10 +132,10 @@ export function stringMap(
         fail(at, `Too long: may not be more than ${LIMITS.labelValueMaxLength} characters`);
       }
       if (!LABEL_VALUE_RE.test(v)) fail(at, MESSAGES.labelValue);
+    } else if (chars(v) > LIMITS.annotationValueMaxLength) {
+      fail(at, `Too long: may not be more than ${LIMITS.annotationValueMaxLength} characters`);
     }
-    bytes += Buffer.byteLength(k) + Buffer.byteLength(v);
     out[k] = v;
   }
-  if (key === 'annotations' && bytes > LIMITS.annotationsMaxBytes) fail(field, MESSAGES.annotationsTooLarge);
   return out;
 }

@@ -156,6 +156,8 @@ export interface ConfigMap {
 
 /** The trust bundle ConfigMap the operator keeps in every namespace that holds identities. */
 export const TRUST_BUNDLE_CONFIGMAP = 'mtls-trust-bundle';
+/** The trust-rotation state ConfigMap in the operator namespace. */
+export const TRUST_ROTATION_CONFIGMAP = 'mtls-trust-rotation';
 
 export type EventType = 'Normal' | 'Warning';
 

@@ -10,7 +10,7 @@
  * During a rotation the bundle is the old roots plus the new ones; the old CA signs while
  * Prepared, the new one once Active.
  */
-import { CA_CRT, TLS_CRT, TLS_KEY, type Secret } from '../api/types.ts';
+import { CA_CRT, TLS_CRT, TLS_KEY, TRUST_ROTATION_CONFIGMAP, type Secret } from '../api/types.ts';
 import type { Clock } from '../clock.ts';
 import { ClusterError, type Cluster } from '../cluster/port.ts';
 import { isRunning, rotationFromData, type RotationState } from '../decide/rotation.ts';
@@ -27,7 +27,7 @@ export const ANNOTATION_ROTATE_TO = 'mtls.dev/rotate-to';
 /** The CA Secret annotation that aborts a rotation that is not yet Active. */
 export const ANNOTATION_ROTATION_ABORT = 'mtls.dev/rotation-abort';
 /** The rotation state, in the operator namespace. */
-export const ROTATION_CONFIGMAP = 'mtls-trust-rotation';
+export const ROTATION_CONFIGMAP = TRUST_ROTATION_CONFIGMAP;
 
 export interface CASourceOptions {
   namespace: string;

@@ -35,3 +35,37 @@ export class RateLimiter {
     return Math.ceil(wait + this.random() * this.jitterMs);
   }
 }
+
+/**
+ * Manual renewals (a new mtls.dev/renew-request value) per identity (issue 19, point 2): at most
+ * one every `intervalMs` (default 5 min) for each identity uid. A request that comes sooner is
+ * honoured once the interval has passed, not dropped. Without this, one namespace annotating in a
+ * loop forced an issuance (and, with restartWorkloads, a rollout) per annotation.
+ */
+export const MANUAL_RENEWAL_INTERVAL_MS = 5 * 60_000;
+
+export class ManualRenewalLimiter {
+  private readonly last = new Map<string, number>();
+  private readonly clock: Clock;
+  readonly intervalMs: number;
+
+  constructor(opts: { clock: Clock; intervalMs?: number }) {
+    this.clock = opts.clock;
+    this.intervalMs = opts.intervalMs ?? MANUAL_RENEWAL_INTERVAL_MS;
+  }
+
+  /** 0: go ahead (recorded now). Otherwise: the milliseconds until this identity may renew by hand again. */
+  take(uid: string): number {
+    const now = this.clock.now();
+    const previous = this.last.get(uid);
+    if (previous !== undefined && now - previous < this.intervalMs) return previous + this.intervalMs - now;
+    this.last.set(uid, now);
+    if (this.last.size > 1024) this.prune(now);
+    return 0;
+  }
+
+  /** Entries past the interval say nothing any more: the map holds at most the recent ones. */
+  private prune(now: number): void {
+    for (const [uid, at] of this.last) if (now - at >= this.intervalMs) this.last.delete(uid);
+  }
+}

@@ -9,6 +9,7 @@
  * slept or a timer that drifted still runs the key on time.
  */
 import { clampDelay, type Clock } from '../clock.ts';
+import { FairLanes } from './lanes.ts';
 
 export interface Timers {
   setTimeout(fn: () => void, ms: number): unknown;
@@ -53,7 +54,8 @@ export class WorkQueue {
   private readonly timers: Timers;
   private readonly baseBackoffMs: number;
   private readonly maxBackoffMs: number;
-  private readonly order: string[] = [];
+  /** Waiting keys: round-robin between namespaces, due keys first (lanes.ts). */
+  private readonly order = new FairLanes();
   private readonly queued = new Set<string>();
   private readonly processing = new Set<string>();
   /** Keys added while being processed: re-queued when done. */
@@ -87,7 +89,8 @@ export class WorkQueue {
     return this.deadlines.get(key)?.at;
   }
 
-  add(key: string): void {
+  /** `due`: the key's deadline passed (it goes ahead of event-driven keys). */
+  add(key: string, due = false): void {
     if (this.shuttingDown) return;
     this.cancelDeadline(key);
     if (this.processing.has(key)) {
@@ -102,7 +105,7 @@ export class WorkQueue {
       return;
     }
     this.queued.add(key);
-    this.order.push(key);
+    this.order.push(key, due);
   }
 
   /** Add after a delay; an earlier deadline for the same key wins. */
@@ -160,7 +163,7 @@ export class WorkQueue {
     this.timers.clearInterval(this.tick);
     for (const d of this.deadlines.values()) this.timers.clearTimeout(d.timer);
     this.deadlines.clear();
-    this.order.length = 0;
+    this.order.clear();
     this.queued.clear();
     for (const w of this.waiters.splice(0)) w(undefined);
   }
@@ -173,7 +176,7 @@ export class WorkQueue {
   fireDue(): void {
     const now = this.clock.now();
     for (const [key, d] of this.deadlines) {
-      if (d.at <= now) this.add(key);
+      if (d.at <= now) this.add(key, true);
     }
   }
 
@@ -186,7 +189,7 @@ export class WorkQueue {
     const d = this.deadlines.get(key);
     if (!d) return;
     const remaining = d.at - this.clock.now();
-    if (remaining <= 0) this.add(key);
+    if (remaining <= 0) this.add(key, true);
     else d.timer = this.arm(key, remaining);
   }
 

@@ -13,13 +13,13 @@ import type { Logger } from '../log.ts';
 import { inspectIssued, isIssuedBy, issueLeaf, leafRequestFor } from '../pki/index.ts';
 import type { Inspection, SigningCA } from '../pki/types.ts';
 import type { CASource } from './ca-source.ts';
-import type { RateLimiter } from './limiter.ts';
+import { ManualRenewalLimiter, type RateLimiter } from './limiter.ts';
 import { noObserver, type ControllerObserver } from './observer.ts';
 import { getCondition } from './conditions.ts';
 import { failedStatus, notReadyStatus, readyStatus, settledIssuing } from './status.ts';
 import { IdentityWriter } from './writer.ts';
 import { ANNOTATION_RENEW_REQUEST, buildSecret, containsAll, desiredMetadata, isOwnedBy, unb64, type SecretExtras, type SecretFacts, type SecretPems } from './secret.ts';
-import { buildOutputData, KEYSTORE_P12, resolveKeystoreSpec, TLS_COMBINED_PEM, TRUSTSTORE_P12, usablePassword, type OutputsSpec } from '../outputs/index.ts';
+import { buildOutputDataOffThread, KEYSTORE_P12, resolveKeystoreSpec, TLS_COMBINED_PEM, TRUSTSTORE_P12, usablePassword, type OutputsSpec } from '../outputs/index.ts';
 
 const OUTPUT_KEYS = [KEYSTORE_P12, TRUSTSTORE_P12, TLS_COMBINED_PEM];
 
@@ -66,9 +66,11 @@ export class Reconciler {
   private readonly config: ReconcilerConfig;
   private readonly observer: ControllerObserver;
   private readonly limiter: RateLimiter | undefined;
+  private readonly manualRenewals: ManualRenewalLimiter;
   private readonly write: IdentityWriter;
 
-  constructor(deps: { cluster: Cluster; clock: Clock; logger: Logger; ca: CASource; config: ReconcilerConfig; observer?: ControllerObserver; limiter?: RateLimiter }) {
+  constructor(deps: { cluster: Cluster; clock: Clock; logger: Logger; ca: CASource; config: ReconcilerConfig; observer?: ControllerObserver; limiter?: RateLimiter; manualRenewals?: ManualRenewalLimiter }) {
+    this.manualRenewals = deps.manualRenewals ?? new ManualRenewalLimiter({ clock: deps.clock });
     this.observer = deps.observer ?? noObserver;
     this.limiter = deps.limiter;
     this.write = new IdentityWriter(deps.cluster, deps.logger, deps.config.allowWorkloadRestart ?? false);
@@ -122,10 +124,11 @@ export class Reconciler {
     }
     // Keystores need their password before any key is made.
     const passwordSecret = outputs.pkcs12 ? await this.cluster.getSecret(namespace, outputs.pkcs12.passwordSecretRef.name) : undefined;
-    const password = usablePassword(outputs, passwordSecret, namespace);
+    const password = usablePassword(outputs, passwordSecret, namespace, identity.metadata.name);
     if ('reason' in password) throw new NotReady(password.reason, password.message);
-    const extras = (pems: SecretPems, existing: Secret | undefined): SecretExtras => {
-      const out = buildOutputData({ outputs, pems, passwordSecret, existing, namespace });
+    // Keystores are built in a worker thread: the password KDF never blocks the event loop.
+    const extras = async (pems: SecretPems, existing: Secret | undefined): Promise<SecretExtras> => {
+      const out = await buildOutputDataOffThread({ outputs, pems, passwordSecret, existing, namespace, identity: identity.metadata.name });
       if (!out.ok) throw new NotReady(out.reason, out.message);
       return out;
     };
@@ -155,6 +158,12 @@ export class Reconciler {
     // A CA change re-issues every leaf: take turns, so the API server sees a steady rate.
     const wait = need?.reason === 'IncorrectIssuer' || (!need && unb64(data[CA_CRT]) !== ca.bundlePem) ? this.limiter?.take() ?? 0 : 0;
     if (wait > 0) return { requeueAfterMs: wait };
+    // Manual renewals: at most one per identity per interval; a sooner request waits its turn.
+    const manualWait = need?.reason === 'ManuallyTriggered' ? this.manualRenewals.take(identity.metadata.uid ?? `${namespace}/${identity.metadata.name}`) : 0;
+    if (manualWait > 0) {
+      this.logger.info('manual renewal rate-limited', { namespace, name: identity.metadata.name, reason: 'ManuallyTriggered', retryInMs: manualWait });
+      return { requeueAfterMs: manualWait };
+    }
     if (need) return this.issue(identity, spec, ca, need, inspection, secret, extras, { specHash, revision: revision + 1, renewed: !!inspection.leaf, ...(renewRequest ? { renewRequest } : {}) });
     return this.keep(identity, spec, ca, secret!, inspection, extras, { specHash, revision, ...(renewRequest ? { renewRequest } : {}) });
   }
@@ -167,7 +176,7 @@ export class Reconciler {
     need: IssuanceNeed,
     inspection: Inspection,
     existing: Secret | undefined,
-    extras: (pems: SecretPems, existing: Secret | undefined) => SecretExtras,
+    extras: (pems: SecretPems, existing: Secret | undefined) => Promise<SecretExtras>,
     facts: { specHash: string; revision: number; renewed: boolean; renewRequest?: string },
   ): Promise<ReconcileResult> {
     const { namespace, name } = identity.metadata as { namespace: string; name: string };
@@ -190,7 +199,7 @@ export class Reconciler {
         revision: facts.revision,
         ...(facts.renewRequest ? { renewRequest: facts.renewRequest } : {}),
       };
-      await this.write.secret(buildSecret(identity, spec, issued, secretFacts, extras(issued, existing)), existing);
+      await this.write.secret(buildSecret(identity, spec, issued, secretFacts, await extras(issued, existing)), existing);
       const workloadsRestartedFor = await this.write.restartWorkloads(identity, spec, issued.serialNumber, facts.renewed);
       await this.write.status(identity, readyStatus(identity, spec, {
         notBefore: issued.notBefore, notAfter: issued.notAfter, serial: issued.serialNumber, revision: facts.revision,
@@ -223,7 +232,7 @@ export class Reconciler {
     ca: SigningCA,
     secret: Secret,
     inspection: Inspection,
-    extras: (pems: SecretPems, existing: Secret | undefined) => SecretExtras,
+    extras: (pems: SecretPems, existing: Secret | undefined) => Promise<SecretExtras>,
     facts: { specHash: string; revision: number; renewRequest?: string },
   ): Promise<ReconcileResult> {
     const leaf = inspection.leaf!;
@@ -236,7 +245,7 @@ export class Reconciler {
       ...(facts.renewRequest ? { renewRequest: facts.renewRequest } : {}),
     };
     const pems = { certChainPem: unb64(secret.data?.[TLS_CRT])!, keyPem: unb64(secret.data?.[TLS_KEY])!, caPem: ca.bundlePem };
-    const extra = extras(pems, secret);
+    const extra = await extras(pems, secret);
     const want = desiredMetadata(identity, spec, secretFacts, extra);
     const bundleStale = unb64(secret.data?.[CA_CRT]) !== ca.bundlePem;
     const outputsStale = !sameOutputs(secret.data, extra.data);

@@ -98,8 +98,17 @@ function checkAlias(alias: string): string {
  * "Password is not ASCII"), so others are refused here rather than producing a keystore Java
  * cannot read. A trailing newline (`echo pw | kubectl create secret ...`) is the usual culprit.
  */
+/**
+ * Longest keystore password (issue 19): the KDF's cost grows with its length (a 1,000,000-character
+ * password took 1 s in the Modern profile, 4.7 s in the Legacy one); Java tools need nothing longer.
+ */
+export const KEYSTORE_PASSWORD_MAX_LENGTH = 128;
+
 export function checkPassword(password: string): void {
   if (typeof password !== 'string' || password === '') throw new KeystoreError('the keystore password is empty');
+  if (password.length > KEYSTORE_PASSWORD_MAX_LENGTH) {
+    throw new KeystoreError(`the keystore password is longer than ${KEYSTORE_PASSWORD_MAX_LENGTH} characters`);
+  }
   for (let i = 0; i < password.length; i++) {
     const c = password.charCodeAt(i);
     if (c >= 0x20 && c <= 0x7e) continue;

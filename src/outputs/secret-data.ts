@@ -17,7 +17,8 @@
  */
 import { createHash, createHmac } from 'node:crypto';
 import type { Secret } from '../api/types.ts';
-import { buildKeystores, checkPassword, combinedPem, DEFAULT_KEYSTORE_ALIAS } from './pkcs12.ts';
+import { buildKeystores, checkPassword, combinedPem, DEFAULT_KEYSTORE_ALIAS, KEYSTORE_PASSWORD_MAX_LENGTH, type KeystoreInput, type Keystores } from './pkcs12.ts';
+import { buildKeystoresOffThread } from './off-thread.ts';
 import { KEYSTORE_P12, TLS_COMBINED_PEM, TRUSTSTORE_P12, type OutputsSpec } from './spec.ts';
 
 /** Secret annotation binding the keystores to what they were built from. */
@@ -43,6 +44,8 @@ export interface OutputInput {
   existing?: Secret | undefined;
   /** The identity's namespace, for messages. */
   namespace?: string;
+  /** The identity's name: the password Secret must opt in for it (the operator always passes it). */
+  identity?: string;
 }
 
 export type OutputResult =
@@ -57,17 +60,43 @@ export type OutputResult =
 
 const sha256 = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
 
-/** The password from its Secret, or why there is none. */
+/**
+ * Annotation on a keystore password Secret naming the identities (comma-separated metadata.name,
+ * same namespace) that may use it (issue 19, point 5). Whoever can write the Secret opts it in;
+ * without it the operator, which can read every Secret, would lend that right to anyone who can
+ * create an identity, and its status would tell whether a Secret and a key exist.
+ */
+export const ANNOTATION_KEYSTORE_PASSWORD_FOR = 'mtls.dev/keystore-for';
+
+/** Whether the Secret names `identity` in ANNOTATION_KEYSTORE_PASSWORD_FOR. */
+export function optedIn(secret: Secret, identity: string): boolean {
+  const names = secret.metadata.annotations?.[ANNOTATION_KEYSTORE_PASSWORD_FOR] ?? '';
+  return names.split(',').some((n) => n.trim() === identity);
+}
+
+/**
+ * The password from its Secret, or why there is none. With `identity` (the operator's path), a
+ * Secret that has not opted in for that identity reads exactly like an absent one: nothing about
+ * it (existence, keys, content) reaches status or Events.
+ */
 export function keystorePassword(
   ref: { name: string; key: string },
   secret: Secret | undefined,
   namespace?: string,
+  identity?: string,
 ): { password: string } | { problem: string } {
   const where = namespace ? `${namespace}/${ref.name}` : ref.name;
   const field = 'spec.keystores.pkcs12.passwordSecretRef';
+  if (identity !== undefined && (!secret || !optedIn(secret, identity))) {
+    return { problem: `the keystore password Secret ${where} (${field}) does not exist or does not name identity ${identity} in its annotation ${ANNOTATION_KEYSTORE_PASSWORD_FOR}` };
+  }
   if (!secret) return { problem: `the keystore password Secret ${where} (${field}) does not exist` };
   const value = secret.data?.[ref.key];
   if (value === undefined) return { problem: `the keystore password Secret ${where} has no key "${ref.key}" (${field}.key)` };
+  // Not decoded past the bound: base64 of 128 characters (UTF-8, at most 4 bytes each) is at most 684.
+  if (value.length > Math.ceil((KEYSTORE_PASSWORD_MAX_LENGTH * 4) / 3) + 4) {
+    return { password: 'x'.repeat(KEYSTORE_PASSWORD_MAX_LENGTH + 1) };
+  }
   const password = Buffer.from(value, 'base64').toString('utf8');
   if (password === '') return { problem: `the keystore password in Secret ${where}, key "${ref.key}", is empty` };
   return { password };
@@ -81,10 +110,11 @@ export function usablePassword(
   outputs: OutputsSpec,
   passwordSecret: Secret | undefined,
   namespace?: string,
+  identity?: string,
 ): { password: string } | { reason: typeof REASON_KEYSTORE_PASSWORD_MISSING | typeof REASON_KEYSTORE_PASSWORD_INVALID; message: string } {
   if (!outputs.pkcs12) return { password: '' };
   const { passwordSecretRef } = outputs.pkcs12;
-  const got = keystorePassword(passwordSecretRef, passwordSecret, namespace);
+  const got = keystorePassword(passwordSecretRef, passwordSecret, namespace, identity);
   if ('problem' in got) return { reason: REASON_KEYSTORE_PASSWORD_MISSING, message: got.problem };
   try {
     checkPassword(got.password);
@@ -95,16 +125,25 @@ export function usablePassword(
   return got;
 }
 
-/** Digest of everything the keystores are built from; the password only through an HMAC. */
-function inputsDigest(pems: OutputPems, profile: string, alias: string, password: string): string {
+/**
+ * Digest of everything the keystores are built from. The password enters only as the identity of
+ * its Secret version (uid, resourceVersion, key): nothing derived from the password itself, so the
+ * annotation cannot test password guesses offline (issue 19, point 5). A Secret without a
+ * resourceVersion (never one served by the API server) falls back to a password HMAC.
+ */
+function inputsDigest(pems: OutputPems, profile: string, alias: string, passwordSecret: Secret | undefined, key: string, password: string): string {
+  const m = passwordSecret?.metadata;
+  const passwordVersion = m?.resourceVersion
+    ? `${m.uid ?? ''}/${m.resourceVersion}/${key}`
+    : createHmac('sha256', password).update('mtls.dev/keystore-password').digest('hex');
   return sha256(JSON.stringify({
-    v: 1,
+    v: 2,
     profile,
     alias,
     chain: sha256(pems.certChainPem),
     key: sha256(pems.keyPem),
     ca: sha256(pems.caPem),
-    password: createHmac('sha256', password).update('mtls.dev/keystore-password').digest('hex'),
+    password: passwordVersion,
   }));
 }
 
@@ -117,6 +156,22 @@ function outputsHash(inputs: string, keystoreB64: string, truststoreB64: string)
  * Throws KeystoreError when the material cannot become a keystore (an issuance failure).
  */
 export function buildOutputData(input: OutputInput): OutputResult {
+  return outputData(input, (k) => buildKeystores(k));
+}
+
+/** buildOutputData with the keystores built in a worker thread (the reconciler's path). */
+export async function buildOutputDataOffThread(input: OutputInput): Promise<OutputResult> {
+  const asked: { input?: KeystoreInput } = {};
+  const first = outputData(input, (k) => {
+    asked.input = k;
+    return undefined;
+  });
+  if (asked.input === undefined) return first;
+  const built = await buildKeystoresOffThread(asked.input);
+  return outputData(input, () => built);
+}
+
+function outputData(input: OutputInput, build: (k: KeystoreInput) => Keystores | undefined): OutputResult {
   const { outputs, pems, existing } = input;
   const data: Record<string, string> = {};
   const annotations: Record<string, string> = {};
@@ -124,10 +179,10 @@ export function buildOutputData(input: OutputInput): OutputResult {
   if (!outputs.pkcs12) return { ok: true, data, annotations };
 
   const { passwordSecretRef, profile } = outputs.pkcs12;
-  const got = usablePassword(outputs, input.passwordSecret, input.namespace);
+  const got = usablePassword(outputs, input.passwordSecret, input.namespace, input.identity);
   if ('reason' in got) return { ok: false, ...got };
   const alias = DEFAULT_KEYSTORE_ALIAS;
-  const inputs = inputsDigest(pems, profile, alias, got.password);
+  const inputs = inputsDigest(pems, profile, alias, input.passwordSecret, passwordSecretRef.key, got.password);
 
   const oldKeystore = existing?.data?.[KEYSTORE_P12];
   const oldTruststore = existing?.data?.[TRUSTSTORE_P12];
@@ -138,7 +193,8 @@ export function buildOutputData(input: OutputInput): OutputResult {
     annotations[ANNOTATION_OUTPUTS_HASH] = oldHash;
     return { ok: true, data, annotations };
   }
-  const stores = buildKeystores({ ...pems, password: got.password, profile, alias });
+  const stores = build({ ...pems, password: got.password, profile, alias });
+  if (!stores) return { ok: true, data, annotations };
   data[KEYSTORE_P12] = stores.keystore.toString('base64');
   data[TRUSTSTORE_P12] = stores.truststore.toString('base64');
   annotations[ANNOTATION_OUTPUTS_HASH] = outputsHash(inputs, data[KEYSTORE_P12], data[TRUSTSTORE_P12]);

@@ -16,7 +16,8 @@ const { KeyUsageFlags: KU } = x509;
 function caExtensions(keyId: string, pathLength?: number): InstanceType<typeof x509.Extension>[] {
   return [
     new x509.BasicConstraintsExtension(true, pathLength, true),
-    new x509.KeyUsagesExtension(KU.keyCertSign | KU.cRLSign | KU.digitalSignature, true),
+    // X.509-SVID signing certificates: keyCertSign and cRLSign only (the profile's table).
+    new x509.KeyUsagesExtension(KU.keyCertSign | KU.cRLSign, true),
     new x509.SubjectKeyIdentifierExtension(keyId),
   ];
 }

@@ -35,15 +35,18 @@ function subjectAltNames(req: LeafRequest): LeafPlan['sans'] {
   ];
 }
 
+/**
+ * Key usage and extended key usage. The X.509-SVID profile: when extended key usage is present it
+ * carries both id-kp-serverAuth and id-kp-clientAuth, so either usage in the spec sets both (a
+ * SPIFFE peer checks the other side's SVID for both roles; issue 19, point 9).
+ */
 function usagesOf(usages: readonly KeyUsage[]): Pick<LeafPlan, 'keyUsage' | 'extKeyUsage'> {
+  const eku = usages.includes('server auth') || usages.includes('client auth');
   return {
     keyUsage:
       (usages.includes('digital signature') ? DIGITAL_SIGNATURE : 0) |
       (usages.includes('key encipherment') ? KEY_ENCIPHERMENT : 0),
-    extKeyUsage: [
-      ...(usages.includes('server auth') ? [SERVER_AUTH] : []),
-      ...(usages.includes('client auth') ? [CLIENT_AUTH] : []),
-    ],
+    extKeyUsage: eku ? [SERVER_AUTH, CLIENT_AUTH] : [],
   };
 }
 

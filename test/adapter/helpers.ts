@@ -17,6 +17,9 @@ export const IDENTITIES = '/apis/mtls.dev/v1alpha1/mutualtlsidentities';
 export const SECRETS = '/api/v1/secrets';
 export const CA_PATH = '/api/v1/namespaces/mtls-system/secrets';
 export const CONFIGMAPS = '/api/v1/configmaps';
+/** Trust bundles are listed by label and by name; so is the rotation state. */
+export const BUNDLE_SELECTOR = `${MANAGED_SELECTOR}|metadata.name=mtls-trust-bundle`;
+export const ROTATION_SELECTOR = `${MANAGED_SELECTOR}|metadata.name=mtls-trust-rotation`;
 
 /** The ConfigMap collection of one namespace. */
 export function configMapsIn(namespace: string): string {
@@ -77,11 +80,22 @@ export function identity(namespace: string, name: string, rv: string): MutualTLS
   };
 }
 
+/**
+ * A labelled Secret owned (controller ownerReference) by the identity helper's `<name>` for a
+ * Secret named `<name>-tls`: the Secret cache keeps data only for Secrets a live identity owns.
+ */
 export function secret(namespace: string, name: string, rv: string, labels: Record<string, string> = MANAGED): Secret {
+  const owner = name.replace(/-tls$/, '');
   return {
     apiVersion: 'v1',
     kind: 'Secret',
-    metadata: { name, namespace, resourceVersion: rv, labels },
+    metadata: {
+      name,
+      namespace,
+      resourceVersion: rv,
+      labels,
+      ownerReferences: [{ apiVersion: 'mtls.dev/v1alpha1', kind: 'MutualTLSIdentity', name: owner, uid: `uid-${owner}`, controller: true }],
+    },
     type: 'kubernetes.io/tls',
     data: { 'tls.crt': 'Y2VydA==' },
   };
@@ -108,8 +122,9 @@ interface Collection {
   resourceVersion: string;
 }
 
+/** labelSelector, fieldSelector, or both as `label|field`. */
 function selectorOf(q: URLSearchParams): string {
-  return q.get('labelSelector') ?? q.get('fieldSelector') ?? '';
+  return [q.get('labelSelector'), q.get('fieldSelector')].filter((x) => x).join('|');
 }
 
 /** Serves lists from `collections` and holds every watch open as a stream the test writes to. */

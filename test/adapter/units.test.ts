@@ -101,7 +101,7 @@ describe('adapter helpers', () => {
     assert.equal(isOlder(undefined, '10'), false);
   });
 
-  it('listAllPages follows continue tokens and falls back to one list when a token expires', async () => {
+  it('listAllPages follows continue tokens and pages again from a new snapshot when a token expires (never one unpaged list)', async () => {
     const calls: (string | undefined)[] = [];
     const pages = await listAllPages(async (limit, cont) => {
       calls.push(cont);
@@ -113,14 +113,26 @@ describe('adapter helpers', () => {
     assert.deepEqual(calls, [undefined, 'p2']);
 
     const limits: (number | undefined)[] = [];
+    let expiredOnce = false;
     const fallback = await listAllPages(async (limit, cont) => {
       limits.push(limit);
-      if (limit === undefined) return { metadata: { resourceVersion: '9' }, items: ['all'] };
-      if (cont === undefined) return { metadata: { resourceVersion: '8', continue: 'p2' }, items: ['first'] };
+      if (cont === undefined) return { metadata: { resourceVersion: expiredOnce ? '9' : '8', continue: 'p2' }, items: ['first'] };
+      if (!expiredOnce) {
+        expiredOnce = true;
+        throw Object.assign(new Error('expired'), { code: 410 });
+      }
+      return { metadata: { resourceVersion: '9' }, items: ['second'] };
+    }, 25);
+    assert.deepEqual(fallback, { items: ['first', 'second'], resourceVersion: '9' });
+    assert.deepEqual(limits, [25, 25, 25, 25], 'every request is a page of 25; none is unpaged');
+
+    let calls410 = 0;
+    await assert.rejects(listAllPages(async (_limit, cont) => {
+      if (cont === undefined) return { metadata: { resourceVersion: '1', continue: 'p2' }, items: [] };
+      calls410++;
       throw Object.assign(new Error('expired'), { code: 410 });
-    });
-    assert.deepEqual(fallback, { items: ['all'], resourceVersion: '9' });
-    assert.deepEqual(limits, [500, 500, undefined]);
+    }), /expired/);
+    assert.equal(calls410, 4, 'three fresh starts, then the error');
   });
 
   it('classify: clean end, 410, client timeout, other errors', () => {

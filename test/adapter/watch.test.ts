@@ -3,8 +3,10 @@ import nock from 'nock';
 import { KubeCluster, type KubeClusterOptions } from '../../src/adapter/kube.ts';
 import {
   CA_PATH,
+  BUNDLE_SELECTOR,
   CA_SELECTOR,
   CONFIGMAPS,
+  ROTATION_SELECTOR,
   FakeApi,
   IDENTITIES,
   MANAGED_SELECTOR,
@@ -77,7 +79,7 @@ describe('KubeCluster watches', () => {
 
     assert.equal(api.listsOf(SECRETS)[0]?.query.get('labelSelector'), MANAGED_SELECTOR);
     assert.equal(api.listsOf(CA_PATH)[0]?.query.get('fieldSelector'), CA_SELECTOR);
-    await waitFor('four watches', () => api.watches.length === 4);
+    await waitFor('five watches', () => api.watches.length === 5);
     const [secrets] = api.watchesOf(SECRETS, MANAGED_SELECTOR);
     assert.equal(secrets?.query.get('resourceVersion'), '101');
     assert.equal(secrets?.query.get('allowWatchBookmarks'), 'true');
@@ -91,7 +93,7 @@ describe('KubeCluster watches', () => {
     serveDefaults();
     const c = make();
     await c.start(handlers);
-    await waitFor('watches', () => api.watches.length === 4);
+    await waitFor('watches', () => api.watches.length === 5);
     handlers.calls.length = 0;
     const ids = api.watchesOf(IDENTITIES)[0]!;
     const secrets = api.watchesOf(SECRETS, MANAGED_SELECTOR)[0]!;
@@ -154,9 +156,9 @@ describe('KubeCluster watches', () => {
       'ca-secret',
       'configmaps/a',
       'configmaps/b',
-      'configmaps/mtls-system',
       'identities/a',
       'identities/b',
+      'rotation-state',
       'secrets/a',
       'secrets/b',
     ]);
@@ -166,49 +168,52 @@ describe('KubeCluster watches', () => {
     await waitFor('eight watches', () => api.watches.length === 8);
   });
 
-  it('watches our ConfigMaps: the labeled list fills the cache, events reach configMapChanged', async () => {
+  it('watches our ConfigMaps by name and label: trust bundles everywhere, the rotation state in the operator namespace', async () => {
     serveDefaults();
-    api.set(CONFIGMAPS, MANAGED_SELECTOR, [
-      configMap('a', 'mtls-trust-bundle', '14'),
-      configMap('mtls-system', 'mtls-rotation', '15', { phase: 'Idle' }),
-    ], '103');
+    api.set(CONFIGMAPS, BUNDLE_SELECTOR, [configMap('a', 'mtls-trust-bundle', '14')], '103');
+    api.set(configMapsIn('mtls-system'), ROTATION_SELECTOR, [configMap('mtls-system', 'mtls-trust-rotation', '15', { phase: 'Idle' })], '104');
     const c = make();
     await c.start(handlers);
 
     assert.equal(api.listsOf(CONFIGMAPS).length, 1);
     assert.equal(api.listsOf(CONFIGMAPS)[0]!.query.get('labelSelector'), MANAGED_SELECTOR);
+    assert.equal(api.listsOf(CONFIGMAPS)[0]!.query.get('fieldSelector'), 'metadata.name=mtls-trust-bundle');
+    assert.equal(api.listsOf(configMapsIn('mtls-system'))[0]!.query.get('fieldSelector'), 'metadata.name=mtls-trust-rotation');
     assert.deepEqual(c.getConfigMap('a', 'mtls-trust-bundle'), configMap('a', 'mtls-trust-bundle', '14'));
-    assert.deepEqual(c.getConfigMap('mtls-system', 'mtls-rotation')?.data, { phase: 'Idle' });
+    assert.deepEqual(c.getConfigMap('mtls-system', 'mtls-trust-rotation')?.data, { phase: 'Idle' });
     assert.equal(c.getConfigMap('a', 'absent'), undefined);
     assert.deepEqual(c.listConfigMaps().map((m) => `${m.metadata.namespace}/${m.metadata.name}`).sort(), [
       'a/mtls-trust-bundle',
-      'mtls-system/mtls-rotation',
+      'mtls-system/mtls-trust-rotation',
     ]);
     assert.deepEqual(handlers.calls.filter((h) => h.startsWith('configmap')).sort(), [
       'configmap a/mtls-trust-bundle',
-      'configmap mtls-system/mtls-rotation',
+      'configmap mtls-system/mtls-trust-rotation',
     ]);
     assert.ok('configmaps' in c.stats().restarts);
+    assert.ok('rotation-state' in c.stats().restarts);
 
-    await waitFor('four watches', () => api.watches.length === 4);
-    const [watch] = api.watchesOf(CONFIGMAPS, MANAGED_SELECTOR);
+    await waitFor('five watches', () => api.watches.length === 5);
+    const [watch] = api.watchesOf(CONFIGMAPS, BUNDLE_SELECTOR);
     assert.equal(watch?.query.get('resourceVersion'), '103');
     assert.equal(watch?.query.get('allowWatchBookmarks'), 'true');
-    assert.equal(api.watches.filter((w) => w.path === CONFIGMAPS && !w.query.get('labelSelector')).length, 0);
+    const [rotation] = api.watchesOf(configMapsIn('mtls-system'), ROTATION_SELECTOR);
+    assert.equal(rotation?.query.get('resourceVersion'), '104');
+    assert.equal(api.watches.filter((w) => w.path === CONFIGMAPS && w.query.get('fieldSelector') !== 'metadata.name=mtls-trust-bundle').length, 0);
 
     handlers.calls.length = 0;
     watch!.send('ADDED', configMap('b', 'mtls-trust-bundle', '16'));
     watch!.send('MODIFIED', configMap('a', 'mtls-trust-bundle', '17', { 'ca.crt': 'new' }));
-    watch!.send('DELETED', configMap('mtls-system', 'mtls-rotation', '18'));
+    rotation!.send('DELETED', configMap('mtls-system', 'mtls-trust-rotation', '18'));
     await waitFor('three events', () => handlers.calls.length === 3);
-    assert.deepEqual(handlers.calls, [
-      'configmap b/mtls-trust-bundle',
+    assert.deepEqual(handlers.calls.sort(), [
       'configmap a/mtls-trust-bundle',
-      'configmap mtls-system/mtls-rotation',
+      'configmap b/mtls-trust-bundle',
+      'configmap mtls-system/mtls-trust-rotation',
     ]);
     assert.equal(c.getConfigMap('b', 'mtls-trust-bundle')?.metadata.resourceVersion, '16');
     assert.deepEqual(c.getConfigMap('a', 'mtls-trust-bundle')?.data, { 'ca.crt': 'new' });
-    assert.equal(c.getConfigMap('mtls-system', 'mtls-rotation'), undefined);
+    assert.equal(c.getConfigMap('mtls-system', 'mtls-trust-rotation'), undefined);
     assert.ok(c.stats().lastEventAt.configmaps! > 0);
   });
 
@@ -221,48 +226,48 @@ describe('KubeCluster watches', () => {
       },
     });
     await c.start(throwing);
-    await waitFor('watch', () => api.watchesOf(CONFIGMAPS, MANAGED_SELECTOR).length === 1);
-    api.watchesOf(CONFIGMAPS, MANAGED_SELECTOR)[0]!.send('ADDED', configMap('a', 'one', '40'));
-    await waitFor('the event', () => c.getConfigMap('a', 'one') !== undefined);
+    await waitFor('watch', () => api.watchesOf(CONFIGMAPS, BUNDLE_SELECTOR).length === 1);
+    api.watchesOf(CONFIGMAPS, BUNDLE_SELECTOR)[0]!.send('ADDED', configMap('a', 'mtls-trust-bundle', '40'));
+    await waitFor('the event', () => c.getConfigMap('a', 'mtls-trust-bundle') !== undefined);
     assert.ok(logger.entries.some((e) => e.msg === 'cluster handler threw' && (e.meta as { handler?: string }).handler === 'configMapChanged'));
     await c.stop();
 
     // Without the optional handler at all.
     const bare = make();
     await bare.start({ identityChanged: () => {}, secretChanged: () => {}, caSecretChanged: () => {} });
-    await waitFor('the second watch', () => api.watchesOf(CONFIGMAPS, MANAGED_SELECTOR).length === 2);
-    api.watchesOf(CONFIGMAPS, MANAGED_SELECTOR)[1]!.send('ADDED', configMap('a', 'two', '41'));
-    await waitFor('the event', () => bare.getConfigMap('a', 'two') !== undefined);
+    await waitFor('the second watch', () => api.watchesOf(CONFIGMAPS, BUNDLE_SELECTOR).length === 2);
+    api.watchesOf(CONFIGMAPS, BUNDLE_SELECTOR)[1]!.send('ADDED', configMap('b', 'mtls-trust-bundle', '41'));
+    await waitFor('the event', () => bare.getConfigMap('b', 'mtls-trust-bundle') !== undefined);
     assert.equal(bare.stats().restarts.configmaps, 0);
   });
 
-  it('with a namespace list, ConfigMaps are watched there and in the operator namespace', async () => {
+  it('with a namespace list, trust bundles are watched there and the rotation state in the operator namespace', async () => {
     for (const ns of ['a', 'b']) {
       api.set(`/apis/mtls.dev/v1alpha1/namespaces/${ns}/mutualtlsidentities`, '', [], '5');
       api.set(`/api/v1/namespaces/${ns}/secrets`, MANAGED_SELECTOR, [], '5');
-      api.set(configMapsIn(ns), MANAGED_SELECTOR, [configMap(ns, 'mtls-trust-bundle', '6')], '7');
+      api.set(configMapsIn(ns), BUNDLE_SELECTOR, [configMap(ns, 'mtls-trust-bundle', '6')], '7');
     }
     api.set(CA_PATH, CA_SELECTOR, [], '5');
-    api.set(configMapsIn('mtls-system'), MANAGED_SELECTOR, [configMap('mtls-system', 'mtls-rotation', '8')], '9');
+    api.set(configMapsIn('mtls-system'), ROTATION_SELECTOR, [configMap('mtls-system', 'mtls-trust-rotation', '8')], '9');
     const c = make({ namespaces: ['a', 'b'] });
     await c.start(handlers);
 
     assert.equal(api.listsOf(CONFIGMAPS).length, 0, 'no cluster-wide ConfigMap list');
-    for (const ns of ['a', 'b', 'mtls-system']) {
-      assert.equal(api.listsOf(configMapsIn(ns))[0]?.query.get('labelSelector'), MANAGED_SELECTOR, ns);
+    for (const ns of ['a', 'b']) {
+      assert.equal(api.listsOf(configMapsIn(ns))[0]?.query.get('fieldSelector'), 'metadata.name=mtls-trust-bundle', ns);
     }
-    assert.ok(c.getConfigMap('mtls-system', 'mtls-rotation'), 'the rotation state is cached');
+    assert.ok(c.getConfigMap('mtls-system', 'mtls-trust-rotation'), 'the rotation state is cached');
     assert.ok(c.getConfigMap('b', 'mtls-trust-bundle'));
     assert.equal(c.listConfigMaps().length, 3);
-    assert.ok(handlers.calls.includes('configmap mtls-system/mtls-rotation'));
+    assert.ok(handlers.calls.includes('configmap mtls-system/mtls-trust-rotation'));
     await waitFor('eight watches', () => api.watches.length === 8);
-    const [rotation] = api.watchesOf(configMapsIn('mtls-system'), MANAGED_SELECTOR);
+    const [rotation] = api.watchesOf(configMapsIn('mtls-system'), ROTATION_SELECTOR);
     assert.equal(rotation?.query.get('resourceVersion'), '9');
     // Only the operator namespace is added: no identity or Secret watch there (the CA watch aside).
     assert.equal(api.watches.filter((w) => w.path.startsWith('/api/v1/namespaces/mtls-system/') && !w.path.endsWith('/configmaps')).length, 1);
   });
 
-  it('a namespace list naming the operator namespace watches its ConfigMaps once', async () => {
+  it('a namespace list naming the operator namespace watches its trust bundle once and its rotation state once', async () => {
     for (const ns of ['a', 'mtls-system']) {
       api.set(`/apis/mtls.dev/v1alpha1/namespaces/${ns}/mutualtlsidentities`, '', [], '5');
       api.set(`/api/v1/namespaces/${ns}/secrets`, MANAGED_SELECTOR, [], '5');
@@ -270,16 +275,17 @@ describe('KubeCluster watches', () => {
     api.set(CA_PATH, CA_SELECTOR, [], '5');
     const c = make({ namespaces: ['mtls-system', 'a', 'mtls-system'] });
     await c.start(handlers);
-    assert.deepEqual(Object.keys(c.stats().restarts).filter((k) => k.startsWith('configmaps')).sort(), [
+    assert.deepEqual(Object.keys(c.stats().restarts).filter((k) => k.startsWith('configmaps') || k === 'rotation-state').sort(), [
       'configmaps/a',
       'configmaps/mtls-system',
+      'rotation-state',
     ]);
-    assert.equal(api.listsOf(configMapsIn('mtls-system')).length, 1);
+    assert.equal(api.listsOf(configMapsIn('mtls-system')).length, 2);
   });
 
-  it('listSecrets returns every cached managed Secret, across the per-namespace watches', async () => {
+  it('listSecrets returns every cached Secret a live identity owns, across the per-namespace watches', async () => {
     for (const ns of ['a', 'b']) {
-      api.set(`/apis/mtls.dev/v1alpha1/namespaces/${ns}/mutualtlsidentities`, '', [], '5');
+      api.set(`/apis/mtls.dev/v1alpha1/namespaces/${ns}/mutualtlsidentities`, '', [identity(ns, ns, '4'), identity(ns, 'c', '4')], '5');
       api.set(`/api/v1/namespaces/${ns}/secrets`, MANAGED_SELECTOR, [secret(ns, `${ns}-tls`, '6')], '7');
     }
     api.set(CA_PATH, CA_SELECTOR, [secret('mtls-system', 'mtls-root-ca', '8', {})], '9');
@@ -353,12 +359,15 @@ describe('KubeCluster watches', () => {
 
   it('the watchdog restarts a silent watch, while bookmarks keep it alive', async () => {
     serveDefaults();
-    const c = make({ watchdogMs: 150 });
-    await c.start(handlers);
-    await waitFor('watches', () => api.watches.length === 4);
+    const c = make({ watchdogMs: 400 });
+    // The identity watch opens first (the Secret reduction needs the identity cache): bookmark it at once.
+    const started = c.start(handlers);
+    await waitFor('the identity watch', () => api.watchesOf(IDENTITIES).length === 1);
     const ids = api.watchesOf(IDENTITIES)[0]!;
     const timer = setInterval(() => ids.send('BOOKMARK', { metadata: { resourceVersion: '100' } }), 40);
     try {
+      await started;
+      await waitFor('watches', () => api.watches.length === 5);
       await waitFor('the silent secret watch to restart', () => api.watchesOf(SECRETS, MANAGED_SELECTOR).length >= 2);
     } finally {
       clearInterval(timer);

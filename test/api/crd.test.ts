@@ -350,6 +350,7 @@ describe('crds/mtls.dev_mutualtlsidentities.yaml: the same rules as src/api/spec
       ['spec.secretTemplate.labels', 'maxProperties', LIMITS.templateMaxEntries],
       ['spec.secretTemplate.annotations', 'maxProperties', LIMITS.templateMaxEntries],
       ['spec.secretTemplate.labels{}', 'maxLength', LIMITS.labelValueMaxLength],
+      ['spec.secretTemplate.annotations{}', 'maxLength', LIMITS.annotationValueMaxLength],
     ];
     for (const [path, key, value] of limits) assert.equal(at(root, path)[key], value, `${path} ${key}`);
   });

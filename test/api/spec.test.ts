@@ -301,9 +301,11 @@ describe('api/spec: resolveSpec defaults', () => {
     assert.equal(resolve({ duration: '90m', renewBefore: '89m59s' }).renewBeforeMs, 89 * M + 59 * S);
     assert.equal(resolve({ dnsNames: Array.from({ length: 100 }, (_, i) => `n${i}.example`) }).dnsNames.length, 100);
     assert.equal(resolve({ ipAddresses: Array.from({ length: 32 }, (_, i) => `10.0.0.${i}`) }).ipAddresses.length, 32);
-    const many = Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`k${i}`, 'v']));
+    const many = Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`k${i}`, 'v']));
     const t = resolve({ secretTemplate: { labels: many, annotations: many } }).secretTemplate;
-    assert.equal(Object.keys(t.labels).length, 64);
+    assert.equal(Object.keys(t.labels).length, 32);
+    const longest = resolve({ secretTemplate: { annotations: { a: 'x'.repeat(1024) } } }).secretTemplate;
+    assert.equal(longest.annotations.a?.length, 1024);
     // look-alikes of the reserved keys are fine
     const ok = { 'foo.mtls.dev/x': 'a', 'app.kubernetes.io/name': 'web', 'mtls.dev': 'b' };
     assert.deepEqual(resolve({ secretTemplate: { labels: ok } }).secretTemplate.labels, ok);
@@ -496,15 +498,27 @@ describe('api/spec: resolveSpec rejects what the CRD rejects', () => {
     ['annotation key name too long', { secretTemplate: { annotations: { ['a'.repeat(64)]: 'x' } } }, `spec.secretTemplate.annotations[${'a'.repeat(64)}]`, MESSAGES.qualifiedKey],
     [
       'too many labels',
-      { secretTemplate: { labels: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 'v'])) } },
+      { secretTemplate: { labels: Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`k${i}`, 'v'])) } },
       'spec.secretTemplate.labels',
-      'Too many: 65: must have at most 64 items',
+      'Too many: 33: must have at most 32 items',
     ],
     [
-      'annotations too large',
-      { secretTemplate: { annotations: { a: 'x'.repeat(200_000), b: 'y'.repeat(100_000) } } },
+      'too many annotations (hostile tenant, issue 19)',
+      { secretTemplate: { annotations: Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`k${i}`, 'v'])) } },
       'spec.secretTemplate.annotations',
-      MESSAGES.annotationsTooLarge,
+      'Too many: 33: must have at most 32 items',
+    ],
+    [
+      'a 1 MB annotation value (hostile tenant, issue 19)',
+      { secretTemplate: { annotations: { a: 'x'.repeat(1024 * 1024) } } },
+      'spec.secretTemplate.annotations[a]',
+      tooLong(1024),
+    ],
+    [
+      'an annotation value one past the bound',
+      { secretTemplate: { annotations: { a: 'x'.repeat(1025) } } },
+      'spec.secretTemplate.annotations[a]',
+      tooLong(1024),
     ],
     ['labels not a map', { secretTemplate: { labels: ['a'] } }, 'spec.secretTemplate.labels', 'must be of type object'],
   ];

@@ -10,8 +10,10 @@ import { startHarness, type Harness } from '../support/harness.ts';
 const PASSWORD = 'correct horse battery staple';
 const keystores = { pkcs12: { enabled: true, passwordSecretRef: { name: 'web-keystore', key: 'password' } } };
 
-function putPassword(h: Harness, value = PASSWORD): void {
-  h.cluster.putSecret({ metadata: { name: 'web-keystore', namespace: 'dev' }, type: 'Opaque', data: { password: b64(value) } });
+/** The password Secret, opted in for identity web (mtls.dev/keystore-for) unless `optIn` says otherwise. */
+function putPassword(h: Harness, value = PASSWORD, optIn: string | null = 'web'): void {
+  const annotations = optIn === null ? undefined : { 'mtls.dev/keystore-for': optIn };
+  h.cluster.putSecret({ metadata: { name: 'web-keystore', namespace: 'dev', ...(annotations ? { annotations } : {}) }, type: 'Opaque', data: { password: b64(value) } });
 }
 
 function ready(h: Harness) {
@@ -58,6 +60,32 @@ describe('controller: keystores and extra outputs in the same Secret', () => {
     await h.advance(60_000);
     assert.equal(ready(h).status, 'True');
     assert.ok(h.secret('web-mtls')!.data![KEYSTORE_P12]);
+  });
+
+  it('hostile tenant (issue 19, point 5): a Secret that has not opted in reads exactly like an absent one, whatever it holds', async () => {
+    const messages: string[] = [];
+    for (const [what, put] of [
+      ['absent', () => undefined],
+      ['not opted in, good password', (h: Harness) => putPassword(h, PASSWORD, null)],
+      ['not opted in, unprintable password', (h: Harness) => putPassword(h, 'pässword\n', null)],
+      ['opted in for another identity', (h: Harness) => putPassword(h, PASSWORD, 'api,worker')],
+    ] as const) {
+      h = await startHarness();
+      put(h);
+      h.identity('web', { keystores });
+      await h.settle();
+      assert.equal(ready(h).reason, 'KeystorePasswordMissing', what);
+      assert.equal(h.secret('web-mtls'), undefined, `${what}: nothing written`);
+      messages.push(ready(h).message);
+      await h.stop();
+    }
+    assert.equal(new Set(messages).size, 1, `one message for all: ${messages.join(' | ')}`);
+    assert.match(messages[0]!, /does not exist or does not name identity web in its annotation mtls\.dev\/keystore-for/);
+    h = await startHarness();
+    putPassword(h, PASSWORD, 'api, web');
+    h.identity('web', { keystores });
+    await h.settle();
+    assert.equal(ready(h).status, 'True', 'a list naming the identity opts in');
   });
 
   it('a password Java cannot use is refused with KeystorePasswordInvalid', async () => {

@@ -1,0 +1,102 @@
+/**
+ * What the caches keep of an object, whatever a tenant puts in it (issue 19, point 1).
+ *
+ * Anyone with write access in a namespace can create Secrets and ConfigMaps carrying the label
+ * app.kubernetes.io/managed-by=mtls-operator, up to the API server's ~1.5 MB per object and
+ * 256 KiB of annotations. Kept whole, 250 of them ran the 192 MB heap out. So every object is
+ * reduced on arrival to what the operator's decisions read:
+ *
+ *   Secret:    data only when its controller ownerReference is an identity the identity cache
+ *              holds with that uid (one Secret per live identity), and then only the keys the
+ *              operator writes, each at most DATA_VALUE_MAX_CHARS; any other Secret is kept as
+ *              bounded metadata and marked partial (a read of it goes to the API server).
+ *   ConfigMap: at most CONFIGMAP_MAX_KEYS entries, each at most DATA_VALUE_MAX_CHARS.
+ *   metadata:  labels and annotations with keys up to META_KEY_MAX_CHARS and values up to
+ *              META_VALUE_MAX_CHARS, the operator's own keys first, at most META_MAX_ENTRIES;
+ *              at most OWNER_REFS_MAX ownerReferences.
+ *
+ * A value over its bound is dropped, never truncated: a dropped tls.crt reads as missing and the
+ * identity's next write replaces it. The bounds are far above anything the operator writes (an
+ * RSA-4096 chain is ~5 KB) and at the CRD's secretTemplate limits for labels and annotations.
+ */
+import { CA_CRT, GROUP, KIND, LABEL_MANAGED_BY, TLS_CRT, TLS_KEY, type ObjectMeta, type Secret } from '../api/types.ts';
+import { KEYSTORE_P12, TLS_COMBINED_PEM, TRUSTSTORE_P12 } from '../outputs/spec.ts';
+
+/** Base64 characters of one kept Secret data value, or characters of one ConfigMap value. */
+export const DATA_VALUE_MAX_CHARS = 64 * 1024;
+export const META_KEY_MAX_CHARS = 316;
+export const META_VALUE_MAX_CHARS = 1024;
+export const META_MAX_ENTRIES = 64;
+export const OWNER_REFS_MAX = 8;
+export const CONFIGMAP_MAX_KEYS = 8;
+
+/** The Secret keys the operator writes and reads back. */
+export const OWNED_SECRET_KEYS: readonly string[] = [TLS_CRT, TLS_KEY, CA_CRT, KEYSTORE_P12, TRUSTSTORE_P12, TLS_COMBINED_PEM];
+
+const OWN_PREFIX = `${GROUP}/`;
+const partial = new WeakSet<object>();
+
+/** Whether the cache holds only this Secret's metadata (its data must be read from the API). */
+export function isPartial(secret: Secret): boolean {
+  return partial.has(secret);
+}
+
+function ours(key: string): boolean {
+  return key.startsWith(OWN_PREFIX) || key === LABEL_MANAGED_BY;
+}
+
+/** Labels or annotations within the bounds: the operator's keys first, then the rest in key order. */
+export function boundedMap(m: Record<string, string> | undefined): Record<string, string> | undefined {
+  if (!m) return undefined;
+  const keys = Object.keys(m).filter((k) => k.length <= META_KEY_MAX_CHARS && m[k]!.length <= META_VALUE_MAX_CHARS);
+  keys.sort((a, b) => Number(ours(b)) - Number(ours(a)) || (a < b ? -1 : a > b ? 1 : 0));
+  const out: Record<string, string> = {};
+  for (const k of keys.slice(0, META_MAX_ENTRIES)) out[k] = m[k]!;
+  return out;
+}
+
+export function boundedMeta(meta: ObjectMeta): ObjectMeta {
+  const out: ObjectMeta = { ...meta };
+  if (meta.labels) out.labels = boundedMap(meta.labels);
+  if (meta.annotations) out.annotations = boundedMap(meta.annotations);
+  if (meta.ownerReferences) out.ownerReferences = meta.ownerReferences.slice(0, OWNER_REFS_MAX);
+  return out;
+}
+
+/** The uid of a live identity namespace/name in the identity cache, if any. */
+export type IdentityUid = (namespace: string, name: string) => string | undefined;
+
+/** Whether the Secret's controller is an identity the cache holds (same name and uid). */
+export function ownedByLiveIdentity(secret: Secret, uidOf: IdentityUid): boolean {
+  const ns = secret.metadata.namespace ?? '';
+  return (secret.metadata.ownerReferences ?? []).some((r) =>
+    r.controller === true && r.kind === KIND && r.apiVersion.startsWith(OWN_PREFIX) && r.uid !== '' &&
+    uidOf(ns, r.name) === r.uid);
+}
+
+/** A labelled Secret as the cache keeps it (see the module comment). */
+export function reduceSecret(secret: Secret, uidOf: IdentityUid): Secret {
+  const out: Secret = { ...secret, metadata: boundedMeta(secret.metadata) };
+  delete out.data;
+  if (!ownedByLiveIdentity(secret, uidOf)) {
+    if (secret.data && Object.keys(secret.data).length > 0) partial.add(out);
+    return out;
+  }
+  const data: Record<string, string> = {};
+  for (const k of OWNED_SECRET_KEYS) {
+    const v = secret.data?.[k];
+    if (v !== undefined && v.length <= DATA_VALUE_MAX_CHARS) data[k] = v;
+  }
+  if (secret.data) out.data = data;
+  return out;
+}
+
+/** A ConfigMap as the cache keeps it: bounded metadata, at most a few bounded entries. */
+export function reduceData(data: Record<string, string> | undefined): Record<string, string> | undefined {
+  if (!data) return undefined;
+  const out: Record<string, string> = {};
+  for (const k of Object.keys(data).sort().slice(0, CONFIGMAP_MAX_KEYS)) {
+    if (data[k]!.length <= DATA_VALUE_MAX_CHARS) out[k] = data[k]!;
+  }
+  return out;
+}

@@ -1,0 +1,75 @@
+/**
+ * Issue 19, point 4: least privilege in deploy/. Every rule carries a comment naming the code
+ * that needs it (and that code calls it); ConfigMaps are pinned by name; nothing no code uses.
+ * (What the API server then allows is proved with SelfSubjectAccessReview in test/real/ once the
+ * control plane is available.)
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { parseAllDocuments } from 'yaml';
+
+type Any = any;
+
+const FILES = ['deploy/rbac.yaml', 'deploy/leader-election-rbac.yaml', 'deploy/optional/workload-restart/rbac.yaml', 'deploy/optional/workload-restart-namespace/rbac.yaml'];
+
+/** Each rule's text with the comment lines right above it. */
+function rulesWithComments(text: string): { comment: string; rule: string }[] {
+  const out: { comment: string; rule: string }[] = [];
+  const lines = text.split('\n');
+  lines.forEach((line, i) => {
+    if (!/^  - apiGroups:/.test(line)) return;
+    const comment: string[] = [];
+    for (let j = i - 1; j >= 0 && /^\s*#/.test(lines[j]!); j--) comment.unshift(lines[j]!);
+    out.push({ comment: comment.join('\n'), rule: lines.slice(i, i + 4).join('\n') });
+  });
+  return out;
+}
+
+describe('deploy/ RBAC: least privilege (issue 19, point 4)', () => {
+  const docs = (file: string): Any[] => parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS());
+
+  it('every rule of the operator roles names the source file that needs it, and that file exists', () => {
+    for (const file of FILES.filter((f) => f !== 'deploy/leader-election-rbac.yaml')) {
+      for (const { comment, rule } of rulesWithComments(readFileSync(file, 'utf8'))) {
+        const paths = [...comment.matchAll(/src\/[\w/.-]+\.ts/g)].map((m) => m[0]);
+        assert.ok(paths.length > 0, `${file}: no code named above\n${rule}`);
+        for (const p of paths) assert.ok(existsSync(p), `${file}: ${p} does not exist`);
+      }
+    }
+  });
+
+  it('ConfigMaps only by name: mtls-trust-bundle cluster-wide, mtls-trust-rotation in mtls-system; no ConfigMap get', () => {
+    const all = docs('deploy/rbac.yaml');
+    const cm = all.flatMap((o) => (o.rules ?? []).map((r: Any) => ({ kind: o.kind, ns: o.metadata.namespace, ...r }))).filter((r: Any) => r.resources.includes('configmaps'));
+    assert.deepEqual(cm, [
+      { kind: 'ClusterRole', ns: undefined, apiGroups: [''], resources: ['configmaps'], resourceNames: ['mtls-trust-bundle'], verbs: ['list', 'watch', 'patch', 'create', 'delete'] },
+      { kind: 'Role', ns: 'mtls-system', apiGroups: [''], resources: ['configmaps'], resourceNames: ['mtls-trust-rotation'], verbs: ['list', 'watch', 'patch', 'create'] },
+    ]);
+  });
+
+  it('identities: list/watch only; status: patch only (no update); no delete or update of Secrets', () => {
+    const role = docs('deploy/rbac.yaml').find((o) => o.kind === 'ClusterRole');
+    const verbs = (resource: string) => role.rules.find((r: Any) => r.resources.includes(resource))?.verbs;
+    assert.deepEqual(verbs('mutualtlsidentities'), ['list', 'watch']);
+    assert.deepEqual(verbs('mutualtlsidentities/status'), ['patch']);
+    assert.deepEqual(verbs('mutualtlsidentities/finalizers'), ['update']);
+    assert.deepEqual(verbs('secrets'), ['get', 'list', 'watch', 'patch', 'create']);
+    assert.deepEqual(verbs('events'), ['create', 'patch']);
+  });
+
+  it('the code uses the verbs granted: the adapter has no identity get, no status update, no ConfigMap read by API', () => {
+    const kube = readFileSync('src/adapter/kube.ts', 'utf8');
+    assert.doesNotMatch(kube, /getNamespacedCustomObject\b|replaceNamespacedCustomObjectStatus|readNamespacedConfigMap|deleteNamespacedSecret|replaceNamespacedSecret/);
+    assert.match(kube, /patchNamespacedCustomObjectStatus/);
+    assert.match(kube, /deleteNamespacedConfigMap/);
+  });
+
+  it('workload restart is offered per namespace: a Role and RoleBinding, no namespace of their own until applied', () => {
+    const [role, binding] = docs('deploy/optional/workload-restart-namespace/rbac.yaml');
+    assert.equal(role.kind, 'Role');
+    assert.equal(binding.kind, 'RoleBinding');
+    assert.equal(binding.roleRef.kind, 'Role');
+    assert.deepEqual(role.rules.map((r: Any) => r.verbs), [['patch']]);
+    assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: 'mtls-operator', namespace: 'mtls-system' }]);
+  });
+});
