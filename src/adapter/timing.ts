@@ -108,6 +108,9 @@ export async function callApi<T>(
   } catch (err) {
     // undici rejects an aborted fetch with the abort reason (or an AbortError wrapping it).
     if (controller.signal.aborted) throw controller.signal.reason as ClusterError;
+    // A write refused by the dispatcher's last gate: fetch wraps the gate's error as its cause.
+    const cause = (err as { cause?: unknown } | null)?.cause;
+    if (cause instanceof ClusterError && cause.reason === 'NotLeader') throw cause;
     throw toClusterError(err, op);
   } finally {
     clearTimeout(timer);

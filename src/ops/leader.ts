@@ -81,6 +81,8 @@ export class LeaderElector {
   private readonly ended = new AbortController();
   private leading = false;
   private stopped = false;
+  /** Leadership was lost (not released): the Lease is someone else's to take; release writes nothing. */
+  private lost = false;
   private observed?: Lease;
   /** Monotonic time when we saw the observed record change. */
   private observedAt = 0;
@@ -138,6 +140,7 @@ export class LeaderElector {
     await this.attempt;
     this.leading = false;
     this.ended.abort(new Error('leadership released'));
+    if (this.lost) return;
     // By the last record we read or wrote (an attempt that ended after stop() counts too): the
     // resourceVersion precondition refuses the release if anyone changed the Lease since.
     const held = this.observed;
@@ -293,6 +296,7 @@ export class LeaderElector {
     if (!this.leading || this.stopped) return;
     this.leading = false;
     this.stopped = true;
+    this.lost = true;
     this.clearTimers();
     this.ended.abort(new Error(`leadership lost: ${reason}`));
     this.o.logger.error('leader election: leadership lost', { identity: this.identity, reason });

@@ -156,7 +156,6 @@ export async function buildOperator(config: OperatorConfig, controllerConfig: Co
   } catch (err) {
     throw new Error(`cannot load the kubeconfig (${env.KUBECONFIG ? `KUBECONFIG=${env.KUBECONFIG}` : '~/.kube/config or the in-cluster service account'}): ${(err as Error).message.split('\n')[0]}`);
   }
-  if (!shareDispatcher(kubeConfig)) logger.warn('client-node has no createDispatcher hook: one connection per request');
   // The elector is made when runOperator enters candidacy; the cluster's fence and signal defer to it.
   let elector: LeaderElector | undefined;
   const leadershipEnded = new AbortController();
@@ -165,6 +164,10 @@ export async function buildOperator(config: OperatorConfig, controllerConfig: Co
       if (!elector?.canWrite()) throw notLeader(op, elector ? elector.whyNot() : 'leader election has not started');
     },
   };
+  // The fence is asked by callApi, again just before the request leaves client-node, and last by
+  // the dispatcher just before undici writes it to the socket.
+  const shared = shareDispatcher(kubeConfig, config.leaderElect ? { beforeWrite: (op) => fence.assertWritable(op) } : {});
+  if (!shared) logger.warn('client-node has no createDispatcher hook: one connection per request');
   const cluster = new KubeCluster({
     ...(config.leaderElect ? { fence, signal: leadershipEnded.signal } : {}),
     kubeConfig,

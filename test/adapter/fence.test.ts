@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import nock from 'nock';
+import { shareDispatcher } from '../../src/adapter/dispatcher.ts';
 import { KubeCluster } from '../../src/adapter/kube.ts';
+import { KubeLeaseClient } from '../../src/adapter/lease.ts';
 import { notLeader, type WriteFence } from '../../src/adapter/timing.ts';
 import { ClusterError } from '../../src/cluster/port.ts';
 import { configMap, secret, testKubeConfig, testLogger } from './helpers.ts';
@@ -91,9 +93,9 @@ describe('KubeCluster: write fence, cancellation and timeouts (local HTTP server
     await server.close();
   });
 
-  function make(extra: { fence?: WriteFence; signal?: AbortSignal; requestTimeoutMs?: number } = {}): KubeCluster {
+  function make(extra: { fence?: WriteFence; signal?: AbortSignal; requestTimeoutMs?: number } = {}, kubeConfig = testKubeConfig(url)): KubeCluster {
     cluster = new KubeCluster({
-      kubeConfig: testKubeConfig(url),
+      kubeConfig,
       operatorNamespace: 'mtls-system',
       caSecretName: 'mtls-root-ca',
       logger: testLogger(),
@@ -131,6 +133,28 @@ describe('KubeCluster: write fence, cancellation and timeouts (local HTTP server
     assert.ok(err instanceof ClusterError && err.reason === 'NotLeader', String(err));
     assert.equal(calls, 2);
     assert.equal(server.seen.length, 0);
+  });
+
+  it('last gate: the shared dispatcher asks again as undici starts writing; a closed gate sends no write, reads and the Lease still go', async () => {
+    const kc = testKubeConfig(url);
+    let open = true;
+    const gated: string[] = [];
+    assert.equal(shareDispatcher(kc, { beforeWrite: (op) => { gated.push(op); if (!open) throw notLeader(op, 'the last renewal is too old'); } }), true);
+    const c = make({}, kc); // no fence at the callApi level: only the dispatcher's gate
+    await c.applySecret(secret('team-a', 'web-tls', '1'));
+    assert.deepEqual(gated, ['PATCH /api/v1/namespaces/team-a/secrets/web-tls']);
+    open = false;
+    const before = server.seen.length;
+    for (const [name, write] of everyWrite(c)) {
+      const err = await write().then(() => undefined, (e: unknown) => e);
+      assert.ok(err instanceof ClusterError && err.reason === 'NotLeader', `${name}: ${String(err)}`);
+      assert.match(err.message, /^(POST|PATCH|DELETE) \/api.*: not sent: the last renewal is too old$/);
+    }
+    assert.equal(server.seen.length, before, 'no write reached the server');
+    await c.getSecret('team-a', 'other');
+    const lease = new KubeLeaseClient(kc, 2_000);
+    await lease.update('mtls-system', 'mtls-operator', { holderIdentity: 'a', leaseDurationSeconds: 60, acquireTime: 0, renewTime: 0, leaseTransitions: 0, resourceVersion: '1' }).catch(() => undefined);
+    assert.deepEqual(server.seen.slice(before).map((r) => r.method), ['GET', 'PUT'], 'a read and the Lease are not gated');
   });
 
   it('the leadership signal cancels a write in flight (the connection is closed) and refuses the next at once', async () => {

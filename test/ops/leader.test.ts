@@ -234,6 +234,21 @@ describe('leader election (in-memory Lease, fake clock)', () => {
     assert.ok(a.client.calls.slice(frozenCalls).every((c) => !c.startsWith('update')), `calls after resuming: ${a.client.calls.slice(frozenCalls).join(', ')}`);
   });
 
+  it('a leader that lost the Lease writes no release when its owner stops (the Lease is the new holder\'s)', async () => {
+    const a = candidate('a');
+    a.elector.start();
+    await run(500);
+    a.client.mode = 'hang'; // lost at the deadline, its last record still names a
+    await run(RENEW + 500);
+    assert.equal(a.elector.isLeader, false);
+    store.put({ ...store.lease!, holderIdentity: 'b', renewTime: time.now() });
+    a.client.mode = 'ok';
+    const calls = a.client.calls.length;
+    await a.elector.release();
+    assert.deepEqual(a.client.calls.slice(calls), [], 'not even a refused PUT');
+    assert.equal(store.lease?.holderIdentity, 'b');
+  });
+
   it('renewal is one PUT while the record is ours and current; a conflict falls back to GET + PUT', async () => {
     const a = candidate('a');
     a.elector.start();
