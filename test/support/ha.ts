@@ -34,6 +34,8 @@ export interface ProxiedRequest {
   path: string;
   /** The upstream's status (0 until it answers, or if it never does). */
   status: number;
+  /** performance.now() when the upstream answered (0: not yet, or never). */
+  answeredAt: number;
 }
 
 /** Holds requests and response chunks while on. */
@@ -98,7 +100,7 @@ export class RecordingProxy {
   }
 
   private async forward(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const rec: ProxiedRequest = { at: performance.now(), method: req.method ?? '', path: (req.url ?? '').split('?')[0]!, status: 0 };
+    const rec: ProxiedRequest = { at: performance.now(), method: req.method ?? '', path: (req.url ?? '').split('?')[0]!, status: 0, answeredAt: 0 };
     this.requests.push(rec);
     const body: Buffer[] = [];
     for await (const c of req) body.push(c as Buffer);
@@ -113,6 +115,7 @@ export class RecordingProxy {
     await new Promise<void>((resolve, reject) => {
       const up = send(opts, (answer) => {
         rec.status = answer.statusCode ?? 0;
+        rec.answeredAt = performance.now();
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.on('data', (chunk: Buffer) => {
           if (this.stall.on) {
