@@ -16,6 +16,7 @@ import {
   type Secret,
   type WorkloadRef,
 } from '../api/types.ts';
+import { isLabelValue } from '../api/labels.ts';
 import { ClusterError, type Cluster, type ClusterHandlers } from './port.ts';
 import { appliedFields, applyMaps, NOTHING_APPLIED, type AppliedFields } from './ssa.ts';
 
@@ -41,6 +42,15 @@ export interface MemoryClusterOptions {
 }
 
 const key = (ns: string | undefined, name: string) => `${ns ?? ''}/${name}`;
+
+/** As the API server validates metadata.labels: a value it would refuse is a 422 here too. */
+function validateLabels(kind: string, meta: { name: string; labels?: Record<string, string> | undefined }): void {
+  for (const [k, v] of Object.entries(meta.labels ?? {})) {
+    if (!isLabelValue(v)) {
+      throw new ClusterError(422, 'Invalid', `${kind} "${meta.name}" is invalid: metadata.labels: Invalid value: "${v.slice(0, 80)}": a valid label must be 63 characters or less (label ${k})`);
+    }
+  }
+}
 const clone = <T>(v: T): T => structuredClone(v);
 
 /** Stored objects are frozen and handed out as they are, like an informer's cache. */
@@ -100,6 +110,7 @@ export class MemoryCluster implements Cluster {
   async applySecret(secret: Secret, options: { force?: boolean } = {}): Promise<Secret> {
     const k = key(secret.metadata.namespace, secret.metadata.name);
     this.record('applySecret', k);
+    validateLabels('Secret', secret.metadata);
     const prev = this.secrets.get(k);
     if (prev && options.force === false && !this.applied.has(k)) {
       // Fields another manager set to other values: an apply without force is refused.
@@ -136,6 +147,7 @@ export class MemoryCluster implements Cluster {
   async createSecret(secret: Secret): Promise<Secret> {
     const k = key(secret.metadata.namespace, secret.metadata.name);
     this.record('createSecret', k);
+    validateLabels('Secret', secret.metadata);
     if (this.secrets.has(k)) throw new ClusterError(409, 'AlreadyExists', `secrets "${secret.metadata.name}" already exists`);
     this.applied.set(k, appliedFields(secret));
     return this.putSecret(secret);
@@ -191,6 +203,7 @@ export class MemoryCluster implements Cluster {
   async applyConfigMap(configMap: ConfigMap): Promise<ConfigMap> {
     const k = key(configMap.metadata.namespace, configMap.metadata.name);
     this.record('applyConfigMap', k);
+    validateLabels('ConfigMap', configMap.metadata);
     const prev = this.configMaps.get(k);
     const next: ConfigMap = {
       apiVersion: 'v1',
@@ -315,7 +328,8 @@ export class MemoryCluster implements Cluster {
   private notifySecret(s: Secret): void {
     const labels = { ...(s.metadata.labels ?? {}) };
     if (this.isCA(s)) this.notify(() => this.handlers?.caSecretChanged());
-    else if (this.isOurs(s)) this.notify(() => this.handlers?.secretChanged(s.metadata.namespace!, s.metadata.name, labels));
+    const owner = s.metadata.ownerReferences?.find((r) => r.controller && r.kind === 'MutualTLSIdentity')?.name;
+    if (!this.isCA(s) && this.isOurs(s)) this.notify(() => this.handlers?.secretChanged(s.metadata.namespace!, s.metadata.name, labels, owner));
   }
 
   /** Watches deliver after the write returns, as a real watch would. */

@@ -15,7 +15,7 @@
  *     a process whose last renewal is older than the renew deadline sends nothing, whatever its
  *     timers have or have not noticed yet.
  */
-import { KubeConfig } from '@kubernetes/client-node';
+import { loadKubeConfig } from '../adapter/kubeconfig.ts';
 import { KubeCluster } from '../adapter/kube.ts';
 import { shareDispatcher } from '../adapter/dispatcher.ts';
 import { KubeLeaseClient } from '../adapter/lease.ts';
@@ -150,12 +150,7 @@ function bounded(promise: Promise<unknown>, ms: number): Promise<void> {
 /** The real parts: client-node cluster and Lease client, metrics, health, the ops server. */
 export async function buildOperator(config: OperatorConfig, controllerConfig: ControllerConfig, env: NodeJS.ProcessEnv): Promise<Omit<RunParts, 'signals'>> {
   const logger = createLogger(config.logLevel);
-  const kubeConfig = new KubeConfig();
-  try {
-    kubeConfig.loadFromDefault();
-  } catch (err) {
-    throw new Error(`cannot load the kubeconfig (${env.KUBECONFIG ? `KUBECONFIG=${env.KUBECONFIG}` : '~/.kube/config or the in-cluster service account'}): ${(err as Error).message.split('\n')[0]}`);
-  }
+  const kubeConfig = loadKubeConfig({ env });
   // The elector is made when runOperator enters candidacy; the cluster's fence and signal defer to it.
   let elector: LeaderElector | undefined;
   const leadershipEnded = new AbortController();
