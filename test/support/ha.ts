@@ -203,7 +203,7 @@ export class OperatorProcess {
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Poll until `fn` returns something other than undefined/false. */
-export async function eventually<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, ms = 30_000): Promise<T> {
+export async function eventually<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, ms = 30_000, intervalMs = 25): Promise<T> {
   const deadline = performance.now() + ms;
   let last: unknown;
   for (;;) {
@@ -214,7 +214,7 @@ export async function eventually<T>(what: string, fn: () => T | undefined | fals
       last = err;
     }
     if (performance.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await sleep(25);
+    await sleep(intervalMs);
   }
 }
 
