@@ -189,11 +189,11 @@ export function describeHaStall(title: string, make: () => Promise<HaBackend>): 
       assert.equal(after.transitions, before.transitions);
       assert.equal(a!.logged('leader election: leadership lost'), undefined);
       assert.equal(secretWrites(standby!, b.namespace).length, 0, 'the standby wrote nothing');
-      assert.equal(secretWrites(a!, b.namespace).length, names.length, 'the leader issued them');
+      await eventually('the leader to have issued them', () => secretWrites(a!, b.namespace).length >= names.length, 5_000, POLL);
       figures.push(`30 s freeze: no restart, no change of leader; identities created after the thaw were issued ${(caughtUp / 1000).toFixed(1)} s after it (freeze began at +${(began / 1000).toFixed(0)} s)`);
     });
 
-    it('a 45 s freeze: the leader steps down at its renew deadline (exit 1), the standby takes over within one lease', async () => {
+    it('a 45 s freeze: the leader steps down at its renew deadline (exit 1), the standby takes over within one lease of the thaw', async () => {
       const env = state.env!;
       const b = env.backend;
       const [a, standby] = await startOperators(env, 2, DEFAULTS);
@@ -216,7 +216,8 @@ export function describeHaStall(title: string, make: () => Promise<HaBackend>): 
       assert.ok(steppedDown - renewed <= 40_000 + 2_000, `stepped down ${steppedDown - renewed} ms after its last renewal`);
       const names = await b.putIdentities('after', 3);
       await eventually('the standby to issue', async () => (await b.issued(names)) === names.length, 90_000, 250);
-      assert.equal(secretWrites(standby!, b.namespace).length, names.length, 'the standby issued them');
+      // The proxy records the answer a moment after the server has stored the Secret.
+      await eventually('the standby to have issued them', () => secretWrites(standby!, b.namespace).length >= names.length, 5_000, POLL);
       const resumed = performance.now();
       assert.match((await b.lease()).holder, /^b_/);
       assert.deepEqual(a!.proxy.writesSince(steppedDown).map((r) => `${r.method} ${r.path}`), [], 'a sent nothing once it had stepped down');
@@ -224,9 +225,12 @@ export function describeHaStall(title: string, make: () => Promise<HaBackend>): 
       // before the standby can take the Lease (it needs the server to write it).
       const late = a!.proxy.requests.filter((r) => r.method !== 'GET' && r.answeredAt > ended);
       const took = standby!.proxy.requests.find((r) => r.method === 'PUT' && r.path.includes('/leases/') && r.status === 200)!.answeredAt;
+      const lateRenewals = late.filter((r) => r.path.includes('/leases/') && r.status === 200).length;
       assert.ok(late.every((r) => r.answeredAt < took), 'every late write of a landed before the standby held the Lease');
-      assert.ok(resumed - began <= 60_000 + 2.4 * 2_000 + 10_000, `issuance resumed ${resumed - began} ms after the freeze began`);
-      figures.push(`45 s freeze: the leader stepped down ${((steppedDown - renewed) / 1000).toFixed(1)} s after its last renewal and exited 1; the standby took the Lease ${((took - ended) / 1000).toFixed(1)} s after the thaw (${((took - began) / 1000).toFixed(1)} s after the freeze began); issuance complete ${((resumed - began) / 1000).toFixed(1)} s after the freeze began; ${late.length} write(s) the old leader sent before its deadline were served on the thaw`);
+      // A renewal the old leader sent during the freeze (before its deadline) can be served on the
+      // thaw and restart the standby's wait: issuance resumes within one lease of the thaw.
+      assert.ok(resumed - ended <= 60_000 + 2.4 * 2_000 + 10_000, `issuance resumed ${resumed - ended} ms after the thaw`);
+      figures.push(`45 s freeze: the leader stepped down ${((steppedDown - renewed) / 1000).toFixed(1)} s after its last renewal and exited 1; the standby took the Lease ${((took - ended) / 1000).toFixed(1)} s after the thaw (${((took - began) / 1000).toFixed(1)} s after the freeze began); issuance complete ${((resumed - began) / 1000).toFixed(1)} s after the freeze began; ${late.length} request(s) the old leader sent before its deadline were served on the thaw (${lateRenewals} a successful Lease renewal)`);
     });
   });
 }
