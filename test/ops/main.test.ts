@@ -21,7 +21,8 @@ describe('main (child process)', () => {
     assert.equal(r.stderr, 'mtls-operator: --workers (MTLS_WORKERS): "0" must be a whole number from 1 to 64\n');
   });
 
-  it('leader-election timings are checked against each other; durations are Go-style', () => {
+  it('leader-election timings are checked against each other; durations are Go-style', function () {
+    this.timeout(120_000); // seven child processes, one after another: slow on a loaded machine
     for (const [args, line] of [
       [['--leader-election-renew-deadline=60s'], /^mtls-operator: --leader-election-renew-deadline \(MTLS_LEADER_ELECTION_RENEW_DEADLINE\): "60s" must be shorter than --leader-election-lease-duration \(60s\)\n$/],
       [['--leader-election-retry-period=45s'], /^mtls-operator: --leader-election-retry-period .*must be shorter than --leader-election-renew-deadline \(40s\)\n$/],
