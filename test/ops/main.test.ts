@@ -64,7 +64,8 @@ describe('main (child process)', () => {
     });
     after(() => new Promise<void>((r) => api.close(() => r())));
 
-    it('serves /readyz (standby) and /healthz, then exits 0 on SIGTERM', async () => {
+    it('serves /readyz (standby) and /healthz, then exits 0 on SIGTERM', async function () {
+      this.timeout(90_000); // a process start took 12-16 s on the loaded machine
       const dir = mkdtempSync(join(tmpdir(), 'mtls-main-'));
       const kubeconfig = join(dir, 'config');
       const server = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
@@ -77,7 +78,7 @@ describe('main (child process)', () => {
       child.stdout.setEncoding('utf8');
       child.stdout.on('data', (c: string) => (out += c));
       const port = await new Promise<number>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no listening line:\n${out}`)), 15_000);
+        const timer = setTimeout(() => reject(new Error(`no listening line:\n${out}`)), 60_000);
         child.stdout.on('data', () => {
           const m = /"port":(\d+)/.exec(out);
           if (m) {
