@@ -63,7 +63,7 @@ export const FLAGS = {
   'leader-elect': { env: 'MTLS_LEADER_ELECT', default: 'false', help: 'reconcile only while holding the Lease mtls-operator in the operator namespace (true|false)' },
   'leader-election-lease-duration': { env: 'MTLS_LEADER_ELECTION_LEASE_DURATION', default: '60s', help: 'how long a standby waits after the last renewal before taking over (duration: 60s, 1m)' },
   'leader-election-renew-deadline': { env: 'MTLS_LEADER_ELECTION_RENEW_DEADLINE', default: '40s', help: 'a leader that cannot renew for this long stops and exits (< lease duration)' },
-  'leader-election-retry-period': { env: 'MTLS_LEADER_ELECTION_RETRY_PERIOD', default: '15s', help: 'how often to try to acquire or renew the Lease (< renew deadline)' },
+  'leader-election-retry-period': { env: 'MTLS_LEADER_ELECTION_RETRY_PERIOD', default: '2s', help: 'how often to try to acquire or renew the Lease; each try is bounded by 2 x this (1 s .. renew deadline / 2) (< renew deadline)' },
   'metrics-port': { env: 'MTLS_METRICS_PORT', default: '9402', help: 'port of /metrics, /healthz and /readyz (0: any free port)' },
   'metrics-address': { env: 'MTLS_METRICS_ADDRESS', default: '0.0.0.0', help: 'IP address the metrics and health server binds' },
   'reissue-rate': { env: 'MTLS_REISSUE_RATE', default: '20', help: 're-issues per second when a CA change touches every Secret (1-1000; with jitter)' },

@@ -7,6 +7,12 @@
  * linger: driving the operator against an API server, its heap grew by about 200 KB per identity
  * (bench/process.ts). This keeps one dispatcher per distinct set of connection options (a rotated
  * client certificate gets a new one; the old one is closed once idle).
+ *
+ * It is also the last gate of leader election's write fence (`beforeWrite`): undici calls the
+ * request handler's onRequestStart (onConnect for older handlers) synchronously just before it
+ * writes the request to the socket, after any wait for a connection. A write whose fence closed
+ * since callApi asked it (a process frozen while the request waited for a connection) is aborted
+ * there and never leaves. Reads and the Lease (leader election's own writes) are not gated.
  */
 import { createHash } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -15,13 +21,68 @@ interface Closable {
   close?(): Promise<void>;
 }
 
+interface Composable extends Closable {
+  compose?(interceptor: Interceptor): unknown;
+}
+
+type Dispatch = (opts: { method?: string; path?: string }, handler: object) => boolean;
+type Interceptor = (dispatch: Dispatch) => Dispatch;
+
+export interface ShareOptions {
+  /** Throws to refuse a write (not GET/HEAD, not a Lease): asked right before it is written to the socket. */
+  beforeWrite?(op: string): void;
+}
+
+const LEASES = /\/leases(\/|$|\?)/;
+
+/** Wrap the handler of every gated request so the gate is asked again when undici starts writing it. */
+export function writeGate(beforeWrite: (op: string) => void): Interceptor {
+  return (dispatch) => (opts, handler) => {
+    const method = (opts.method ?? 'GET').toUpperCase();
+    const path = opts.path ?? '';
+    if (method === 'GET' || method === 'HEAD' || LEASES.test(path)) return dispatch(opts, handler);
+    const op = `${method} ${path.split('?')[0]}`;
+    const h = handler as Record<string, unknown>;
+    const gated = new Proxy(handler, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target) as unknown;
+        if (typeof value !== 'function') return value;
+        if (prop === 'onRequestStart') {
+          return (controller: { abort(err: Error): void }, context: unknown) => {
+            try {
+              beforeWrite(op);
+            } catch (err) {
+              controller.abort(err as Error);
+              return;
+            }
+            return (h.onRequestStart as (c: unknown, x: unknown) => unknown).call(target, controller, context);
+          };
+        }
+        if (prop === 'onConnect') {
+          return (abort: (err: Error) => void, context: unknown) => {
+            try {
+              beforeWrite(op);
+            } catch (err) {
+              abort(err as Error);
+              return;
+            }
+            return (h.onConnect as (a: unknown, x: unknown) => unknown).call(target, abort, context);
+          };
+        }
+        return (value as (...args: unknown[]) => unknown).bind(target);
+      },
+    });
+    return dispatch(opts, gated);
+  };
+}
+
 interface DispatcherFactory {
   createDispatcher?(cluster: unknown, agentOptions: unknown): unknown;
   createDispatcherOptions?(cluster: unknown, agentOptions: unknown): unknown;
 }
 
 /** Make `kc` reuse its dispatchers. Returns false when this client-node has no such hook. */
-export function shareDispatcher(kc: KubeConfig): boolean {
+export function shareDispatcher(kc: KubeConfig, opts: ShareOptions = {}): boolean {
   const target = kc as unknown as DispatcherFactory;
   const create = target.createDispatcher;
   const options = target.createDispatcherOptions;
@@ -31,7 +92,9 @@ export function shareDispatcher(kc: KubeConfig): boolean {
     const key = createHash('sha256').update(JSON.stringify(options.call(kc, cluster, agentOptions) ?? null)).digest('hex');
     if (current?.key === key) return current.dispatcher;
     const previous = current?.dispatcher as Closable | undefined;
-    current = { key, dispatcher: create.call(kc, cluster, agentOptions) };
+    const made = create.call(kc, cluster, agentOptions) as Composable;
+    const gate = opts.beforeWrite;
+    current = { key, dispatcher: gate && typeof made.compose === 'function' ? made.compose(writeGate(gate)) : made };
     void previous?.close?.().catch(() => undefined); // waits for in-flight requests
     return current.dispatcher;
   };

@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { PatchStrategy, setHeaderOptions, type CoreV1Api, type CoreV1Event } from '@kubernetes/client-node';
 import type { EventType, ObjectRef } from '../api/types.ts';
 import { redact } from './errors.ts';
-import { callApi } from './timing.ts';
+import { callApi, type CallOptions } from './timing.ts';
 
 export const EVENT_COMPONENT = 'mtls-operator';
 const MAX_MESSAGE = 1024;
@@ -22,6 +22,8 @@ interface Seen {
 export interface EventRecorderOptions {
   core: CoreV1Api;
   timeoutMs: number;
+  /** Signal and write fence of every Event request. */
+  call?: CallOptions;
   windowMs?: number;
   maxTracked?: number;
   now?: () => number;
@@ -30,6 +32,7 @@ export interface EventRecorderOptions {
 export class EventRecorder {
   private readonly core: CoreV1Api;
   private readonly timeoutMs: number;
+  private readonly call: CallOptions;
   private readonly windowMs: number;
   private readonly maxTracked: number;
   private readonly now: () => number;
@@ -40,6 +43,7 @@ export class EventRecorder {
   constructor(opts: EventRecorderOptions) {
     this.core = opts.core;
     this.timeoutMs = opts.timeoutMs;
+    this.call = opts.call ?? {};
     this.windowMs = opts.windowMs ?? 5 * 60_000;
     this.maxTracked = opts.maxTracked ?? 1_000;
     this.now = opts.now ?? Date.now;
@@ -79,8 +83,8 @@ export class EventRecorder {
       reportingComponent: EVENT_COMPONENT,
       reportingInstance: this.instance,
     };
-    await callApi(`POST events/${about.namespace}/${name}`, this.timeoutMs, () =>
-      this.core.createNamespacedEvent({ namespace: about.namespace, body }));
+    await callApi(`POST events/${about.namespace}/${name}`, this.timeoutMs, (o) =>
+      this.core.createNamespacedEvent({ namespace: about.namespace, body }, o), this.call);
     this.track(key, { name, count: 1, lastSeen: now });
   }
 
@@ -88,11 +92,11 @@ export class EventRecorder {
   private async bump(namespace: string, prior: Seen, now: number): Promise<boolean> {
     const count = prior.count + 1;
     try {
-      await callApi(`PATCH events/${namespace}/${prior.name}`, this.timeoutMs, () =>
+      await callApi(`PATCH events/${namespace}/${prior.name}`, this.timeoutMs, (o) =>
         this.core.patchNamespacedEvent(
           { namespace, name: prior.name, body: { count, lastTimestamp: new Date(now).toISOString() } },
-          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-        ));
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch, o),
+        ), this.call);
     } catch (err) {
       if ((err as { code?: unknown }).code === 404) return false;
       throw err;

@@ -45,7 +45,7 @@ import { cachedConfigMap, cachedIdentity, cachedSecret, toSecret, writableConfig
 import { isPartial } from './reduce.ts';
 import { describeError } from './errors.ts';
 import { EventRecorder } from './events.ts';
-import { callApi } from './timing.ts';
+import { callApi, type CallOptions, type WriteFence } from './timing.ts';
 import type { AdapterLogger } from './types.ts';
 import { buildWatches, forNamespace, type WatchSet } from './watches.ts';
 
@@ -69,6 +69,13 @@ export interface KubeClusterOptions {
   backoff?: { initialMs: number; maxMs: number };
   /** Deadline of each read/write request; default 30 s. */
   requestTimeoutMs?: number;
+  /**
+   * Leader election's fence, asked right before every write request (Secrets, status, ConfigMaps,
+   * Events, workloads): a process whose leadership is not current sends nothing.
+   */
+  fence?: WriteFence;
+  /** Aborted when leadership ends: every request in flight is cancelled. stop() cancels them too. */
+  signal?: AbortSignal;
 }
 
 export interface KubeClusterStats {
@@ -93,6 +100,10 @@ export class KubeCluster implements Cluster {
   private readonly timeoutMs: number;
   private handlers?: ClusterHandlers;
   private started = false;
+  private readonly stopping = new AbortController();
+  /** Options of every read request, and of every write request (which also pass the fence). */
+  private readonly read: CallOptions;
+  private readonly write: CallOptions;
 
   constructor(opts: KubeClusterOptions) {
     this.opts = opts;
@@ -101,7 +112,10 @@ export class KubeCluster implements Cluster {
     this.apps = opts.kubeConfig.makeApiClient(AppsV1Api);
     this.custom = opts.kubeConfig.makeApiClient(CustomObjectsApi);
     this.timeoutMs = opts.requestTimeoutMs ?? 30_000;
-    this.events = new EventRecorder({ core: this.core, timeoutMs: this.timeoutMs });
+    const signal = opts.signal ? AbortSignal.any([opts.signal, this.stopping.signal]) : this.stopping.signal;
+    this.read = { signal };
+    this.write = opts.fence ? { signal, fence: opts.fence } : { signal };
+    this.events = new EventRecorder({ core: this.core, timeoutMs: this.timeoutMs, call: this.write });
     const watchdogMs = opts.watchdogMs ?? 5 * 60_000;
     const watch = new Watch(opts.kubeConfig);
     // Watch aborts a connection after requestTimeoutMs (private, 30 s) without data: shorter than
@@ -141,8 +155,9 @@ export class KubeCluster implements Cluster {
     this.log.info('cluster caches synced', { watches: this.watches.all.map((r) => r.name) });
   }
 
-  /** Aborts every watch and clears every timer. */
+  /** Cancels every request in flight (and refuses new ones), aborts every watch, clears every timer. */
   async stop(): Promise<void> {
+    this.stopping.abort(new Error('the operator is stopping'));
     await Promise.all(this.watches.all.map((r) => r.stop()));
   }
 
@@ -172,8 +187,8 @@ export class KubeCluster implements Cluster {
     // A cached Secret without data (no live identity owned it when it arrived) is read afresh.
     if (cached && !isPartial(cached)) return cached;
     try {
-      const read = toSecret(await callApi(`GET secrets/${key}`, this.timeoutMs, () =>
-        this.core.readNamespacedSecret({ namespace, name })));
+      const read = toSecret(await callApi(`GET secrets/${key}`, this.timeoutMs, (o) =>
+        this.core.readNamespacedSecret({ namespace, name }, o), this.read));
       if (cached) return this.remember(read);
       return read;
     } catch (err) {
@@ -184,32 +199,32 @@ export class KubeCluster implements Cluster {
 
   async applySecret(secret: Secret, options: { force?: boolean } = {}): Promise<Secret> {
     const { name, namespace = '' } = secret.metadata;
-    const applied = await callApi(`PATCH secrets/${namespace}/${name}`, this.timeoutMs, () =>
+    const applied = await callApi(`PATCH secrets/${namespace}/${name}`, this.timeoutMs, (o) =>
       this.core.patchNamespacedSecret(
         { name, namespace, body: writableSecret(secret), fieldManager: FIELD_MANAGER, force: options.force ?? true },
-        setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
-      ));
+        setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply, o),
+      ), this.write);
     return this.remember(toSecret(applied), true);
   }
 
   async createSecret(secret: Secret): Promise<Secret> {
     const { name, namespace = '' } = secret.metadata;
-    const created = await callApi(`POST secrets/${namespace}/${name}`, this.timeoutMs, () =>
+    const created = await callApi(`POST secrets/${namespace}/${name}`, this.timeoutMs, (o) =>
       this.core.createNamespacedSecret({
         namespace,
         // Plain JSON without timestamps: client-node's V1Secret serializer passes it through.
         body: writableSecret(secret) as V1Secret,
         fieldManager: FIELD_MANAGER,
-      }));
+      }, o), this.write);
     return this.remember(toSecret(created), true);
   }
 
   async patchIdentityStatus(namespace: string, name: string, status: MutualTLSIdentityStatus): Promise<void> {
-    const updated: unknown = await callApi(`PATCH ${PLURAL}/${namespace}/${name}/status`, this.timeoutMs, () =>
+    const updated: unknown = await callApi(`PATCH ${PLURAL}/${namespace}/${name}/status`, this.timeoutMs, (o) =>
       this.custom.patchNamespacedCustomObjectStatus(
         { group: GROUP, version: VERSION, plural: PLURAL, namespace, name, body: { status }, fieldManager: FIELD_MANAGER },
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-      ));
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch, o),
+      ), this.write);
     if (updated !== null && typeof updated === 'object' && 'metadata' in updated) {
       forNamespace(this.watches.identities, namespace)?.put(cachedIdentity(updated));
     }
@@ -221,11 +236,11 @@ export class KubeCluster implements Cluster {
   }
 
   async patchSecretAnnotations(namespace: string, name: string, annotations: Record<string, string | null>): Promise<void> {
-    const patched = await callApi(`PATCH secrets/${namespace}/${name}`, this.timeoutMs, () =>
+    const patched = await callApi(`PATCH secrets/${namespace}/${name}`, this.timeoutMs, (o) =>
       this.core.patchNamespacedSecret(
         { name, namespace, body: { metadata: { annotations } }, fieldManager: FIELD_MANAGER },
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-      ));
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch, o),
+      ), this.write);
     this.remember(toSecret(patched));
   }
 
@@ -233,13 +248,14 @@ export class KubeCluster implements Cluster {
     const { kind, name } = workload;
     const body = { spec: { template: { metadata: { annotations } } } };
     const req = { name, namespace, body, fieldManager: FIELD_MANAGER };
-    const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-    await callApi<unknown>(`PATCH ${kind.toLowerCase()}s/${namespace}/${name}`, this.timeoutMs, () =>
-      kind === 'Deployment'
+    await callApi<unknown>(`PATCH ${kind.toLowerCase()}s/${namespace}/${name}`, this.timeoutMs, (o) => {
+      const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch, o);
+      return kind === 'Deployment'
         ? this.apps.patchNamespacedDeployment(req, merge)
         : kind === 'StatefulSet'
           ? this.apps.patchNamespacedStatefulSet(req, merge)
-          : this.apps.patchNamespacedDaemonSet(req, merge));
+          : this.apps.patchNamespacedDaemonSet(req, merge);
+    }, this.write);
   }
 
   getConfigMap(namespace: string, name: string): ConfigMap | undefined {
@@ -258,11 +274,11 @@ export class KubeCluster implements Cluster {
 
   async applyConfigMap(configMap: ConfigMap): Promise<ConfigMap> {
     const { name, namespace = '' } = configMap.metadata;
-    const applied = await callApi(`PATCH configmaps/${namespace}/${name}`, this.timeoutMs, () =>
+    const applied = await callApi(`PATCH configmaps/${namespace}/${name}`, this.timeoutMs, (o) =>
       this.core.patchNamespacedConfigMap(
         { name, namespace, body: writableConfigMap(configMap), fieldManager: FIELD_MANAGER, force: true },
-        setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
-      ));
+        setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply, o),
+      ), this.write);
     const result = cachedConfigMap(applied);
     const cache = this.configMapCache(namespace, name);
     if (result.metadata.labels?.[LABEL_MANAGED_BY] === MANAGED_BY) cache?.put(result);
@@ -272,8 +288,8 @@ export class KubeCluster implements Cluster {
 
   async deleteConfigMap(namespace: string, name: string): Promise<void> {
     try {
-      await callApi(`DELETE configmaps/${namespace}/${name}`, this.timeoutMs, () =>
-        this.core.deleteNamespacedConfigMap({ name, namespace }));
+      await callApi(`DELETE configmaps/${namespace}/${name}`, this.timeoutMs, (o) =>
+        this.core.deleteNamespacedConfigMap({ name, namespace }, o), this.write);
     } catch (err) {
       if (!ClusterError.isNotFound(err)) throw err;
     }

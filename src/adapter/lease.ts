@@ -1,7 +1,8 @@
 /**
  * The Lease port on client-node's CoordinationV1Api. update is a PUT carrying the
  * resourceVersion read, so the apiserver refuses it (409) when the Lease changed since; every
- * failure is a ClusterError (callApi). MicroTime fields are written with six fractional digits,
+ * failure is a ClusterError (callApi); a call is bounded by its timeout and cancelled by the
+ * caller's signal (the elector bounds each try by what is left of its renew deadline). MicroTime fields are written with six fractional digits,
  * the format the apiserver parses.
  */
 import { CoordinationV1Api, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
@@ -55,25 +56,25 @@ export class KubeLeaseClient implements LeaseClient {
     this.timeoutMs = timeoutMs;
   }
 
-  async get(namespace: string, name: string): Promise<Lease | undefined> {
+  async get(namespace: string, name: string, signal?: AbortSignal): Promise<Lease | undefined> {
     try {
-      return fromV1Lease(await callApi(`GET leases/${namespace}/${name}`, this.timeoutMs, () =>
-        this.api.readNamespacedLease({ namespace, name })));
+      return fromV1Lease(await callApi(`GET leases/${namespace}/${name}`, this.timeoutMs, (o) =>
+        this.api.readNamespacedLease({ namespace, name }, o), signal ? { signal } : {}));
     } catch (err) {
       if ((err as { code?: unknown }).code === 404) return undefined;
       throw err;
     }
   }
 
-  async create(namespace: string, name: string, lease: Lease): Promise<Lease> {
+  async create(namespace: string, name: string, lease: Lease, signal?: AbortSignal): Promise<Lease> {
     const { resourceVersion: _, ...fresh } = lease;
-    return fromV1Lease(await callApi(`POST leases/${namespace}/${name}`, this.timeoutMs, () =>
-      this.api.createNamespacedLease({ namespace, body: toV1Lease(namespace, name, fresh) })));
+    return fromV1Lease(await callApi(`POST leases/${namespace}/${name}`, this.timeoutMs, (o) =>
+      this.api.createNamespacedLease({ namespace, body: toV1Lease(namespace, name, fresh) }, o), signal ? { signal } : {}));
   }
 
-  async update(namespace: string, name: string, lease: Lease): Promise<Lease> {
+  async update(namespace: string, name: string, lease: Lease, signal?: AbortSignal): Promise<Lease> {
     if (!lease.resourceVersion) throw new Error(`PUT leases/${namespace}/${name}: no resourceVersion to guard the write`);
-    return fromV1Lease(await callApi(`PUT leases/${namespace}/${name}`, this.timeoutMs, () =>
-      this.api.replaceNamespacedLease({ namespace, name, body: toV1Lease(namespace, name, lease) })));
+    return fromV1Lease(await callApi(`PUT leases/${namespace}/${name}`, this.timeoutMs, (o) =>
+      this.api.replaceNamespacedLease({ namespace, name, body: toV1Lease(namespace, name, lease) }, o), signal ? { signal } : {}));
   }
 }

@@ -29,6 +29,22 @@ export interface ControllerConfig extends ReconcilerConfig, Partial<RotationConf
   tickMs?: number;
 }
 
+/** After the grace, cancelled reconciles unwind within this. */
+const UNWIND_MS = 1_000;
+
+/** True when `p` settles within `ms`. */
+async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const done = await Promise.race([
+    p.then(() => true, () => true),
+    new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
+    }),
+  ]);
+  clearTimeout(timer);
+  return done;
+}
+
 export interface ControllerDeps {
   cluster: Cluster;
   clock: Clock;
@@ -127,7 +143,11 @@ export class Controller {
     this.logger.info('controller started', { workers: this.config.workers, identities: this.cluster.listIdentities().length });
   }
 
-  /** Stop taking work, let in-flight reconciles finish (bounded), stop the watches. */
+  /**
+   * Stop taking work and let in-flight reconciles finish within graceMs; then stop the cluster,
+   * which cancels every request still in flight and refuses new ones (KubeCluster), and give the
+   * workers a moment to unwind from the cancelled calls.
+   */
   async stop(graceMs = 10_000): Promise<void> {
     if (!this.running) {
       // Still syncing: nothing is in flight, so stop the watches now (no grace to wait out,
@@ -140,14 +160,12 @@ export class Controller {
     }
     this.running = false;
     this.queue.shutdown();
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, graceMs);
-    });
-    await Promise.race([Promise.all(this.workers), timeout]);
-    clearTimeout(timer);
-    this.workers = [];
+    const workers = Promise.all(this.workers);
+    let finished = await settlesWithin(workers, graceMs);
     await this.cluster.stop();
+    if (!finished) finished = await settlesWithin(workers, UNWIND_MS);
+    if (!finished) this.logger.warn('reconciles still running after stop', { inFlight: this.queue.inFlight });
+    this.workers = [];
   }
 
   /**

@@ -2,13 +2,23 @@
  * Leader election on a coordination.k8s.io/v1 Lease, in the shape of client-go's leaderelection:
  *
  *   candidate: every retryPeriod (+ up to 20% jitter) read the Lease; take it when it is absent,
- *     released (holderIdentity empty) or expired. Expiry is judged by OUR clock: a Lease is
- *     expired when its record has not changed for leaseDurationSeconds since we first saw it
- *     that way (observedAt), so clock skew between nodes does not matter.
- *   leader: renew every retryPeriod. A renewal not achieved within renewDeadline of the last
- *     good one, or a Lease found held by someone else, ends leadership AT ONCE (a timer fires at
- *     the deadline even if the API call hangs): onStoppedLeading runs and the elector is done.
- *     It does not re-enter candidacy; its owner exits (run.ts) and Kubernetes restarts the pod.
+ *     released (holderIdentity empty) or expired. Expiry is judged on OUR monotonic clock: a Lease
+ *     is expired when its record has not changed for leaseDurationSeconds since we saw it change
+ *     (observedAt, client-go's observedTime). Neither the holder's renewTime nor our wall clock
+ *     takes part, so clock skew between nodes and an NTP step on ours do not matter.
+ *   leader: renew every retryPeriod; while the record we last wrote is current, a renewal is one
+ *     PUT (client-go's fast path), else GET + PUT. Each try is bounded by tryTimeoutMs and by what
+ *     is left of the renew deadline, so a stalled apiserver costs one short try, not the deadline.
+ *     A renewal not achieved within renewDeadline of the last good one, or a Lease found held by
+ *     someone else, ends leadership AT ONCE (a timer fires at the deadline even if a call hangs):
+ *     signal aborts, onStoppedLeading runs and the elector is done. It does not re-enter
+ *     candidacy; its owner exits (run.ts) and Kubernetes restarts the pod.
+ *   fence: canWrite() is true only while the start of our last successful renewal is younger
+ *     than renewDeadline on the monotonic clock. The adapter asks it right before every write, so a
+ *     leader frozen (SIGSTOP, GC, a paused VM) past its deadline writes nothing after it wakes,
+ *     even before its timers run. A standby needs leaseDuration from ITS observation of that
+ *     renewal, which came after the renewal started: leaseDuration - renewDeadline is the margin
+ *     for a write already on the wire and for clock-rate differences.
  *   release(): stop, and if leading write holderIdentity "" with leaseDurationSeconds 1 (as
  *     client-go's ReleaseOnCancel), so a standby takes over on its next retry.
  *
@@ -33,7 +43,12 @@ export interface LeaderElectorOptions {
   leaseDurationMs: number;
   renewDeadlineMs: number;
   retryPeriodMs: number;
+  /** Wall clock: only for the acquireTime/renewTime written into the Lease (for humans). */
   clock: Clock;
+  /** Monotonic milliseconds (default performance.now): every duration the elector judges. */
+  monotonic?: () => number;
+  /** Bound on one try (a PUT, or GET + PUT); default 2 x retryPeriod within [1 s, renewDeadline / 2]. */
+  tryTimeoutMs?: number;
   timers?: Timers;
   logger: Logger;
   /** [0, 1): jitter of the candidate's retries. */
@@ -49,6 +64,10 @@ export function candidateIdentity(env: NodeJS.ProcessEnv): string {
   return `${env.POD_NAME || hostname()}_${randomBytes(4).toString('hex')}`;
 }
 
+export function defaultTryTimeoutMs(retryPeriodMs: number, renewDeadlineMs: number): number {
+  return Math.round(Math.min(Math.max(2 * retryPeriodMs, 1_000), Math.max(renewDeadlineMs / 2, 100)));
+}
+
 type Attempt = 'ok' | 'held' | 'failed';
 
 export class LeaderElector {
@@ -56,12 +75,18 @@ export class LeaderElector {
   private readonly o: LeaderElectorOptions;
   private readonly name: string;
   private readonly timers: Timers;
+  private readonly mono: () => number;
+  private readonly tryTimeoutMs: number;
+  /** Aborted when leadership ends (lost or released): what runs on our leadership is cancelled. */
+  private readonly ended = new AbortController();
   private leading = false;
   private stopped = false;
+  /** Leadership was lost (not released): the Lease is someone else's to take; release writes nothing. */
+  private lost = false;
   private observed?: Lease;
-  /** Our clock when the observed record last changed. */
+  /** Monotonic time when we saw the observed record change. */
   private observedAt = 0;
-  /** Start of the last successful acquire or renew. */
+  /** Monotonic start of the last successful acquire or renew. */
   private lastRenew = 0;
   private retryTimer: unknown;
   private deadlineTimer: unknown;
@@ -73,10 +98,33 @@ export class LeaderElector {
     this.identity = opts.identity;
     this.name = opts.name ?? LEASE_NAME;
     this.timers = opts.timers ?? realTimers;
+    this.mono = opts.monotonic ?? (() => performance.now());
+    this.tryTimeoutMs = opts.tryTimeoutMs ?? defaultTryTimeoutMs(opts.retryPeriodMs, opts.renewDeadlineMs);
   }
 
   get isLeader(): boolean {
     return this.leading;
+  }
+
+  /** Aborted once leadership ends, lost or released. */
+  get signal(): AbortSignal {
+    return this.ended.signal;
+  }
+
+  /**
+   * May this process write now? Only while leading and the start of the last successful renewal
+   * is younger than the renew deadline, on the monotonic clock: checked at the moment of asking,
+   * not by a timer, so it is right even in the first instant after a frozen process resumes.
+   */
+  canWrite(): boolean {
+    return this.leading && this.mono() - this.lastRenew < this.o.renewDeadlineMs;
+  }
+
+  /** Why canWrite() is false (for the error a refused write carries). */
+  whyNot(): string {
+    if (this.canWrite()) return '';
+    if (!this.leading) return 'this process is not the leader';
+    return `the last renewal of the Lease is ${Math.round(this.mono() - this.lastRenew)} ms old (renew deadline ${this.o.renewDeadlineMs} ms)`;
   }
 
   /** Enter candidacy: the first attempt is made at once. */
@@ -91,6 +139,8 @@ export class LeaderElector {
     this.clearTimers();
     await this.attempt;
     this.leading = false;
+    this.ended.abort(new Error('leadership released'));
+    if (this.lost) return;
     // By the last record we read or wrote (an attempt that ended after stop() counts too): the
     // resourceVersion precondition refuses the release if anyone changed the Lease since.
     const held = this.observed;
@@ -99,7 +149,7 @@ export class LeaderElector {
     try {
       await this.o.client.update(this.o.namespace, this.name, {
         ...held, holderIdentity: '', leaseDurationSeconds: 1, acquireTime: now, renewTime: now,
-      });
+      }, AbortSignal.timeout(this.tryTimeoutMs));
       this.o.logger.info('leader election: lease released', { identity: this.identity });
     } catch (err) {
       this.o.logger.warn('leader election: lease not released, a standby takes over when it expires', { detail: (err as Error).message });
@@ -115,16 +165,30 @@ export class LeaderElector {
   }
 
   private async tick(): Promise<void> {
-    const started = this.o.clock.now();
+    const started = this.mono();
+    if (this.leading && started - this.lastRenew >= this.o.renewDeadlineMs) {
+      // Our timers ran late (a frozen process): the deadline is past, do not try to renew.
+      this.lose(`not renewed within ${this.o.renewDeadlineMs} ms`);
+      return;
+    }
+    const budget = this.leading ? Math.min(this.tryTimeoutMs, this.lastRenew + this.o.renewDeadlineMs - started) : this.tryTimeoutMs;
     let result: Attempt;
     try {
-      result = await this.tryAcquireOrRenew(started);
+      result = await this.bounded(budget, (signal) => this.tryAcquireOrRenew(signal));
     } catch (err) {
       result = 'failed';
       const level = ClusterError.isConflict(err) ? 'debug' : 'warn';
       this.o.logger[level]('leader election: lease not written', { message: (err as Error).message });
     }
     if (this.stopped) return;
+    if (result === 'ok' && this.mono() - started >= this.o.renewDeadlineMs) {
+      // The try itself outlived the deadline (frozen mid-try): it proves nothing about now.
+      if (this.leading) {
+        this.lose(`not renewed within ${this.o.renewDeadlineMs} ms`);
+        return;
+      }
+      result = 'failed';
+    }
     if (result === 'ok') {
       this.lastRenew = started;
       this.armDeadline();
@@ -147,20 +211,50 @@ export class LeaderElector {
     this.schedule(this.o.retryPeriodMs * (1 + 0.2 * (this.o.random ?? Math.random)()));
   }
 
-  private async tryAcquireOrRenew(now: number): Promise<Attempt> {
+  /** Run one try with a signal that aborts after `ms`; a call that ignores it is abandoned then. */
+  private async bounded<T>(ms: number, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const controller = new AbortController();
+    let timer: unknown;
+    const expired = new Promise<never>((_, reject) => {
+      timer = this.timers.setTimeout(() => {
+        const err = new ClusterError(0, 'Timeout', `leader election: no answer within ${Math.round(ms)} ms`);
+        controller.abort(err);
+        reject(err);
+      }, Math.max(0, ms));
+    });
+    expired.catch(() => undefined);
+    try {
+      return await Promise.race([fn(controller.signal), expired]);
+    } finally {
+      this.timers.clearTimeout(timer);
+    }
+  }
+
+  private async tryAcquireOrRenew(signal: AbortSignal): Promise<Attempt> {
     const { client, namespace } = this.o;
-    const current = await client.get(namespace, this.name);
-    if (this.stopped) return 'failed';
+    const now = this.o.clock.now();
     const duration = Math.ceil(this.o.leaseDurationMs / 1000);
+    const held = this.observed;
+    if (this.leading && held?.holderIdentity === this.identity && held.resourceVersion !== undefined) {
+      // Fast path: the record we wrote last is most likely still current.
+      try {
+        this.remember(await client.update(namespace, this.name, { ...held, leaseDurationSeconds: duration, renewTime: now }, signal));
+        return 'ok';
+      } catch (err) {
+        if (!ClusterError.isConflict(err)) throw err;
+      }
+    }
+    const current = await client.get(namespace, this.name, signal);
+    if (this.stopped) return 'failed';
     if (!current) {
       this.remember(await client.create(namespace, this.name, {
         holderIdentity: this.identity, leaseDurationSeconds: duration, acquireTime: now, renewTime: now, leaseTransitions: 0,
-      }));
+      }, signal));
       return 'ok';
     }
     this.remember(current);
     const holder = current.holderIdentity;
-    if (holder && holder !== this.identity && this.observedAt + current.leaseDurationSeconds * 1000 > this.o.clock.now()) {
+    if (holder && holder !== this.identity && this.observedAt + current.leaseDurationSeconds * 1000 > this.mono()) {
       return 'held';
     }
     const mine = holder === this.identity;
@@ -171,15 +265,15 @@ export class LeaderElector {
       renewTime: now,
       leaseTransitions: mine ? current.leaseTransitions : current.leaseTransitions + 1,
       ...(current.resourceVersion !== undefined ? { resourceVersion: current.resourceVersion } : {}),
-    }));
+    }, signal));
     return 'ok';
   }
 
-  /** Track the record; a change restarts its expiry by our clock. */
+  /** Track the record; a change restarts its expiry by our monotonic clock. */
   private remember(lease: Lease): void {
     const prev = this.observed;
     if (!prev || prev.resourceVersion !== lease.resourceVersion || prev.holderIdentity !== lease.holderIdentity || prev.renewTime !== lease.renewTime) {
-      this.observedAt = this.o.clock.now();
+      this.observedAt = this.mono();
     }
     this.observed = lease;
     if (lease.holderIdentity && lease.holderIdentity !== this.leaderSeen) {
@@ -190,7 +284,7 @@ export class LeaderElector {
 
   private armDeadline(): void {
     if (this.deadlineTimer !== undefined) this.timers.clearTimeout(this.deadlineTimer);
-    const remaining = this.lastRenew + this.o.renewDeadlineMs - this.o.clock.now();
+    const remaining = this.lastRenew + this.o.renewDeadlineMs - this.mono();
     this.deadlineTimer = this.timers.setTimeout(() => {
       this.deadlineTimer = undefined;
       this.lose(`not renewed within ${this.o.renewDeadlineMs} ms`);
@@ -202,7 +296,9 @@ export class LeaderElector {
     if (!this.leading || this.stopped) return;
     this.leading = false;
     this.stopped = true;
+    this.lost = true;
     this.clearTimers();
+    this.ended.abort(new Error(`leadership lost: ${reason}`));
     this.o.logger.error('leader election: leadership lost', { identity: this.identity, reason });
     this.o.onStoppedLeading(reason);
   }

@@ -20,11 +20,12 @@ export interface Lease {
   resourceVersion?: string;
 }
 
+/** Each call is cancelled when `signal` aborts (the elector bounds every try by it). */
 export interface LeaseClient {
   /** undefined: no such Lease. */
-  get(namespace: string, name: string): Promise<Lease | undefined>;
+  get(namespace: string, name: string, signal?: AbortSignal): Promise<Lease | undefined>;
   /** Throws ClusterError 409 if it exists. */
-  create(namespace: string, name: string, lease: Lease): Promise<Lease>;
+  create(namespace: string, name: string, lease: Lease, signal?: AbortSignal): Promise<Lease>;
   /** Replace, only if lease.resourceVersion is still current; else ClusterError 409. */
-  update(namespace: string, name: string, lease: Lease): Promise<Lease>;
+  update(namespace: string, name: string, lease: Lease, signal?: AbortSignal): Promise<Lease>;
 }

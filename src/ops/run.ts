@@ -6,16 +6,20 @@
  *   SIGTERM/SIGINT: not ready; stop taking work and let in-flight reconciles finish within
  *     --shutdown-grace; release the Lease (a standby takes over on its next retry); close the
  *     server; exit 0. A second signal exits 1 at once.
- *   leadership lost (renewal failed for renewDeadline, or another holder seen): the work queue
- *     is shut AT ONCE (synchronously, in the elector's callback); in-flight reconciles get at most
- *     leaseDuration - renewDeadline, the time before any standby can hold the Lease; then exit 1
- *     and Kubernetes restarts the container as a fresh candidate. Exiting rather than re-entering
+ *   leadership lost (renewal failed for renewDeadline, or another holder seen): every API request
+ *     in flight is cancelled (the elector's signal) and the work queue is shut AT ONCE
+ *     (synchronously, in the elector's callback); the workers get lossGraceMs to unwind; then exit
+ *     1 and Kubernetes restarts the container as a fresh candidate. Exiting rather than re-entering
  *     candidacy leaves no half-stopped watches or workers behind.
+ *   fence: with --leader-elect every write the adapter makes first asks the elector (canWrite):
+ *     a process whose last renewal is older than the renew deadline sends nothing, whatever its
+ *     timers have or have not noticed yet.
  */
 import { loadKubeConfig } from '../adapter/kubeconfig.ts';
 import { KubeCluster } from '../adapter/kube.ts';
 import { shareDispatcher } from '../adapter/dispatcher.ts';
 import { KubeLeaseClient } from '../adapter/lease.ts';
+import { notLeader, type WriteFence } from '../adapter/timing.ts';
 import { systemClock } from '../clock.ts';
 import type { OperatorConfig } from '../config.ts';
 import { Controller, type ControllerConfig } from '../controller/controller.ts';
@@ -49,7 +53,7 @@ export interface RunParts {
   metrics: { setLeader(leading: boolean): void };
   logger: Logger;
   shutdownGraceMs: number;
-  /** In-flight reconciles after leadership is lost: leaseDuration - renewDeadline. */
+  /** After leadership is lost (requests already cancelled, writes fenced): time for the workers to unwind. */
   lossGraceMs: number;
   /** Bound on releasing the Lease at shutdown. */
   releaseTimeoutMs?: number;
@@ -154,8 +158,20 @@ export async function buildOperator(config: OperatorConfig, controllerConfig: Co
     const source = env.KUBECONFIG ? `KUBECONFIG=${env.KUBECONFIG}` : '~/.kube/config';
     throw new Error(`the kubeconfig (${source}) has no cluster for its current context "${kubeConfig.getCurrentContext() || '(none)'}": point KUBECONFIG at a kubeconfig with a cluster (kubectl config get-contexts lists them), or try it on a local control plane with: npm run local`);
   }
-  if (!shareDispatcher(kubeConfig)) logger.warn('client-node has no createDispatcher hook: one connection per request');
+  // The elector is made when runOperator enters candidacy; the cluster's fence and signal defer to it.
+  let elector: LeaderElector | undefined;
+  const leadershipEnded = new AbortController();
+  const fence: WriteFence = {
+    assertWritable(op) {
+      if (!elector?.canWrite()) throw notLeader(op, elector ? elector.whyNot() : 'leader election has not started');
+    },
+  };
+  // The fence is asked by callApi, again just before the request leaves client-node, and last by
+  // the dispatcher just before undici writes it to the socket.
+  const shared = shareDispatcher(kubeConfig, config.leaderElect ? { beforeWrite: (op) => fence.assertWritable(op) } : {});
+  if (!shared) logger.warn('client-node has no createDispatcher hook: one connection per request');
   const cluster = new KubeCluster({
+    ...(config.leaderElect ? { fence, signal: leadershipEnded.signal } : {}),
     kubeConfig,
     ...(config.watchNamespaces.length ? { namespaces: config.watchNamespaces } : {}),
     operatorNamespace: config.operatorNamespace,
@@ -179,21 +195,27 @@ export async function buildOperator(config: OperatorConfig, controllerConfig: Co
     throw err;
   }
   logger.info('starting', { context: kubeConfig.getCurrentContext(), operatorNamespace: config.operatorNamespace, caSecret: config.caSecretName, trustDomain: config.trustDomain, leaderElect: config.leaderElect });
-  const makeElector = (callbacks: LeaderCallbacks) => new LeaderElector({
-    client: new KubeLeaseClient(kubeConfig, Math.min(10_000, config.retryPeriodMs)),
-    namespace: config.operatorNamespace,
-    identity: candidateIdentity(env),
-    leaseDurationMs: config.leaseDurationMs,
-    renewDeadlineMs: config.renewDeadlineMs,
-    retryPeriodMs: config.retryPeriodMs,
-    clock: systemClock,
-    logger,
-    ...callbacks,
-  });
+  const makeElector = (callbacks: LeaderCallbacks) => {
+    const made = new LeaderElector({
+      // The elector bounds each try more tightly (tryTimeoutMs and the deadline left); this is a backstop.
+      client: new KubeLeaseClient(kubeConfig, config.renewDeadlineMs),
+      namespace: config.operatorNamespace,
+      identity: candidateIdentity(env),
+      leaseDurationMs: config.leaseDurationMs,
+      renewDeadlineMs: config.renewDeadlineMs,
+      retryPeriodMs: config.retryPeriodMs,
+      clock: systemClock,
+      logger,
+      ...callbacks,
+    });
+    made.signal.addEventListener('abort', () => leadershipEnded.abort(made.signal.reason), { once: true });
+    elector = made;
+    return made;
+  };
   return {
     controller, server, health, metrics, logger,
     ...(config.leaderElect ? { makeElector } : {}),
     shutdownGraceMs: config.shutdownGraceMs,
-    lossGraceMs: config.leaseDurationMs - config.renewDeadlineMs,
+    lossGraceMs: 1_000,
   };
 }

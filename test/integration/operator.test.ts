@@ -232,6 +232,8 @@ describe('operator process against a fake apiserver (HTTP)', function () {
     api.putCustom(IDENTITIES, 'staging', 'api', {});
     await eventually('Secret staging/api-mtls', () => api.get('secrets', 'staging', 'api-mtls'));
     await eventually('ConfigMap staging/mtls-trust-bundle', () => api.get('configmaps', 'staging', 'mtls-trust-bundle'));
+    // Its status written too: removed before that, the status patch gets 404 (an error log line).
+    await eventually('identity staging/api Ready', () => conditionOf(api.get(IDENTITIES, 'staging', 'api'), 'Ready')?.status === 'True');
     api.remove(IDENTITIES, 'staging', 'api');
     await eventually('the bundle deleted', () => api.get('configmaps', 'staging', 'mtls-trust-bundle') === undefined);
     await eventually('the Secret garbage-collected', () => api.get('secrets', 'staging', 'api-mtls') === undefined);

@@ -13,7 +13,7 @@ describe('config: leader election, metrics and shutdown flags', () => {
     const c = loadConfig([], {});
     assert.deepEqual(
       [c.leaderElect, c.leaseDurationMs, c.renewDeadlineMs, c.retryPeriodMs, c.metricsPort, c.metricsAddress, c.shutdownGraceMs],
-      [false, 60_000, 40_000, 15_000, 9402, '0.0.0.0', 20_000],
+      [false, 60_000, 40_000, 2_000, 9402, '0.0.0.0', 20_000],
     );
   });
 

@@ -6,7 +6,7 @@ import { flush, LeaseStore, type MemoryLeaseClient } from './memory-lease.ts';
 
 const LEASE = 60_000;
 const RENEW = 40_000;
-const RETRY = 15_000;
+const RETRY = 2_000;
 
 interface Candidate {
   elector: LeaderElector;
@@ -20,9 +20,12 @@ describe('leader election (in-memory Lease, fake clock)', () => {
   let time: FakeTime;
   let store: LeaseStore;
   let candidates: Candidate[];
+  /** Wall clock = fake monotonic time + this (an NTP step moves it). */
+  let wallOffset: number;
 
   beforeEach(() => {
     time = new FakeTime();
+    wallOffset = 0;
     store = new LeaseStore();
     candidates = [];
   });
@@ -33,7 +36,7 @@ describe('leader election (in-memory Lease, fake clock)', () => {
     c.elector = new LeaderElector({
       client, namespace: 'mtls-system', identity: id,
       leaseDurationMs: LEASE, renewDeadlineMs: RENEW, retryPeriodMs: RETRY,
-      clock: time, timers: time, logger: silentLogger(), random,
+      clock: { now: () => time.now() + wallOffset }, monotonic: () => time.now(), timers: time, logger: silentLogger(), random,
       onStartedLeading: () => {
         c.leading = true;
         c.log.push({ at: time.now(), what: 'start' });
@@ -80,7 +83,7 @@ describe('leader election (in-memory Lease, fake clock)', () => {
     assert.equal(store.lease?.holderIdentity, 'a');
     assert.equal(store.lease?.acquireTime, acquired);
     assert.ok(store.lease!.renewTime >= time.now() - RETRY - 1_000, 'renewed within the last retry period');
-    assert.ok(store.writes.filter((w) => w.by === 'a').length >= 40, 'a renewal every 15 s');
+    assert.ok(store.writes.filter((w) => w.by === 'a').length >= 40, 'a renewal every retry period');
     assert.equal(store.writes.filter((w) => w.by === 'b').length, 0);
     assert.deepEqual(a.log.map((l) => l.what), ['start']);
     assert.deepEqual(b.log, []);
@@ -151,6 +154,133 @@ describe('leader election (in-memory Lease, fake clock)', () => {
     const writesByA = store.writes.filter((w) => w.by === 'a').length;
     await run(2 * LEASE);
     assert.equal(store.writes.filter((w) => w.by === 'a').length, writesByA, 'a released candidate writes nothing more');
+  });
+
+  it('expiry is judged on the monotonic clock from our own observation: an NTP step or an old renewTime changes nothing', async () => {
+    const a = candidate('a');
+    const b = candidate('b');
+    a.elector.start();
+    await run(1_000);
+    b.elector.start();
+    await run(5_000);
+    a.client.mode = 'fail'; // a stops renewing: b sees its last renewal within one retry of it
+    const lastChange = store.lease!.renewTime;
+    await run(RETRY);
+    wallOffset += 3_600_000; // the wall clock steps forward an hour
+    await run(LEASE - RETRY - 2_000);
+    assert.equal(store.lease?.holderIdentity, 'a', 'b did not take over before a lease duration of its own time');
+    assert.equal(b.log.length, 0);
+    await run(LEASE);
+    const started = b.log.find((l) => l.what === 'start')!;
+    assert.ok(started, 'b took over once the lease expired by its own clock');
+    assert.ok(started.at - lastChange >= LEASE, `took over ${started.at - lastChange} ms after the last change`);
+    assert.ok(started.at - lastChange <= LEASE + 2 * RETRY * 1.2 + 500, `took over ${started.at - lastChange} ms after the last change`);
+  });
+
+  it('a holder whose renewTime looks a day old (its clock is behind) keeps the Lease while it keeps renewing', async () => {
+    const b = candidate('b');
+    const day = 86_400_000;
+    store.put({ holderIdentity: 'x', leaseDurationSeconds: 60, acquireTime: time.now() - day, renewTime: time.now() - day, leaseTransitions: 0 });
+    b.elector.start();
+    for (let i = 0; i < 20; i++) {
+      await run(10_000);
+      store.put({ ...store.lease!, renewTime: store.lease!.renewTime + 10_000 }, 'x');
+    }
+    assert.equal(store.lease?.holderIdentity, 'x');
+    assert.deepEqual(b.log, []);
+  });
+
+  it('fence: canWrite turns false the instant the monotonic clock passes the renew deadline, before any timer runs', async () => {
+    const a = candidate('a');
+    a.elector.start();
+    await run(500);
+    assert.equal(a.elector.canWrite(), true);
+    a.client.mode = 'hang';
+    await run(RENEW - 1_000); // renewals hang; the last good one was at ~0
+    const renewedAgo = time.now() - store.lease!.renewTime;
+    assert.ok(renewedAgo < RENEW);
+    assert.equal(a.elector.canWrite(), true);
+    time.jump(RENEW - renewedAgo); // frozen: no timer has fired, the deadline is reached exactly
+    assert.equal(a.elector.isLeader, true, 'the deadline timer has not run yet');
+    assert.equal(a.elector.canWrite(), false);
+    assert.match(a.elector.whyNot(), /last renewal of the Lease is 40000 ms old \(renew deadline 40000 ms\)/);
+    assert.equal(a.elector.signal.aborted, false);
+    await run(250);
+    assert.equal(a.elector.isLeader, false);
+    assert.equal(a.elector.signal.aborted, true, 'leadership lost: what runs on it is cancelled');
+    assert.equal(a.elector.canWrite(), false);
+  });
+
+  it('a leader frozen past its lease and resumed does not renew and writes no Lease: it stops at once', async () => {
+    const a = candidate('a');
+    const b = candidate('b');
+    a.elector.start();
+    await run(500);
+    b.elector.start();
+    await run(5_000);
+    const writesByA = store.writes.filter((w) => w.by === 'a').length;
+    // a freezes (its timers stop; b's run). Simulate: a's client stops, b takes over after expiry.
+    a.client.mode = 'hang';
+    time.jump(0);
+    const frozenCalls = a.client.calls.length;
+    // Jump the clock by more than a lease without firing a's timers, as a SIGSTOP'd process sees it.
+    time.jump(LEASE + 5_000);
+    assert.equal(a.elector.canWrite(), false, 'at the first instant after resuming, before any timer');
+    a.client.mode = 'ok';
+    await run(250);
+    assert.equal(a.elector.isLeader, false);
+    assert.match(a.log.at(-1)!.what, /^stop not renewed within 40000 ms/);
+    assert.equal(store.writes.filter((w) => w.by === 'a').length, writesByA, 'no write of the Lease after resuming');
+    assert.ok(a.client.calls.slice(frozenCalls).every((c) => !c.startsWith('update')), `calls after resuming: ${a.client.calls.slice(frozenCalls).join(', ')}`);
+  });
+
+  it('a leader that lost the Lease writes no release when its owner stops (the Lease is the new holder\'s)', async () => {
+    const a = candidate('a');
+    a.elector.start();
+    await run(500);
+    a.client.mode = 'hang'; // lost at the deadline, its last record still names a
+    await run(RENEW + 500);
+    assert.equal(a.elector.isLeader, false);
+    store.put({ ...store.lease!, holderIdentity: 'b', renewTime: time.now() });
+    a.client.mode = 'ok';
+    const calls = a.client.calls.length;
+    await a.elector.release();
+    assert.deepEqual(a.client.calls.slice(calls), [], 'not even a refused PUT');
+    assert.equal(store.lease?.holderIdentity, 'b');
+  });
+
+  it('renewal is one PUT while the record is ours and current; a conflict falls back to GET + PUT', async () => {
+    const a = candidate('a');
+    a.elector.start();
+    await run(500);
+    const before = a.client.calls.length;
+    await run(5 * RETRY);
+    const renewals = a.client.calls.slice(before);
+    assert.ok(renewals.length >= 4);
+    assert.ok(renewals.every((c) => c.startsWith('update')), renewals.join(', '));
+    store.put({ ...store.lease! }, 'a'); // the resourceVersion moves under a (same holder)
+    const mark = a.client.calls.length;
+    await run(RETRY + 500);
+    assert.deepEqual(a.client.calls.slice(mark, mark + 3).map((c) => c.split(' ')[0]), ['update', 'get', 'update']);
+    assert.equal(a.elector.isLeader, true);
+  });
+
+  it('each try is bounded: a 30 s apiserver stall costs no leadership; past the deadline the leader stops at the deadline', async () => {
+    const a = candidate('a');
+    a.elector.start();
+    await run(500);
+    a.client.mode = 'hang';
+    await run(30_000);
+    a.client.mode = 'ok';
+    await run(3 * RETRY + 5_000); // a hung try is abandoned after its bound, the next one succeeds
+    assert.equal(a.elector.isLeader, true);
+    assert.deepEqual(a.log.map((l) => l.what), ['start']);
+    assert.ok(time.now() - store.lease!.renewTime <= RETRY + 500, 'renewed after the stall');
+    a.client.mode = 'hang';
+    const last = store.lease!.renewTime;
+    await run(45_000);
+    assert.equal(a.elector.isLeader, false);
+    assert.ok(a.log[1]!.at - last <= RENEW + 250, `stopped ${a.log[1]!.at - last} ms after the last renewal`);
   });
 
   it('two candidates racing for an absent Lease: one create wins, the other gets 409', async () => {

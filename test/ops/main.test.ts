@@ -21,7 +21,8 @@ describe('main (child process)', () => {
     assert.equal(r.stderr, 'mtls-operator: --workers (MTLS_WORKERS): "0" must be a whole number from 1 to 64\n');
   });
 
-  it('leader-election timings are checked against each other; durations are Go-style', () => {
+  it('leader-election timings are checked against each other; durations are Go-style', function () {
+    this.timeout(120_000); // seven child processes, one after another: slow on a loaded machine
     for (const [args, line] of [
       [['--leader-election-renew-deadline=60s'], /^mtls-operator: --leader-election-renew-deadline \(MTLS_LEADER_ELECTION_RENEW_DEADLINE\): "60s" must be shorter than --leader-election-lease-duration \(60s\)\n$/],
       [['--leader-election-retry-period=45s'], /^mtls-operator: --leader-election-retry-period .*must be shorter than --leader-election-renew-deadline \(40s\)\n$/],
@@ -63,7 +64,8 @@ describe('main (child process)', () => {
     });
     after(() => new Promise<void>((r) => api.close(() => r())));
 
-    it('serves /readyz (standby) and /healthz, then exits 0 on SIGTERM', async () => {
+    it('serves /readyz (standby) and /healthz, then exits 0 on SIGTERM', async function () {
+      this.timeout(90_000); // a process start took 12-16 s on the loaded machine
       const dir = mkdtempSync(join(tmpdir(), 'mtls-main-'));
       const kubeconfig = join(dir, 'config');
       const server = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
@@ -76,7 +78,7 @@ describe('main (child process)', () => {
       child.stdout.setEncoding('utf8');
       child.stdout.on('data', (c: string) => (out += c));
       const port = await new Promise<number>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no listening line:\n${out}`)), 15_000);
+        const timer = setTimeout(() => reject(new Error(`no listening line:\n${out}`)), 60_000);
         child.stdout.on('data', () => {
           const m = /"port":(\d+)/.exec(out);
           if (m) {

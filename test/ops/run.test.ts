@@ -15,7 +15,7 @@ import { flush, LeaseStore, type MemoryLeaseClient } from './memory-lease.ts';
 
 const LEASE = 60_000;
 const RENEW = 40_000;
-const RETRY = 15_000;
+const RETRY = 2_000;
 const logger = silentLogger();
 
 class FakeController implements ControllerLike {
@@ -53,9 +53,9 @@ describe('run: lifecycle, leadership and graceful shutdown', () => {
       controller, health, metrics, logger, server, signals,
       makeElector: (cb) => new LeaderElector({
         client, namespace: 'mtls-system', identity: id, leaseDurationMs: LEASE, renewDeadlineMs: RENEW, retryPeriodMs: RETRY,
-        clock: time, timers: time, logger, random: () => 0, ...cb,
+        clock: time, monotonic: () => time.now(), timers: time, logger, random: () => 0, ...cb,
       }),
-      shutdownGraceMs: 5_000, lossGraceMs: LEASE - RENEW, releaseTimeoutMs: 200,
+      shutdownGraceMs: 5_000, lossGraceMs: 1_000, releaseTimeoutMs: 200,
       ...extra,
     };
     return { client, health, metrics, signals, server, parts, exit: runOperator(parts) };
@@ -124,7 +124,7 @@ describe('run: lifecycle, leadership and graceful shutdown', () => {
       await flush();
     }
     assert.ok(stoppedAt !== undefined && stoppedAt - t0 <= RENEW + 1_000, 'stopped at the renew deadline');
-    assert.deepEqual(controller.calls, ['start', `stop ${LEASE - RENEW}`], 'in-flight work gets leaseDuration - renewDeadline');
+    assert.deepEqual(controller.calls, ['start', 'stop 1000'], 'in-flight requests are cancelled; the workers get lossGraceMs to unwind');
     assert.equal(op.health.phase, 'stopping');
     assert.equal(await op.exit, 1);
     assert.equal(op.server.closed, true);
