@@ -8,7 +8,7 @@
  * cluster (the request, the generated root's name, which CA signed the live leaves) instead of
  * starting a second rotation.
  */
-import { X509Certificate } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { CA_CRT, LABEL_MANAGED_BY, MANAGED_BY, TLS_CRT, TLS_KEY, type ObjectRef } from '../api/types.ts';
 import type { Clock } from '../clock.ts';
 import type { Cluster } from '../cluster/port.ts';
@@ -137,17 +137,18 @@ export class RotationReconciler {
   /** The request's new root: the named Secret, or the one a `generate` already made (recorded on the CA Secret). */
   private async target(request: string, now: Date, create: boolean): Promise<{ name: string; secret: Awaited<ReturnType<Cluster['getSecret']>> } | undefined> {
     if (request !== 'generate') return { name: request, secret: await this.cluster.getSecret(this.ca.namespace, request) };
-    const made = this.ca.trust.annotations[ANNOTATION_ROTATION_GENERATED];
-    if (made) {
-      const secret = await this.cluster.getSecret(this.ca.namespace, made);
-      if (secret) return { name: made, secret };
+    let name = this.ca.trust.annotations[ANNOTATION_ROTATION_GENERATED];
+    if (name) {
+      const secret = await this.cluster.getSecret(this.ca.namespace, name);
+      if (secret || !create) return secret ? { name, secret } : undefined;
+    } else {
+      if (!create) return undefined;
+      // The name is recorded before the Secret (and its key) exists: whatever fails after this,
+      // the next try creates or reuses that one Secret, and no other CA key is ever left behind.
+      name = `${this.ca.name}-${randomBytes(5).toString('hex')}`;
+      await this.cluster.patchSecretAnnotations(this.ca.namespace, this.ca.name, { [ANNOTATION_ROTATION_GENERATED]: name });
     }
-    if (!create) return undefined;
     const root = await generateRootCA({ commonName: `mtls-operator root CA ${now.toISOString().slice(0, 10)}`, now });
-    const name = `${this.ca.name}-${fingerprintOf(new X509Certificate(root.certPem)).slice(0, 10)}`;
-    // The name is recorded before the Secret (and its key) exists: a failure after this point
-    // reuses that Secret instead of leaving another CA key behind.
-    await this.cluster.patchSecretAnnotations(this.ca.namespace, this.ca.name, { [ANNOTATION_ROTATION_GENERATED]: name });
     const secret = await this.cluster.createSecret(caSecretFor(this.ca.namespace, name, root.certPem, root.keyPem, root.certPem));
     return { name, secret };
   }
