@@ -1,8 +1,17 @@
 /**
- * An in-memory cluster behind the cluster port, for tests and the benchmark. It behaves like the
- * API server where the controller can tell: generation moves only on spec changes, status is a
- * subresource merged with JSON merge-patch semantics, server-side apply keeps fields other
- * managers set, owner references garbage-collect, and watches deliver asynchronously.
+ * An in-memory cluster behind the cluster port, for fast controller tests and the benchmark. It behaves like the
+ * API server where the controller can tell: generation moves only on spec changes, status is a subresource merged
+ * with JSON merge-patch semantics, server-side apply keeps fields other managers set (a POST's fields belong to an
+ * Update manager, never to the Apply manager), label values over 63 characters are refused with 422, owner
+ * references garbage-collect, and watches deliver asynchronously. The real kube-apiserver (test/real/) is the
+ * judge of all of this; where the two differ, this file is wrong.
+ *
+ * What it does not model: OpenAPI/CEL validation of identities (a spec is stored as given), admission (the
+ * ValidatingAdmissionPolicy, PodSecurity), RBAC, managedFields as the server writes them (only which keys the
+ * Apply manager owns), field-level conflicts on anything but Secret data and type, resourceVersion as etcd's
+ * revision across kinds, watch bookmarks, 410 Gone and relists, pagination, foreground deletion and
+ * deletionTimestamp (deleting an owner removes what it owns at once), namespaces and their deletion, and the
+ * apiserver's limits on object size.
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -16,6 +25,7 @@ import {
   type Secret,
   type WorkloadRef,
 } from '../api/types.ts';
+import { isLabelValue } from '../api/labels.ts';
 import { ClusterError, type Cluster, type ClusterHandlers } from './port.ts';
 import { appliedFields, applyMaps, NOTHING_APPLIED, type AppliedFields } from './ssa.ts';
 
@@ -42,6 +52,15 @@ export interface MemoryClusterOptions {
 }
 
 const key = (ns: string | undefined, name: string) => `${ns ?? ''}/${name}`;
+
+/** As the API server validates metadata.labels: a value it would refuse is a 422 here too. */
+function validateLabels(kind: string, meta: { name: string; labels?: Record<string, string> | undefined }): void {
+  for (const [k, v] of Object.entries(meta.labels ?? {})) {
+    if (!isLabelValue(v)) {
+      throw new ClusterError(422, 'Invalid', `${kind} "${meta.name}" is invalid: metadata.labels: Invalid value: "${v.slice(0, 80)}": a valid label must be 63 characters or less (label ${k})`);
+    }
+  }
+}
 const clone = <T>(v: T): T => structuredClone(v);
 
 /** Stored objects are frozen and handed out as they are, like an informer's cache. */
@@ -101,6 +120,7 @@ export class MemoryCluster implements Cluster {
   async applySecret(secret: Secret, options: { force?: boolean } = {}): Promise<Secret> {
     const k = key(secret.metadata.namespace, secret.metadata.name);
     this.record('applySecret', k);
+    validateLabels('Secret', secret.metadata);
     const prev = this.secrets.get(k);
     if (prev && options.force === false && !this.applied.has(k)) {
       // Fields another manager set to other values: an apply without force is refused.
@@ -137,8 +157,11 @@ export class MemoryCluster implements Cluster {
   async createSecret(secret: Secret): Promise<Secret> {
     const k = key(secret.metadata.namespace, secret.metadata.name);
     this.record('createSecret', k);
+    validateLabels('Secret', secret.metadata);
     if (this.secrets.has(k)) throw new ClusterError(409, 'AlreadyExists', `secrets "${secret.metadata.name}" already exists`);
-    this.applied.set(k, appliedFields(secret));
+    // A POST makes its manager an Update manager: none of these fields are Apply-owned, so a later apply that
+    // omits one does not remove it (as on a real API server; test/real/ssa.test.ts).
+    this.applied.delete(k);
     return this.putSecret(secret);
   }
 
@@ -192,6 +215,7 @@ export class MemoryCluster implements Cluster {
   async applyConfigMap(configMap: ConfigMap): Promise<ConfigMap> {
     const k = key(configMap.metadata.namespace, configMap.metadata.name);
     this.record('applyConfigMap', k);
+    validateLabels('ConfigMap', configMap.metadata);
     const prev = this.configMaps.get(k);
     const next: ConfigMap = {
       apiVersion: 'v1',
@@ -337,7 +361,8 @@ export class MemoryCluster implements Cluster {
   private notifySecret(s: Secret): void {
     const labels = { ...(s.metadata.labels ?? {}) };
     if (this.isCA(s)) this.notify(() => this.handlers?.caSecretChanged());
-    else if (this.isOurs(s)) this.notify(() => this.handlers?.secretChanged(s.metadata.namespace!, s.metadata.name, labels));
+    const owner = s.metadata.ownerReferences?.find((r) => r.controller && r.kind === 'MutualTLSIdentity')?.name;
+    if (!this.isCA(s) && this.isOurs(s)) this.notify(() => this.handlers?.secretChanged(s.metadata.namespace!, s.metadata.name, labels, owner));
   }
 
   /** Watches deliver after the write returns, as a real watch would. */
