@@ -123,8 +123,11 @@ export class RotationReconciler {
   /** The CA Secret was replaced in place: Active at once, the old roots kept in every bundle. */
   private async startUnstaged(record: TrustRecord, ca: SigningCA, now: Date): Promise<void> {
     const oldBundlePem = record.caBundlePem ?? '';
+    // The old leaves out there now, before they are re-issued: the old root stays until they expired.
+    const oldMax = leafProgress(issuedCopies(this.cluster), ca.certificate, now).oldMaxNotAfter;
     const state: RotationState = {
       phase: 'Active', request: '', since: now.toISOString(), newRootSecret: this.ca.name,
+      retireAfter: new Date((oldMax?.getTime() ?? now.getTime()) + this.config.skewMs).toISOString(),
       newRootFingerprint: ca.fingerprint, oldRootFingerprint: record.caFingerprint!, oldBundlePem, newBundlePem: ca.bundlePem,
       keptRootsPem: keptRoots(oldBundlePem, ca.bundlePem), unstaged: true, requestCleared: true, done: 0, total: 0,
       message: `CA Secret ${this.ca.ref} was replaced in place: the new CA signs; the old root stays in every bundle until every leaf is re-issued and the old ones expired (set ${ANNOTATION_DISTRUST_ROOT}=${record.caFingerprint} on it to drop a compromised old root at once)`,
