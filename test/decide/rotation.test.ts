@@ -196,4 +196,21 @@ describe('nextRotationStep: the rotation phase machine', () => {
     assert.equal(caEverSeen({ rotation: undefined, seen: [], caFingerprint: 'a' }), true);
     assert.equal(caEverSeen({ rotation: state(), seen: [] }), true);
   });
+
+  it('retireAfter as recorded is kept when the old leaves give the same instant (no rewrite over a format)', () => {
+    const recorded = '2026-11-23T13:05:00Z'; // the same instant as at(3_900_000), written without milliseconds
+    const a = state({ phase: 'Active', retireAfter: recorded, done: 1, total: 2, message: '1 of 2 leaves re-issued by the new CA' });
+    assert.deepEqual(nextRotationStep(view({ state: a, leaves: { total: 2, onNewCA: 1, oldMaxNotAfter: at(3_600_000) } })), { kind: 'none' });
+  });
+  it('no blocked identities: no note; exactly five: all named, no "and 0 more"', () => {
+    const none = nextRotationStep(view({ state: state(), bundles: { total: 3, current: 1 }, blocked: [] }));
+    assert.ok(none.kind === 'write' && none.state.message === '1 of 3 trust bundle copies carry the new root');
+    const five = nextRotationStep(view({ state: state(), bundles: { total: 3, current: 1 }, blocked: ['a', 'b', 'c', 'd', 'e'] }));
+    assert.ok(five.kind === 'write' && five.state.message.endsWith('5 identities cannot be re-issued (a, b, c, d, e): not waited for, their old certificates keep the old root trusted until they expire'));
+  });
+  it('same counts, another message (an abort asked for in Active): written', () => {
+    const a = state({ phase: 'Active', retireAfter: at(1e9).toISOString(), done: 1, total: 2, message: '1 of 2 leaves re-issued by the new CA' });
+    const s = nextRotationStep(view({ state: a, abortRequested: true, leaves: { total: 2, onNewCA: 1 } }));
+    assert.deepEqual(s, { kind: 'write', state: { ...a, message: '1 of 2 leaves re-issued by the new CA (abort ignored: the new CA is already signing)' } });
+  });
 });
