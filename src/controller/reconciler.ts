@@ -3,7 +3,6 @@
  * Secret (server-side apply) and one status patch. An identity whose Secret is valid gets no
  * write at all. Returns when to look again, or throws for the queue's backoff.
  */
-import { createHash } from 'node:crypto';
 import { CA_CRT, TLS_CRT, TLS_KEY, ANNOTATION_REVISION, ANNOTATION_SPEC_HASH, type MutualTLSIdentity, type Secret } from '../api/types.ts';
 import { InvalidSpecError, issuanceHash, resolveSpec, type ResolvedSpec } from '../api/spec.ts';
 import type { Clock } from '../clock.ts';
@@ -194,7 +193,7 @@ export class Reconciler {
         ...(facts.renewRequest ? { renewRequest: facts.renewRequest } : {}),
       };
       await this.write.secret(buildSecret(identity, spec, issued, secretFacts, extras(issued, existing)), existing);
-      const workloadsRestartedFor = await this.write.restartWorkloads(identity, spec, restartToken(issued.serialNumber, ca.bundlePem), facts.renewed);
+      const workloadsRestartedFor = await this.write.restartWorkloads(identity, spec, issued.serialNumber, facts.renewed);
       await this.write.status(identity, readyStatus(identity, spec, {
         notBefore: issued.notBefore, notAfter: issued.notAfter, serial: issued.serialNumber, revision: facts.revision,
         issuing: { type: 'Issuing', status: 'False', reason: need.reason, message: `issued serial ${issued.serialNumber} (${need.message})` },
@@ -248,9 +247,7 @@ export class Reconciler {
       this.logger.info('Secret brought up to date', { namespace: identity.metadata.namespace, name: identity.metadata.name, reason: bundleStale ? 'TrustBundleChanged' : outputsStale ? 'OutputsChanged' : 'SecretOutOfDate', serial });
     }
     // A crash between the Secret write and the restart: restart now, still once for this serial.
-    // A new trust bundle restarts them too: a workload that reads ca.crt only at start would
-    // refuse peers with leaves from a new root (a rotation's Prepared phase).
-    const workloadsRestartedFor = await this.write.restartWorkloads(identity, spec, restartToken(serial, ca.bundlePem), true);
+    const workloadsRestartedFor = await this.write.restartWorkloads(identity, spec, serial, true);
     await this.write.status(identity, readyStatus(identity, spec, {
       notBefore, notAfter, serial, revision: facts.revision, issuing: settledIssuing(identity), workloadsRestartedFor, caNotAfter: ca.notAfter,
     }, new Date(this.clock.now())));
@@ -276,14 +273,6 @@ export class Reconciler {
     await this.write.status(identity, failedStatus(identity, need, message, new Date(this.clock.now()))).catch((e: Error) =>
       this.logger.warn('status write failed', { namespace: identity.metadata.namespace, name: identity.metadata.name, detail: e.message }));
   }
-}
-
-/**
- * What opted-in workloads were last restarted for: the certificate serial and the trust bundle
- * (the annotation and status carry it), so either changing restarts them once.
- */
-export function restartToken(serial: string, bundlePem: string): string {
-  return `${serial}-${createHash('sha256').update(bundlePem).digest('hex').slice(0, 12)}`;
 }
 
 /** Whether the Secret's extra outputs (keystores, combined PEM) are exactly the wanted ones. */
