@@ -20,6 +20,7 @@ import {
   Watch,
   setHeaderOptions,
   type KubeConfig,
+  type V1ConfigMap,
   type V1Secret,
 } from '@kubernetes/client-node';
 import {
@@ -283,6 +284,21 @@ export class KubeCluster implements Cluster {
     const cache = this.configMapCache(namespace, name);
     if (result.metadata.labels?.[LABEL_MANAGED_BY] === MANAGED_BY) cache?.put(result);
     else cache?.forget(`${namespace}/${name}`);
+    return result;
+  }
+
+  async writeConfigMap(configMap: ConfigMap): Promise<ConfigMap> {
+    const { name, namespace = '', resourceVersion } = configMap.metadata;
+    // writableConfigMap drops resourceVersion (applies are unconditional); here it is the guard.
+    const body = { ...writableConfigMap(configMap), metadata: { ...writableConfigMap(configMap).metadata, ...(resourceVersion ? { resourceVersion } : {}) } } as V1ConfigMap;
+    const written = resourceVersion
+      ? await callApi(`PUT configmaps/${namespace}/${name}`, this.timeoutMs, (o) =>
+        this.core.replaceNamespacedConfigMap({ name, namespace, body, fieldManager: FIELD_MANAGER }, o), this.write)
+      : await callApi(`POST configmaps/${namespace}/${name}`, this.timeoutMs, (o) =>
+        this.core.createNamespacedConfigMap({ namespace, body, fieldManager: FIELD_MANAGER }, o), this.write);
+    const result = cachedConfigMap(written);
+    const cache = this.configMapCache(namespace, name);
+    if (result.metadata.labels?.[LABEL_MANAGED_BY] === MANAGED_BY) cache?.put(result);
     return result;
   }
 

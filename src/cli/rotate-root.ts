@@ -5,8 +5,11 @@
  *   abort   annotate the CA Secret mtls.dev/rotation-abort=<now> (honoured while Prepared)
  *   state   ConfigMap mtls-trust-rotation in the CA namespace (phase, since, message, ...)
  */
+import { CA_CRT, TLS_CRT, TLS_KEY, type Secret } from '../api/types.ts';
 import { ANNOTATION_ROTATE_TO, ANNOTATION_ROTATION_ABORT, ROTATION_CONFIGMAP } from '../controller/ca-source.ts';
-import { isRunning, rotationFromData, type RotationState } from '../decide/rotation.ts';
+import { isRunning, recordFromData, rotationFromData, type RotationState } from '../decide/rotation.ts';
+import { fingerprintOf, loadSigningCA } from '../pki/index.ts';
+import { X509Certificate } from 'node:crypto';
 import { CliError, fields, parse, usageError, type CommandContext, type CommandResult } from './args.ts';
 import type { CliClient } from './client.ts';
 import { DEFAULT_CA_NAMESPACE, DEFAULT_CA_SECRET } from './init-root.ts';
@@ -23,8 +26,12 @@ tls.key[, ca.crt]) in the CA namespace, e.g. made with init-root --name NAME.`;
 
 const DONE: readonly string[] = ['Retired', 'Aborted'];
 
-function stateText(s: RotationState | undefined, pending: string | undefined): string {
-  if (!s) return pending ? `Rotation to ${pending} requested; the operator has not started it yet` : 'No root rotation has run';
+function stateText(s: RotationState | undefined, pending: string | undefined, refused?: string): string {
+  const refusal = refused && pending && refused.startsWith(`${pending}: `) ? refused.slice(pending.length + 2) : undefined;
+  if (!s) {
+    if (refusal) return `Rotation to ${pending} requested and refused by the operator: ${refusal}`;
+    return pending ? `Rotation to ${pending} requested; the operator has not started it yet` : 'No root rotation has run';
+  }
   const rows: [string, string | undefined][] = [
     ['Phase', s.phase],
     ['Since', s.since],
@@ -33,8 +40,9 @@ function stateText(s: RotationState | undefined, pending: string | undefined): s
     ['Old root', s.oldRootFingerprint],
     ['Progress', s.total ? `${s.done}/${s.total}` : undefined],
     ['Retire after', s.retireAfter],
+    ['Cannot re-issue', s.blocked ? s.blocked.split(',').join(', ') : undefined],
   ];
-  if (pending && pending !== s.request && !isRunning(s)) rows.push(['Requested', `${pending} (not started yet)`]);
+  if (pending && pending !== s.request && !isRunning(s)) rows.push(['Requested', refusal ? `${pending} (refused: ${refusal})` : `${pending} (not started yet)`]);
   return `Root rotation\n${fields(rows)}`;
 }
 
@@ -49,10 +57,39 @@ function parseInterval(text: string | undefined): number {
 
 async function readState(client: CliClient, namespace: string, caSecret: string) {
   const [cm, ca] = await Promise.all([client.getConfigMap(namespace, ROTATION_CONFIGMAP), client.getSecret(namespace, caSecret)]);
-  return { state: rotationFromData(cm?.data), pending: ca?.metadata.annotations?.[ANNOTATION_ROTATE_TO], caExists: ca !== undefined };
+  return { state: rotationFromData(cm?.data), refused: recordFromData(cm?.data).refused, pending: ca?.metadata.annotations?.[ANNOTATION_ROTATE_TO], ca };
 }
 
-const view = (s: RotationState | undefined, pending: string | undefined) => ({ rotation: s ?? null, requested: pending ?? null });
+const view = (s: RotationState | undefined, pending: string | undefined, refused?: string) => ({ rotation: s ?? null, requested: pending ?? null, ...(refused ? { refused } : {}) });
+
+const unb64 = (v: string | undefined) => (v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8'));
+
+/**
+ * The checks the operator makes before it starts (controller/rotation.ts): the target is a CA
+ * whose key matches, valid now, and not the CA that already signs. One line when it is not.
+ */
+async function checkTarget(target: Secret, current: Secret | undefined, ref: string, now: Date): Promise<void> {
+  const certPem = unb64(target.data?.[TLS_CRT]);
+  const keyPem = unb64(target.data?.[TLS_KEY]);
+  const bundlePem = unb64(target.data?.[CA_CRT]);
+  if (!certPem || !keyPem) throw new CliError(`Secret ${ref} must hold tls.crt and tls.key: the operator would refuse it`);
+  let fingerprint: string;
+  try {
+    fingerprint = (await loadSigningCA({ certPem, keyPem, ...(bundlePem ? { bundlePem } : {}) }, now)).fingerprint;
+  } catch (err) {
+    throw new CliError(`Secret ${ref} is not a usable CA (${(err as Error).message}): the operator would refuse it`);
+  }
+  const currentPem = unb64(current?.data?.[TLS_CRT]);
+  if (currentPem) {
+    let same = false;
+    try {
+      same = fingerprintOf(new X509Certificate(currentPem)) === fingerprint;
+    } catch {
+      same = false; // an unreadable current CA: the operator says so itself
+    }
+    if (same) throw new CliError(`Secret ${ref} holds the CA that already signs (${fingerprint}): nothing to rotate to`);
+  }
+}
 
 export async function rotateRootCommand(args: string[], ctx: CommandContext): Promise<CommandResult> {
   const { values, positionals, output } = parse(args, {
@@ -73,11 +110,11 @@ export async function rotateRootCommand(args: string[], ctx: CommandContext): Pr
   const namespace = values.namespace ?? DEFAULT_CA_NAMESPACE;
   const caSecret = values['ca-secret'] ?? DEFAULT_CA_SECRET;
   const { client } = ctx.cluster();
-  let { state, pending, caExists } = await readState(client, namespace, caSecret);
-  if (!caExists) throw new CliError(`CA Secret ${namespace}/${caSecret} not found (create it with init-root)`);
+  let { state, pending, ca, refused } = await readState(client, namespace, caSecret);
+  if (!ca) throw new CliError(`CA Secret ${namespace}/${caSecret} not found (create it with init-root)`);
 
   if (values.status) {
-    if (!values.watch) return { data: view(state, pending), text: stateText(state, pending) };
+    if (!values.watch) return { data: view(state, pending, refused), text: stateText(state, pending, refused) };
     if (!state && !pending) return { data: view(state, pending), text: stateText(state, pending) };
     let last = '';
     for (;;) {
@@ -105,8 +142,10 @@ export async function rotateRootCommand(args: string[], ctx: CommandContext): Pr
   if (state && !state.requestCleared && state.request === target && pending === target) {
     throw new CliError(`the operator is still clearing the request of the last rotation to ${target}: try again in a moment`);
   }
-  if (target !== 'generate' && !(await client.getSecret(namespace, target))) {
-    throw new CliError(`Secret ${namespace}/${target} not found: create the new root there first (e.g. init-root --name ${target})`);
+  if (target !== 'generate') {
+    const secret = await client.getSecret(namespace, target);
+    if (!secret) throw new CliError(`Secret ${namespace}/${target} not found: create the new root there first (e.g. init-root --name ${target})`);
+    await checkTarget(secret, ca, `${namespace}/${target}`, ctx.now());
   }
   // A stale abort annotation would stop the new rotation at once: clear it with the request.
   await client.patchSecretAnnotations(namespace, caSecret, { [ANNOTATION_ROTATE_TO]: target, [ANNOTATION_ROTATION_ABORT]: null });

@@ -42,6 +42,7 @@ export type WriteKind =
   | 'patchStatus'
   | 'patchSecretAnnotations'
   | 'applyConfigMap'
+  | 'writeConfigMap'
   | 'deleteConfigMap'
   | 'patchWorkload';
 
@@ -224,6 +225,27 @@ export class MemoryCluster implements Cluster {
         ...clone(configMap.metadata),
         resourceVersion: String(++this.rv),
       },
+      data: clone(configMap.data ?? {}),
+    };
+    this.configMaps.set(k, frozen(next));
+    this.notify(() => this.handlers?.configMapChanged?.(next.metadata.namespace!, next.metadata.name));
+    return next;
+  }
+
+  async writeConfigMap(configMap: ConfigMap): Promise<ConfigMap> {
+    const k = key(configMap.metadata.namespace, configMap.metadata.name);
+    this.record('writeConfigMap', k);
+    const prev = this.configMaps.get(k);
+    const rv = configMap.metadata.resourceVersion;
+    if (rv === undefined && prev) throw new ClusterError(409, 'AlreadyExists', `configmaps "${configMap.metadata.name}" already exists`);
+    if (rv !== undefined && !prev) throw new ClusterError(404, 'NotFound', `configmaps "${configMap.metadata.name}" not found`);
+    if (rv !== undefined && rv !== prev!.metadata.resourceVersion) {
+      throw new ClusterError(409, 'Conflict', `Operation cannot be fulfilled on configmaps "${configMap.metadata.name}": the object has been modified; please apply your changes to the latest version and try again`);
+    }
+    const next: ConfigMap = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { ...clone(configMap.metadata), uid: prev?.metadata.uid ?? randomUUID(), resourceVersion: String(++this.rv) },
       data: clone(configMap.data ?? {}),
     };
     this.configMaps.set(k, frozen(next));

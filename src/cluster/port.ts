@@ -100,6 +100,13 @@ export interface Cluster {
   listConfigMaps(): ConfigMap[];
   /** Server-side apply of a ConfigMap with our field manager (it carries our labels). */
   applyConfigMap(configMap: ConfigMap): Promise<ConfigMap>;
+  /**
+   * A guarded write of a ConfigMap the operator keeps state in (the rotation state): with
+   * metadata.resourceVersion, a replace (PUT) that the server refuses with 409 when the ConfigMap
+   * changed since it was read (404 when it is gone); without, a create that fails with 409 when
+   * it exists. Never forced: a stale writer cannot move the state backwards.
+   */
+  writeConfigMap(configMap: ConfigMap): Promise<ConfigMap>;
   /** Delete a ConfigMap; an absent one is not an error. */
   deleteConfigMap(namespace: string, name: string): Promise<void>;
 

@@ -3,17 +3,21 @@
  * from the rotation state ConfigMap and the new CA's Secret), checked once per change, and held
  * for every reconcile.
  *
- * Absent and bootstrap on: a self-signed root is generated and stored (create only, so two
- * replicas racing cannot overwrite each other). Present but unusable: the state says why, and
- * nothing signs until the Secret is fixed.
+ * Bootstrap happens only on a first install: absent CA Secret, bootstrap on, and no sign that a
+ * CA was ever in use (the state ConfigMap records every CA fingerprint; issued Secrets count
+ * too). Once a CA existed, a missing or unusable CA Secret stops issuance (CANotReady, a Warning
+ * Event, the CA metric) and leaves every issued Secret as it is, until the admin fixes it.
  *
- * During a rotation the bundle is the old roots plus the new ones; the old CA signs while
- * Prepared, the new one once Active.
+ * The rotation state, not the CA Secrets' health, decides trust: while a rotation runs the
+ * bundle is the recorded old and new bundles, the old CA signs while Prepared and the new one
+ * once Active, each only when it loads and is the one recorded (by fingerprint). A CA Secret
+ * replaced in place keeps the recorded old bundle trusted until the rotation reconciler records
+ * an unstaged rotation.
  */
-import { CA_CRT, TLS_CRT, TLS_KEY, TRUST_ROTATION_CONFIGMAP, type Secret } from '../api/types.ts';
+import { CA_CRT, TLS_CRT, TLS_KEY, TRUST_ROTATION_CONFIGMAP, type ConfigMap, type ObjectRef, type Secret } from '../api/types.ts';
 import type { Clock } from '../clock.ts';
 import { ClusterError, type Cluster } from '../cluster/port.ts';
-import { isRunning, rotationFromData, type RotationState } from '../decide/rotation.ts';
+import { caEverSeen, isRunning, recordFromData, type RotationState, type TrustRecord } from '../decide/rotation.ts';
 import type { Logger } from '../log.ts';
 import { CAError, type SigningCA } from '../pki/types.ts';
 import { generateRootCA, loadSigningCA, mergeBundles } from '../pki/index.ts';
@@ -28,6 +32,12 @@ export const ANNOTATION_ROTATE_TO = 'mtls.dev/rotate-to';
 export const ANNOTATION_ROTATION_ABORT = 'mtls.dev/rotation-abort';
 /** The rotation state, in the operator namespace. */
 export const ROTATION_CONFIGMAP = TRUST_ROTATION_CONFIGMAP;
+/** The CA Secret annotation that drops a compromised old root at once: its fingerprint. */
+export const ANNOTATION_DISTRUST_ROOT = 'mtls.dev/distrust-root';
+/** Set on the CA Secret when a rotation's request is cleared: that rotation's `since`. */
+export const ANNOTATION_ROTATION_DONE = 'mtls.dev/rotation-done';
+/** The Secret a `generate` request created, recorded on the CA Secret before the Secret exists. */
+export const ANNOTATION_ROTATION_GENERATED = 'mtls.dev/rotation-generated';
 
 export interface CASourceOptions {
   namespace: string;
@@ -38,6 +48,10 @@ export interface CASourceOptions {
 export interface TrustView {
   /** The CA Secret's CA, checked (what signs when no rotation runs). */
   main: CAState;
+  /** The state ConfigMap: the rotation and the CA in use. */
+  record: TrustRecord;
+  /** The state ConfigMap's resourceVersion (every write of it is guarded by it); undefined: absent. */
+  resourceVersion: string | undefined;
   rotation: RotationState | undefined;
   /** The rotation's new CA, when one runs. */
   next: CAState | undefined;
@@ -45,7 +59,8 @@ export interface TrustView {
 }
 
 export class CASource {
-  private view: TrustView = { main: { error: 'the CA has not been loaded yet' }, rotation: undefined, next: undefined, annotations: {} };
+  private view: TrustView = { main: { error: 'the CA has not been loaded yet' }, record: { rotation: undefined, seen: [] }, resourceVersion: undefined, rotation: undefined, next: undefined, annotations: {} };
+  private lastError: string | undefined;
   private chain: Promise<unknown> = Promise.resolve();
   private readonly cluster: Cluster;
   private readonly clock: Clock;
@@ -80,21 +95,55 @@ export class CASource {
 
   /**
    * The CA that signs now, with the trust bundle leaves must carry, re-checked against the
-   * clock (a CA can expire while loaded).
+   * clock (a CA can expire while loaded). An error: nothing signs, and nothing that is out there
+   * changes (no bundle loses a root).
    */
   current(): CAState {
-    const { main, rotation, next } = this.view;
+    const { main, rotation, next, record, annotations } = this.view;
     const expired = (ca: SigningCA, what: string): CAState | undefined =>
       this.clock.now() >= ca.notAfter.getTime()
-        ? { error: `${what}: the signing certificate expired at ${ca.notAfter.toISOString()}` }
+        ? { error: `${what}: the signing certificate expired at ${ca.notAfter.toISOString()}; nothing is issued from it` }
         : undefined;
-    if (!isRunning(rotation) || !next?.ca) {
-      if (isRunning(rotation) && next?.error) return { error: next.error };
-      return main.ca ? (expired(main.ca, `CA Secret ${this.ref}`) ?? main) : main;
+    if (!isRunning(rotation)) {
+      if (!main.ca) return main;
+      if (!record.caFingerprint && annotations[ANNOTATION_ROTATE_TO] !== undefined && this.cluster.listSecrets().length > 0) {
+        // The state ConfigMap is gone while a request stands: the rotation reconciler first finds
+        // out from the cluster how far it got; until then nothing signs and no bundle changes.
+        return { error: `the root rotation state (ConfigMap ${this.opts.namespace}/${ROTATION_CONFIGMAP}) is missing while a rotation is requested: recovering it from the cluster before anything is issued` };
+      }
+      const stale = expired(main.ca, `CA Secret ${this.ref}`);
+      if (stale) return stale;
+      if (record.caFingerprint && record.caBundlePem && record.caFingerprint !== main.ca.fingerprint && annotations[ANNOTATION_DISTRUST_ROOT] !== record.caFingerprint) {
+        // Replaced in place: the old roots stay trusted (the unstaged rotation takes it from here).
+        return { ca: { ...main.ca, bundlePem: mergeBundles(record.caBundlePem, main.ca.bundlePem) } };
+      }
+      return main;
     }
-    const bundlePem = mergeBundles(main.ca?.bundlePem ?? '', next.ca.bundlePem);
-    const signer = rotation!.phase === 'Active' || !main.ca ? next.ca : main.ca;
-    return expired(signer, `CA ${signer === next.ca ? rotation!.newRootSecret : this.ref}`) ?? { ca: { ...signer, bundlePem } };
+    const r = rotation!;
+    const oldBundle = r.oldBundlePem ?? main.ca?.bundlePem ?? '';
+    const newBundle = r.newBundlePem ?? next?.ca?.bundlePem ?? '';
+    const distrusted = r.phase === 'Active' && annotations[ANNOTATION_DISTRUST_ROOT] === r.oldRootFingerprint;
+    const bundlePem = distrusted ? mergeBundles(newBundle) : mergeBundles(oldBundle, newBundle);
+    if (r.phase === 'Prepared') {
+      if (!main.ca) return { error: `root rotation Prepared: the old CA (${this.ref}) signs until Active, and it does not load: ${main.error}` };
+      if (main.ca.fingerprint !== r.oldRootFingerprint) return { error: `root rotation Prepared: CA Secret ${this.ref} no longer holds the recorded old CA (${r.oldRootFingerprint.slice(0, 16)}…): nothing is issued; restore it or abort the rotation` };
+      return expired(main.ca, `root rotation Prepared: the old CA (${this.ref})`) ?? { ca: { ...main.ca, bundlePem } };
+    }
+    const signer = next?.ca;
+    const where = `${this.opts.namespace}/${r.newRootSecret}`;
+    if (!signer) return { error: `root rotation Active: the new CA (${where}) signs, and it does not load: ${next?.error ?? 'not read yet'}` };
+    if (signer.fingerprint !== r.newRootFingerprint) return { error: `root rotation Active: Secret ${where} no longer holds the recorded new CA (${r.newRootFingerprint.slice(0, 16)}…): nothing is issued; restore it` };
+    return expired(signer, `root rotation Active: the new CA (${where})`) ?? { ca: { ...signer, bundlePem } };
+  }
+
+  /** Whether a CA has ever been in use here: then a missing CA Secret is never replaced by a new root. */
+  everSeen(): boolean {
+    return caEverSeen(this.view.record) || this.cluster.listSecrets().length > 0;
+  }
+
+  /** The rotation reconciler wrote the state: later writes are guarded by its resourceVersion (the watch re-reads the rest). */
+  wrote(configMap: ConfigMap): void {
+    this.view = { ...this.view, resourceVersion: configMap.metadata.resourceVersion };
   }
 
   /** Re-read everything. Calls are serialised; returns true when what signs or is trusted changed. */
@@ -106,26 +155,31 @@ export class CASource {
 
   private async load(): Promise<boolean> {
     const before = this.summary();
-    const { state: main, annotations } = await this.readMain();
-    const rotation = rotationFromData(this.cluster.getConfigMap(this.opts.namespace, ROTATION_CONFIGMAP)?.data);
+    const cm = this.cluster.getConfigMap(this.opts.namespace, ROTATION_CONFIGMAP);
+    const record = recordFromData(cm?.data);
+    const rotation = record.rotation;
+    this.view = { ...this.view, record, resourceVersion: cm?.metadata.resourceVersion, rotation };
+    const { state: main, annotations } = await this.read(this.opts.name, this.opts.bootstrap && !this.everSeen());
     let next: CAState | undefined;
-    if (isRunning(rotation)) next = await this.read(rotation!.newRootSecret, false).then((r) => r.state);
-    this.view = { main, rotation, next, annotations };
+    if (isRunning(rotation)) next = rotation!.newRootSecret === this.opts.name ? main : await this.read(rotation!.newRootSecret, false).then((r) => r.state);
+    this.view = { main, record, resourceVersion: cm?.metadata.resourceVersion, rotation, next, annotations };
     const now = this.current();
     this.observer.caLoaded?.(now.ca?.notAfter);
     const after = this.summary();
-    if (now.error !== undefined) this.logger.error('CA not ready', { ca: this.ref, reason: 'CANotReady', detail: now.error });
-    else if (before !== after) this.logger.info('CA loaded', { ca: this.ref, fingerprint: now.ca.fingerprint, notAfter: now.ca.notAfter.toISOString(), rotation: rotation?.phase ?? 'none' });
+    if (now.error !== undefined) {
+      this.logger.error('CA not ready', { ca: this.ref, reason: 'CANotReady', detail: now.error });
+      if (now.error !== this.lastError) {
+        const about: ObjectRef = { apiVersion: 'v1', kind: 'Secret', namespace: this.opts.namespace, name: this.opts.name };
+        this.cluster.recordEvent(about, 'Warning', 'CANotReady', `${now.error}; issued Secrets are left as they are`).catch(() => undefined);
+      }
+    } else if (before !== after) this.logger.info('CA loaded', { ca: this.ref, fingerprint: now.ca.fingerprint, notAfter: now.ca.notAfter.toISOString(), rotation: rotation?.phase ?? 'none' });
+    this.lastError = now.error;
     return before !== after;
   }
 
   private summary(): string {
     const c = this.current();
     return c.ca ? `${c.ca.fingerprint}|${c.ca.bundlePem}` : c.error;
-  }
-
-  private readMain(): Promise<{ state: CAState; annotations: Record<string, string> }> {
-    return this.read(this.opts.name, this.opts.bootstrap);
   }
 
   private async read(name: string, bootstrap: boolean): Promise<{ state: CAState; annotations: Record<string, string> }> {
@@ -138,7 +192,12 @@ export class CASource {
       return { state: { error: `CA Secret ${ref} could not be read: ${(err as Error).message}` }, annotations: {} };
     }
     if (!secret) {
-      const hint = bootstrap || name !== this.opts.name ? 'create it' : 'bootstrap is off: create it';
+      const seen = this.view.record.caFingerprint;
+      const hint = name !== this.opts.name || bootstrap
+        ? 'create it'
+        : this.everSeen()
+          ? `a CA was in use before${seen ? ` (fingerprint ${seen})` : ''}, so no new root is generated: re-create it with the CA's tls.crt and tls.key`
+          : 'bootstrap is off: create it';
       return { state: { error: `CA Secret ${ref} does not exist and ${hint} (tls.crt, tls.key, optional ca.crt)` }, annotations: {} };
     }
     const annotations = secret.metadata.annotations ?? {};

@@ -150,13 +150,15 @@ export class Reconciler {
       ...(annotations[ANNOTATION_SPEC_HASH] ? { issuedSpecHash: annotations[ANNOTATION_SPEC_HASH] } : {}),
       wanted: { dnsNames: spec.dnsNames, ipAddresses: spec.ipAddresses, uris: [spec.spiffeId] },
       ...(spec.renewBeforeMs !== undefined ? { renewBeforeMs: spec.renewBeforeMs } : {}),
+      caNotAfter: ca.notAfter,
       issuedByCurrentCA: (leaf) => isIssuedBy(leaf, ca.certificate),
       ...(renewRequest ? { renewRequest } : {}),
       ...(annotations[ANNOTATION_RENEW_REQUEST] ? { honouredRenewRequest: annotations[ANNOTATION_RENEW_REQUEST] } : {}),
     });
     const revision = Number(annotations[ANNOTATION_REVISION] ?? identity.status?.revision ?? 0) || 0;
     // A CA change re-issues every leaf: take turns, so the API server sees a steady rate.
-    const wait = need?.reason === 'IncorrectIssuer' || (!need && unb64(data[CA_CRT]) !== ca.bundlePem) ? this.limiter?.take() ?? 0 : 0;
+    // Renewals too: a renewed CA ends the wait of every leaf that was cut to the old one at once.
+    const wait = need?.reason === 'IncorrectIssuer' || need?.reason === 'RenewalTimeReached' || (!need && unb64(data[CA_CRT]) !== ca.bundlePem) ? this.limiter?.take() ?? 0 : 0;
     if (wait > 0) return { requeueAfterMs: wait };
     // Manual renewals: at most one per identity per interval; a sooner request waits its turn.
     const manualWait = need?.reason === 'ManuallyTriggered' ? this.manualRenewals.take(identity.metadata.uid ?? `${namespace}/${identity.metadata.name}`) : 0;
@@ -204,7 +206,7 @@ export class Reconciler {
       await this.write.status(identity, readyStatus(identity, spec, {
         notBefore: issued.notBefore, notAfter: issued.notAfter, serial: issued.serialNumber, revision: facts.revision,
         issuing: { type: 'Issuing', status: 'False', reason: need.reason, message: `issued serial ${issued.serialNumber} (${need.message})` },
-        workloadsRestartedFor,
+        workloadsRestartedFor, caNotAfter: ca.notAfter,
       }, new Date(this.clock.now())));
       if (issued.clamped) {
         const message = `the CA expires at ${ca.notAfter.toISOString()}, before the requested duration: the certificate's notAfter was cut to it; rotate or renew the CA`;
@@ -214,7 +216,7 @@ export class Reconciler {
       const event = facts.renewed ? 'Renewed' : 'Issued';
       this.write.event(identity, 'Normal', event, `${event} certificate serial ${issued.serialNumber}, valid until ${issued.notAfter.toISOString()} (${need.reason}: ${need.message})`);
       this.logger.info('certificate issued', { ...log, serial: issued.serialNumber, notAfter: issued.notAfter.toISOString() });
-      const renewal = renewalTime(issued.notBefore, issued.notAfter, spec.renewBeforeMs);
+      const renewal = renewalTime(issued.notBefore, issued.notAfter, spec.renewBeforeMs, ca.notAfter);
       this.observer.issuance?.(namespace, name, need.reason, 'success');
       this.observer.identityState?.(namespace, name, { ready: true, reason: 'Ready', notAfter: issued.notAfter, renewalTime: renewal });
       return { requeueAfterMs: renewal.getTime() - this.clock.now() };
@@ -256,9 +258,9 @@ export class Reconciler {
     // A crash between the Secret write and the restart: restart now, still once for this serial.
     const workloadsRestartedFor = await this.write.restartWorkloads(identity, spec, serial, true);
     await this.write.status(identity, readyStatus(identity, spec, {
-      notBefore, notAfter, serial, revision: facts.revision, issuing: settledIssuing(identity), workloadsRestartedFor,
+      notBefore, notAfter, serial, revision: facts.revision, issuing: settledIssuing(identity), workloadsRestartedFor, caNotAfter: ca.notAfter,
     }, new Date(this.clock.now())));
-    const renewal = renewalTime(notBefore, notAfter, spec.renewBeforeMs);
+    const renewal = renewalTime(notBefore, notAfter, spec.renewBeforeMs, ca.notAfter);
     this.observer.identityState?.(identity.metadata.namespace!, identity.metadata.name, { ready: true, reason: 'Ready', notAfter, renewalTime: renewal });
     return { requeueAfterMs: renewal.getTime() - this.clock.now() };
   }

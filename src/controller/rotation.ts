@@ -1,19 +1,27 @@
 /**
- * Drives the staged root rotation (decide/rotation.ts) with side effects: it prepares the new
- * CA, persists each phase in the ConfigMap `mtls-trust-rotation`, promotes the new CA into the
- * CA Secret when the old root retires, and clears the request annotations it carried out.
- * It observes progress from the caches: bundle copies in Secrets and ConfigMaps, and which CA
- * signed every issued leaf.
+ * Drives the root rotation (decide/rotation.ts) with side effects: it prepares the new CA,
+ * persists each phase in the ConfigMap `mtls-trust-rotation` (always guarded by the
+ * resourceVersion it read, so a stale replica cannot move the state backwards), promotes the new
+ * CA into the CA Secret when the old root retires, and clears the request annotations it carried
+ * out. The same ConfigMap records the CA in use, so a CA Secret replaced in place becomes an
+ * unstaged rotation that keeps the old root trusted, and a lost state is recovered from the
+ * cluster (the request, the generated root's name, which CA signed the live leaves) instead of
+ * starting a second rotation.
  */
-import { X509Certificate } from 'node:crypto';
-import { CA_CRT, LABEL_MANAGED_BY, MANAGED_BY, TLS_CRT, TLS_KEY, TRUST_BUNDLE_CONFIGMAP, type ObjectRef } from '../api/types.ts';
+import { randomBytes, X509Certificate } from 'node:crypto';
+import { CA_CRT, LABEL_MANAGED_BY, MANAGED_BY, TLS_CRT, TLS_KEY, type ObjectRef } from '../api/types.ts';
 import type { Clock } from '../clock.ts';
 import type { Cluster } from '../cluster/port.ts';
-import { isRunning, nextRotationStep, rotationToData, type RotationState } from '../decide/rotation.ts';
+import { isRunning, nextRotationStep, recordToData, type RotationState, type TrustRecord } from '../decide/rotation.ts';
 import type { Logger } from '../log.ts';
-import { fingerprintOf, generateRootCA, isIssuedBy, loadSigningCA } from '../pki/index.ts';
-import { ANNOTATION_ROTATE_TO, ANNOTATION_ROTATION_ABORT, caSecretFor, ROTATION_CONFIGMAP, type CASource } from './ca-source.ts';
+import { bundleFingerprints, fingerprintOf, generateRootCA, isIssuedBy, loadSigningCA, mergeBundles } from '../pki/index.ts';
+import type { SigningCA } from '../pki/types.ts';
+import {
+  ANNOTATION_DISTRUST_ROOT, ANNOTATION_ROTATE_TO, ANNOTATION_ROTATION_ABORT, ANNOTATION_ROTATION_DONE, ANNOTATION_ROTATION_GENERATED,
+  caSecretFor, ROTATION_CONFIGMAP, type CASource,
+} from './ca-source.ts';
 import type { ControllerObserver } from './observer.ts';
+import { blockedIdentities, bundleCopies, issuedCopies, leafProgress, leavesSignedBy } from './rotation-progress.ts';
 import { unb64 } from './secret.ts';
 
 export const ROTATION_KEY = '@rotation';
@@ -46,92 +54,223 @@ export class RotationReconciler {
 
   /** One step of the rotation; returns when to look again. */
   async reconcile(): Promise<{ requeueAfterMs?: number }> {
-    const { main, rotation, next, annotations } = this.ca.trust;
+    const trust = this.ca.trust;
+    const { main, rotation, record, annotations } = trust;
     const now = new Date(this.clock.now());
+    this.observer.rotationPhase?.(rotation?.phase);
+    if (!isRunning(rotation) && main.ca) {
+      const requested = annotations[ANNOTATION_ROTATE_TO];
+      if (!record.caFingerprint && requested !== undefined && !rotation) {
+        // The state ConfigMap is gone (or never was) while a request stands: recover, never restart blind.
+        await this.recover(requested, main.ca, now);
+        return { requeueAfterMs: this.config.checkIntervalMs };
+      }
+      if (!record.caFingerprint) {
+        await this.save({ ...record, caFingerprint: main.ca.fingerprint, caBundlePem: main.ca.bundlePem, seen: seenWith(record.seen, main.ca.fingerprint) });
+        return {};
+      }
+      if (record.caFingerprint !== main.ca.fingerprint) {
+        await this.startUnstaged(record, main.ca, now);
+        return { requeueAfterMs: this.config.checkIntervalMs };
+      }
+    }
     const signing = this.ca.current().ca;
+    const copies = issuedCopies(this.cluster);
+    const newCA = trust.next?.ca?.certificate ?? (rotation?.newRootFingerprint === signing?.fingerprint ? signing?.certificate : undefined);
     const step = nextRotationStep({
       now,
       state: rotation,
       requested: annotations[ANNOTATION_ROTATE_TO],
       abortRequested: annotations[ANNOTATION_ROTATION_ABORT] !== undefined,
-      bundles: this.bundleCopies(signing?.bundlePem),
-      leaves: this.leaves(next?.ca?.certificate ?? signing?.certificate),
+      clearedRotation: annotations[ANNOTATION_ROTATION_DONE],
+      distrustOld: rotation !== undefined && annotations[ANNOTATION_DISTRUST_ROOT] === rotation.oldRootFingerprint,
+      oldRootNotAfter: rotation?.oldBundlePem ? latestExpiry(rotation.oldBundlePem, rotation.keptRootsPem) : undefined,
+      blocked: blockedIdentities(this.cluster),
+      bundles: bundleCopies(this.cluster, copies, signing?.bundlePem),
+      leaves: leafProgress(copies, newCA, now),
       propagationDelayMs: this.config.propagationDelayMs,
       skewMs: this.config.skewMs,
     });
-    this.observer.rotationPhase?.(rotation?.phase);
     switch (step.kind) {
       case 'none':
         break;
       case 'clearRequest':
-        // Clear first, then record it: a crash in between leaves no request to be mistaken for a new one.
-        await this.cluster.patchSecretAnnotations(this.ca.namespace, this.ca.name, { [ANNOTATION_ROTATE_TO]: null, [ANNOTATION_ROTATION_ABORT]: null });
-        if (rotation) await this.save({ ...rotation, requestCleared: true });
+        // The done marker names this rotation: a crash before the state records it, and a new
+        // identical request, are told apart from the old request still being there.
+        await this.cluster.patchSecretAnnotations(this.ca.namespace, this.ca.name, {
+          [ANNOTATION_ROTATE_TO]: null, [ANNOTATION_ROTATION_ABORT]: null, [ANNOTATION_ROTATION_GENERATED]: null, [ANNOTATION_ROTATION_DONE]: rotation!.since,
+        });
+        await this.save({ ...record, rotation: { ...rotation!, requestCleared: true } });
         break;
       case 'start':
-        if (main.ca) await this.start(step.request, main.ca.fingerprint, now);
+        if (main.ca) await this.start(step.request, main.ca, record, now);
+        else await this.refuse(record, step.request, `the CA Secret's CA does not load (${main.error}); a rotation needs the old CA: if it expired, replace ${this.ca.ref}'s tls.crt and tls.key with the new CA instead (the old root stays trusted until it expires)`);
         break;
       case 'write':
-        await this.save(step.state);
+        await this.save({ ...record, rotation: step.state });
         if (step.transition) this.announce(step.state);
+        else if ((step.state.blocked ?? '') !== (rotation?.blocked ?? '') && step.state.blocked) {
+          this.event('Warning', 'RotationBlocked', `identities that cannot be re-issued: ${step.state.blocked.split(',').join(', ')}; the rotation does not wait for them, and their old certificates keep the old root trusted until they expire`);
+        }
         break;
       case 'retire':
-        await this.retire(step.state);
+        await this.retire(record, step.state);
         break;
     }
     return isRunning(rotation) || step.kind === 'start' ? { requeueAfterMs: this.config.checkIntervalMs } : {};
   }
 
-  private async start(request: string, oldFingerprint: string, now: Date): Promise<void> {
-    let secretName = request;
-    if (request === 'generate') {
-      const root = await generateRootCA({ commonName: `mtls-operator root CA ${now.toISOString().slice(0, 10)}`, now });
-      const fp = fingerprintOf(new X509Certificate(root.certPem));
-      secretName = `${this.ca.name}-${fp.slice(0, 10)}`;
-      await this.cluster.createSecret(caSecretFor(this.ca.namespace, secretName, root.certPem, root.keyPem, root.certPem));
+  /** The CA Secret was replaced in place: Active at once, the old roots kept in every bundle. */
+  private async startUnstaged(record: TrustRecord, ca: SigningCA, now: Date): Promise<void> {
+    const oldBundlePem = record.caBundlePem ?? '';
+    // The old leaves out there now, before they are re-issued: the old root stays until they expired.
+    const oldMax = leafProgress(issuedCopies(this.cluster), ca.certificate, now).oldMaxNotAfter;
+    const state: RotationState = {
+      phase: 'Active', request: '', since: now.toISOString(), newRootSecret: this.ca.name,
+      retireAfter: new Date((oldMax?.getTime() ?? now.getTime()) + this.config.skewMs).toISOString(),
+      newRootFingerprint: ca.fingerprint, oldRootFingerprint: record.caFingerprint!, oldBundlePem, newBundlePem: ca.bundlePem,
+      keptRootsPem: keptRoots(oldBundlePem, ca.bundlePem), unstaged: true, requestCleared: true, done: 0, total: 0,
+      message: `CA Secret ${this.ca.ref} was replaced in place: the new CA signs; the old root stays in every bundle until every leaf is re-issued and the old ones expired (set ${ANNOTATION_DISTRUST_ROOT}=${record.caFingerprint} on it to drop a compromised old root at once)`,
+    };
+    await this.save({ ...record, rotation: state, seen: seenWith(record.seen, ca.fingerprint) });
+    this.logger.warn('CA replaced in place: unstaged root rotation', { reason: 'RotationUnstaged', oldRoot: record.caFingerprint, newRoot: ca.fingerprint });
+    this.event('Warning', 'RotationUnstaged', state.message);
+  }
+
+  /** The request's new root: the named Secret, or the one a `generate` already made (recorded on the CA Secret). */
+  private async target(request: string, now: Date, create: boolean): Promise<{ name: string; secret: Awaited<ReturnType<Cluster['getSecret']>> } | undefined> {
+    if (request !== 'generate') return { name: request, secret: await this.cluster.getSecret(this.ca.namespace, request) };
+    let name = this.ca.trust.annotations[ANNOTATION_ROTATION_GENERATED];
+    if (name) {
+      const secret = await this.cluster.getSecret(this.ca.namespace, name);
+      if (secret || !create) return secret ? { name, secret } : undefined;
+    } else {
+      if (!create) return undefined;
+      // The name is recorded before the Secret (and its key) exists: whatever fails after this,
+      // the next try creates or reuses that one Secret, and no other CA key is ever left behind.
+      name = `${this.ca.name}-${randomBytes(5).toString('hex')}`;
+      await this.cluster.patchSecretAnnotations(this.ca.namespace, this.ca.name, { [ANNOTATION_ROTATION_GENERATED]: name });
     }
-    const secret = await this.cluster.getSecret(this.ca.namespace, secretName);
+    const root = await generateRootCA({ commonName: `mtls-operator root CA ${now.toISOString().slice(0, 10)}`, now });
+    const secret = await this.cluster.createSecret(caSecretFor(this.ca.namespace, name, root.certPem, root.keyPem, root.certPem));
+    return { name, secret };
+  }
+
+  private async loadTarget(name: string, secret: Awaited<ReturnType<Cluster['getSecret']>>, now: Date): Promise<SigningCA> {
     const certPem = unb64(secret?.data?.[TLS_CRT]);
     const keyPem = unb64(secret?.data?.[TLS_KEY]);
     const bundlePem = unb64(secret?.data?.[CA_CRT]);
-    let fingerprint: string;
+    if (!certPem || !keyPem) throw new Error(`Secret ${this.ca.namespace}/${name} must exist and hold tls.crt and tls.key`);
+    return loadSigningCA({ certPem, keyPem, ...(bundlePem ? { bundlePem } : {}) }, now);
+  }
+
+  private async start(request: string, old: SigningCA, record: TrustRecord, now: Date, recovered = false): Promise<void> {
+    const target = await this.target(request, now, true);
+    const secretName = target!.name;
+    let next: SigningCA;
     try {
-      if (!certPem || !keyPem) throw new Error(`Secret ${this.ca.namespace}/${secretName} must exist and hold tls.crt and tls.key`);
-      fingerprint = (await loadSigningCA({ certPem, keyPem, ...(bundlePem ? { bundlePem } : {}) }, now)).fingerprint;
+      next = await this.loadTarget(secretName, target!.secret, now);
+      if (next.fingerprint === old.fingerprint) throw new Error(`it holds the CA that already signs (${old.fingerprint})`);
     } catch (err) {
-      const message = `root rotation to ${secretName} refused: ${(err as Error).message}`;
-      this.logger.error('root rotation refused', { reason: 'RotationRefused', message });
-      this.event('Warning', 'RotationRefused', message);
+      await this.refuse(record, request, `root rotation to ${secretName} refused: ${(err as Error).message}`);
       return;
     }
     const state: RotationState = {
       phase: 'Prepared', request, since: now.toISOString(), newRootSecret: secretName,
-      newRootFingerprint: fingerprint, oldRootFingerprint: oldFingerprint, done: 0, total: 0,
-      message: 'the new root is being added to every trust bundle; the old CA still signs',
+      newRootFingerprint: next.fingerprint, oldRootFingerprint: old.fingerprint,
+      oldBundlePem: old.bundlePem, newBundlePem: next.bundlePem, keptRootsPem: keptRoots(old.bundlePem, next.bundlePem, old),
+      done: 0, total: 0,
+      message: recovered
+        ? 'the rotation state was lost before the new CA signed anything: Prepared again with the same new root'
+        : 'the new root is being added to every trust bundle; the old CA still signs',
     };
-    await this.save(state);
+    const { refused: _r, ...rest } = record;
+    await this.save({ ...rest, caFingerprint: old.fingerprint, caBundlePem: old.bundlePem, rotation: state, seen: seenWith(seenWith(record.seen, old.fingerprint), next.fingerprint) });
     this.announce(state);
   }
 
-  /** The new CA becomes the CA Secret (which drops the old root), then the state says Retired. */
-  private async retire(state: RotationState): Promise<void> {
-    const next = await this.cluster.getSecret(this.ca.namespace, state.newRootSecret);
-    const certPem = unb64(next?.data?.[TLS_CRT]);
-    const keyPem = unb64(next?.data?.[TLS_KEY]);
-    if (!certPem || !keyPem) throw new Error(`Secret ${this.ca.namespace}/${state.newRootSecret} lost its CA material before the old root retired`);
-    const promoted = caSecretFor(this.ca.namespace, this.ca.name, certPem, keyPem, unb64(next!.data![CA_CRT]) ?? certPem);
-    if (this.ca.trust.main.ca?.fingerprint !== state.newRootFingerprint) await this.cluster.applySecret(promoted);
-    await this.save(state);
+  /**
+   * No state but a standing request: find out how far the rotation got. The new root already
+   * in the CA Secret: it finished (the request is cleared). Leaves signed by it: it was Active.
+   * Otherwise Prepared again, with the same new root.
+   */
+  private async recover(request: string, main: SigningCA, now: Date): Promise<void> {
+    const record: TrustRecord = { rotation: undefined, seen: [main.fingerprint] };
+    const target = await this.target(request, now, false);
+    let next: SigningCA | undefined;
+    try {
+      if (target) next = await this.loadTarget(target.name, target.secret, now);
+    } catch {
+      next = undefined;
+    }
+    if (next && next.fingerprint === main.fingerprint) {
+      const state: RotationState = {
+        phase: 'Retired', request, since: now.toISOString(), newRootSecret: target!.name, newRootFingerprint: next.fingerprint,
+        oldRootFingerprint: '', done: 0, total: 0, message: 'recovered after the rotation state was lost: the new root is already the CA Secret\'s; clearing the request',
+      };
+      await this.save({ ...record, caFingerprint: main.fingerprint, caBundlePem: main.bundlePem, rotation: state });
+      this.event('Warning', 'RotationRecovered', state.message);
+      return;
+    }
+    const signed = next ? leavesSignedBy(issuedCopies(this.cluster), next.certificate) : 0;
+    if (!next || signed === 0) {
+      await this.start(request, main, { ...record, caFingerprint: main.fingerprint, caBundlePem: main.bundlePem }, now, target !== undefined);
+      if (target) this.event('Warning', 'RotationRecovered', 'the rotation state was lost before the new CA signed anything: Prepared again with the same new root');
+      return;
+    }
+    const state: RotationState = {
+      phase: 'Active', request, since: now.toISOString(), newRootSecret: target!.name, newRootFingerprint: next.fingerprint,
+      oldRootFingerprint: main.fingerprint, oldBundlePem: main.bundlePem, newBundlePem: next.bundlePem, keptRootsPem: keptRoots(main.bundlePem, next.bundlePem, main),
+      done: signed, total: 0,
+      message: `recovered after the rotation state was lost: ${signed} live leaves are signed by the new root, so the rotation was Active; it resumes there`,
+    };
+    await this.save({ ...record, caFingerprint: main.fingerprint, caBundlePem: main.bundlePem, rotation: state, seen: seenWith(record.seen, next.fingerprint) });
+    this.logger.warn('root rotation state recovered', { reason: 'RotationRecovered', phase: 'Active', newRoot: next.fingerprint });
+    this.event('Warning', 'RotationRecovered', state.message);
+  }
+
+  /** A request that cannot be carried out: said once (state, Event, log) per request and reason. */
+  private async refuse(record: TrustRecord, request: string, message: string): Promise<void> {
+    const refused = `${request}: ${message}`;
+    if (record.refused === refused) return;
+    this.logger.error('root rotation refused', { reason: 'RotationRefused', detail: message });
+    this.event('Warning', 'RotationRefused', message);
+    await this.save({ ...record, refused });
+  }
+
+  /**
+   * The old root leaves: a staged rotation's new CA becomes the CA Secret (its roots plus the
+   * other roots the admin kept in the old ca.crt), then the state says Retired and records the
+   * new CA as the one in use.
+   */
+  private async retire(record: TrustRecord, state: RotationState): Promise<void> {
+    const bundle = mergeBundles(state.newBundlePem ?? '', state.keptRootsPem ?? '');
+    if (!state.unstaged) {
+      const next = await this.cluster.getSecret(this.ca.namespace, state.newRootSecret);
+      const certPem = unb64(next?.data?.[TLS_CRT]);
+      const keyPem = unb64(next?.data?.[TLS_KEY]);
+      if (!certPem || !keyPem) throw new Error(`Secret ${this.ca.namespace}/${state.newRootSecret} lost its CA material before the old root retired`);
+      const loaded = await loadSigningCA({ certPem, keyPem, ...(unb64(next!.data![CA_CRT]) ? { bundlePem: unb64(next!.data![CA_CRT])! } : {}) }, new Date(this.clock.now()));
+      if (loaded.fingerprint !== state.newRootFingerprint) throw new Error(`Secret ${this.ca.namespace}/${state.newRootSecret} no longer holds the recorded new CA: not promoted`);
+      if (this.ca.trust.main.ca?.fingerprint !== state.newRootFingerprint) {
+        await this.cluster.applySecret(caSecretFor(this.ca.namespace, this.ca.name, certPem, keyPem, bundle || loaded.bundlePem));
+      }
+    }
+    await this.save({ ...record, rotation: state, caFingerprint: state.newRootFingerprint, caBundlePem: bundle, seen: seenWith(record.seen, state.newRootFingerprint) });
     this.announce(state);
   }
 
-  private async save(state: RotationState): Promise<void> {
-    await this.cluster.applyConfigMap({
+  /** Every write of the state: a replace guarded by the resourceVersion read, or a create. */
+  private async save(record: TrustRecord): Promise<void> {
+    const rv = this.ca.trust.resourceVersion;
+    const written = await this.cluster.writeConfigMap({
       apiVersion: 'v1',
       kind: 'ConfigMap',
-      metadata: { name: ROTATION_CONFIGMAP, namespace: this.ca.namespace, labels: { [LABEL_MANAGED_BY]: MANAGED_BY } },
-      data: rotationToData(state),
+      metadata: { name: ROTATION_CONFIGMAP, namespace: this.ca.namespace, labels: { [LABEL_MANAGED_BY]: MANAGED_BY }, ...(rv ? { resourceVersion: rv } : {}) },
+      data: recordToData(record),
     });
+    // A later write of this reconcile must not be refused because of this one.
+    this.ca.wrote(written);
   }
 
   private announce(state: RotationState): void {
@@ -143,41 +282,46 @@ export class RotationReconciler {
     const about: ObjectRef = { apiVersion: 'v1', kind: 'ConfigMap', namespace: this.ca.namespace, name: ROTATION_CONFIGMAP };
     this.cluster.recordEvent(about, type, reason, message).catch(() => undefined);
   }
+}
 
-  /** Copies of the trust bundle that must be current: every issued Secret and bundle ConfigMap. */
-  private bundleCopies(bundlePem: string | undefined): { total: number; current: number } {
-    let total = 0;
-    let current = 0;
-    for (const s of this.cluster.listSecrets()) {
-      total++;
-      if (bundlePem !== undefined && unb64(s.data?.[CA_CRT]) === bundlePem) current++;
-    }
-    const namespaces = new Set(this.cluster.listIdentities().map((i) => i.metadata.namespace));
-    for (const ns of namespaces) {
-      total++;
-      if (bundlePem !== undefined && this.cluster.getConfigMap(ns!, TRUST_BUNDLE_CONFIGMAP)?.data?.[CA_CRT] === bundlePem) current++;
-    }
-    return { total, current };
-  }
+function seenWith(seen: string[], fingerprint: string): string[] {
+  return seen.includes(fingerprint) ? seen : [...seen, fingerprint];
+}
 
-  /** Issued leaves, how many the new CA signed, and the latest expiry of the rest. */
-  private leaves(newCA: X509Certificate | undefined): { total: number; onNewCA: number; oldMaxNotAfter?: Date } {
-    let total = 0;
-    let onNewCA = 0;
-    let oldMax = 0;
-    for (const s of this.cluster.listSecrets()) {
-      const pem = unb64(s.data?.[TLS_CRT]);
-      if (!pem) continue;
-      let leaf: X509Certificate;
-      try {
-        leaf = new X509Certificate(pem);
-      } catch {
-        continue;
-      }
-      total++;
-      if (newCA && isIssuedBy(leaf, newCA)) onNewCA++;
-      else oldMax = Math.max(oldMax, new Date(leaf.validTo).getTime());
-    }
-    return { total, onNewCA, ...(oldMax ? { oldMaxNotAfter: new Date(oldMax) } : {}) };
+/** The latest notAfter of the old bundle's roots that are not kept: after it the old root verifies nothing. */
+function latestExpiry(oldBundlePem: string, keptPem: string | undefined): Date | undefined {
+  const kept = new Set(keptPem ? bundleFingerprints(keptPem) : []);
+  let latest = 0;
+  for (const pem of oldBundlePem.split(/(?<=-----END CERTIFICATE-----)\s*/)) {
+    if (!pem.includes('BEGIN CERTIFICATE')) continue;
+    const cert = new X509Certificate(pem);
+    if (kept.has(fingerprintOf(cert))) continue;
+    latest = Math.max(latest, new Date(cert.validTo).getTime());
   }
+  return latest ? new Date(latest) : undefined;
+}
+
+/**
+ * Roots of the old bundle that the rotation does not replace: every root except the ones the old
+ * CA's chain ends at (the old root), and except those already in the new bundle.
+ */
+function keptRoots(oldBundlePem: string, newBundlePem: string, old?: SigningCA): string {
+  const chainTop = old ? lastOf(old) : undefined;
+  const inNew = new Set(bundleFingerprints(newBundlePem));
+  let out = '';
+  for (const pem of oldBundlePem.split(/(?<=-----END CERTIFICATE-----)\s*/)) {
+    if (!pem.includes('BEGIN CERTIFICATE')) continue;
+    const cert = new X509Certificate(pem);
+    const fp = fingerprintOf(cert);
+    if (inNew.has(fp)) continue;
+    // Unstaged: the old CA is gone from the CA Secret, so every old root is the one replaced.
+    if (!chainTop || fingerprintOf(chainTop) === fp || isIssuedBy(chainTop, cert)) continue;
+    out += pem.trim() + '\n';
+  }
+  return out;
+}
+
+function lastOf(ca: SigningCA): X509Certificate {
+  const pems = ca.chainPem.split(/(?<=-----END CERTIFICATE-----)\s*/).filter((p) => p.includes('BEGIN CERTIFICATE'));
+  return pems.length > 0 ? new X509Certificate(pems[pems.length - 1]!) : ca.certificate;
 }

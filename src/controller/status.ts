@@ -5,7 +5,7 @@
 import type { MutualTLSIdentity, MutualTLSIdentityStatus } from '../api/types.ts';
 import type { ResolvedSpec } from '../api/spec.ts';
 import type { IssuanceNeed } from '../decide/issuance.ts';
-import { renewalTime } from '../decide/renewal.ts';
+import { isCutToCA, renewalTime } from '../decide/renewal.ts';
 import { getCondition, jsonEqual, setCondition, type ConditionInput } from './conditions.ts';
 
 export interface CertificateFacts {
@@ -16,15 +16,19 @@ export interface CertificateFacts {
   /** The Issuing condition to set alongside Ready=True. */
   issuing: ConditionInput;
   workloadsRestartedFor: string | undefined;
+  /** The signing CA's notAfter: a certificate cut to it says so, and what to do. */
+  caNotAfter?: Date;
 }
 
 /** The Secret holds a valid certificate for the current spec. */
 export function readyStatus(identity: MutualTLSIdentity, spec: ResolvedSpec, cert: CertificateFacts, now: Date): MutualTLSIdentityStatus {
   const generation = identity.metadata.generation ?? 0;
-  const renewal = renewalTime(cert.notBefore, cert.notAfter, spec.renewBeforeMs);
+  const renewal = renewalTime(cert.notBefore, cert.notAfter, spec.renewBeforeMs, cert.caNotAfter);
+  const message = isCutToCA(cert.notAfter, cert.caNotAfter)
+    ? `certificate is valid until ${cert.notAfter.toISOString()}, shorter than its duration: the CA expires then and no longer certificate can be issued from it; it is not renewed before then. Rotate the root (kubectl mtls rotate-root) or replace the CA Secret with a CA that lives longer`
+    : `certificate is valid until ${cert.notAfter.toISOString()} and renews at ${renewal.toISOString()}`;
   let conditions = setCondition(identity.status?.conditions, {
-    type: 'Ready', status: 'True', reason: 'Ready',
-    message: `certificate is valid until ${cert.notAfter.toISOString()} and renews at ${renewal.toISOString()}`,
+    type: 'Ready', status: 'True', reason: 'Ready', message,
   }, generation, now);
   conditions = setCondition(conditions, cert.issuing, generation, now);
   return {

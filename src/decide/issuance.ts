@@ -39,6 +39,8 @@ export interface IssuanceInput {
   /** SANs the spec asks for. */
   wanted: { dnsNames: string[]; ipAddresses: string[]; uris: string[] };
   renewBeforeMs?: number;
+  /** The signing CA's notAfter: a leaf already cut to it is not renewed early (decide/renewal.ts). */
+  caNotAfter?: Date;
   /** Checks the leaf was signed by the current signing CA. */
   issuedByCurrentCA(leaf: X509Certificate): boolean;
   /** A renewal asked for by a person (annotation value), and the one last honoured. */
@@ -112,7 +114,7 @@ export const expired: Check = (i) => {
 export const renewalDue: Check = (i) => {
   const leaf = i.inspection.leaf;
   if (!leaf) return undefined;
-  const at = renewalTime(new Date(leaf.validFrom), new Date(leaf.validTo), i.renewBeforeMs);
+  const at = renewalTime(new Date(leaf.validFrom), new Date(leaf.validTo), i.renewBeforeMs, i.caNotAfter);
   return i.now.getTime() >= at.getTime()
     ? { reason: 'RenewalTimeReached', message: `renewal time ${at.toISOString()} reached` }
     : undefined;

@@ -1,11 +1,18 @@
 import assert from 'node:assert/strict';
 import type { ConfigMap, Secret } from '../../src/api/types.ts';
 import { ANNOTATION_ROTATE_TO, ANNOTATION_ROTATION_ABORT, ROTATION_CONFIGMAP } from '../../src/controller/ca-source.ts';
+import { generateRootCA } from '../../src/pki/index.ts';
+import type { CAMaterial } from '../../src/pki/types.ts';
 import { harness, NOW } from './helpers.ts';
 import { MemoryCliClient } from './memory-client.ts';
 
 function caSecret(name = 'mtls-root-ca', annotations: Record<string, string> = {}): Secret {
   return { metadata: { name, namespace: 'mtls-system', annotations }, type: 'kubernetes.io/tls', data: { 'tls.crt': 'eA==', 'tls.key': 'eA==' } };
+}
+
+const b64 = (t: string) => Buffer.from(t).toString('base64');
+function realCa(name: string, ca: CAMaterial, keyPem = ca.keyPem): Secret {
+  return { metadata: { name, namespace: 'mtls-system' }, type: 'kubernetes.io/tls', data: { 'tls.crt': b64(ca.certPem), 'tls.key': b64(keyPem) } };
 }
 
 function state(data: Record<string, string>): ConfigMap {
@@ -26,13 +33,43 @@ describe('kubectl mtls rotate-root', () => {
   });
 
   it('start, given root: the Secret must exist in the CA namespace', async () => {
-    const h = harness(new MemoryCliClient().addSecret(caSecret()).addSecret(caSecret('next-root')));
+    const next = await generateRootCA({ now: new Date(NOW.getTime() - 3_600_000) });
+    const h = harness(new MemoryCliClient().addSecret(caSecret()).addSecret(realCa('next-root', next)));
     const r = await h.run('rotate-root', '--new-root-secret', 'next-root');
     assert.equal(r.code, 0, r.stderr);
     assert.equal(h.client.secrets.get('mtls-system/mtls-root-ca')!.metadata.annotations![ANNOTATION_ROTATE_TO], 'next-root');
     const missing = await harness(new MemoryCliClient().addSecret(caSecret())).run('rotate-root', '--new-root-secret', 'nope');
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /^error: Secret mtls-system\/nope not found: create the new root there first/);
+  });
+
+  it('start refuses on the spot, in one line, a target the operator would refuse: a key that does not match, the current root, not a CA', async () => {
+    const now = new Date(NOW.getTime() - 3_600_000);
+    const [current, next, other] = await Promise.all([generateRootCA({ now }), generateRootCA({ now }), generateRootCA({ now })]);
+    const client = () => new MemoryCliClient().addSecret(realCa('mtls-root-ca', current))
+      .addSecret(realCa('mismatched', next, other.keyPem)).addSecret(realCa('same', current)).addSecret(caSecret('junk'));
+    const cases: Array<[string, RegExp]> = [
+      ['mismatched', /^error: Secret mtls-system\/mismatched is not a usable CA \(tls\.key does not match the signing certificate.*\): the operator would refuse it\n$/],
+      ['same', /^error: Secret mtls-system\/same holds the CA that already signs \([0-9a-f]{64}\): nothing to rotate to\n$/],
+      ['junk', /^error: Secret mtls-system\/junk is not a usable CA/],
+    ];
+    for (const [target, want] of cases) {
+      const h = harness(client());
+      const r = await h.run('rotate-root', '--new-root-secret', target);
+      assert.equal(r.code, 1, target);
+      assert.match(r.stderr, want);
+      assert.equal(r.stderr.trim().split('\n').length, 1, 'one line');
+      assert.deepEqual(h.client.calls, [], 'nothing annotated');
+    }
+  });
+
+  it('--status says a refused request is refused, and names identities that cannot be re-issued', async () => {
+    const refused = harness(new MemoryCliClient().addSecret(caSecret('mtls-root-ca', { [ANNOTATION_ROTATE_TO]: 'generate' }))
+      .addConfigMap({ metadata: { name: ROTATION_CONFIGMAP, namespace: 'mtls-system' }, data: { refused: 'generate: the CA Secret\'s CA does not load (expired)' } }));
+    const r = await refused.run('rotate-root', '--status');
+    assert.equal(r.stdout, "Rotation to generate requested and refused by the operator: the CA Secret's CA does not load (expired)\n");
+    const blocked = await harness(new MemoryCliClient().addSecret(caSecret()).addConfigMap(state({ phase: 'Active', blocked: 'dev/a,dev/b' }))).run('rotate-root', '--status');
+    assert.match(blocked.stdout, /Cannot re-issue:\s+dev\/a, dev\/b/);
   });
 
   it('start refused while a rotation runs, or without a CA Secret', async () => {

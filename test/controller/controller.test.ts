@@ -84,7 +84,8 @@ describe('controller over the in-memory cluster', () => {
     assert.equal(h.cluster.writesOf('applySecret'), 1, 'one Secret write: key, chain and bundle together');
     assert.equal(h.cluster.writesOf('patchStatus'), 1);
     assert.equal(h.cluster.writesOf('applyConfigMap'), 1, "and the namespace's trust bundle ConfigMap");
-    assert.equal(h.cluster.writesOf(), 3);
+    assert.equal(h.cluster.writesOf('writeConfigMap'), 1, 'the CA in use, recorded once in the rotation state');
+    assert.equal(h.cluster.writesOf(), 4);
     assert.deepEqual(h.cluster.events.map((e) => e.reason), ['Issued']);
   });
 
@@ -385,7 +386,7 @@ describe('controller: fairness to the event loop', () => {
     assert.ok(reconciled <= 4, `at most a couple of reconciles per worker per turn, saw ${reconciled}`);
     await fresh.settle();
     assert.ok(reconciled >= 40, 'and all of them run');
-    assert.equal(fresh.cluster.writesOf(), 81, 'no writes beyond the first issuance (80) and the bundle ConfigMap');
+    assert.equal(fresh.cluster.writesOf(), 82, 'no writes beyond the first issuance (80), the bundle ConfigMap and the CA record');
     await fresh.stop();
   });
 });

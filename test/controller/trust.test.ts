@@ -45,14 +45,17 @@ describe('trust bundle ConfigMaps', () => {
     assert.ok(h.cluster.getConfigMap('other', TRUST_BUNDLE_CONFIGMAP));
   });
 
-  it('a CA replaced by hand re-issues every leaf, at the configured rate, and updates every bundle', async () => {
-    h = await startHarness({ config: { reissuePerSecond: 2 } });
-    for (let i = 0; i < 10; i++) h.identity(`id${i}`);
+  it('a CA replaced by hand re-issues every leaf at the configured rate; the old root stays in every bundle until the old leaves expired (unstaged rotation)', async () => {
+    h = await startHarness({ config: { reissuePerSecond: 2, skewMs: 300_000 } });
+    for (let i = 0; i < 10; i++) h.identity(`id${i}`, { duration: '2h' });
     await h.settle();
+    const oldFp = rootFp(h.root.certPem);
+    const oldNotAfter = new Date(h.leaf('id0-mtls')!.validTo).getTime();
     const writes = h.cluster.writesOf('applySecret');
     const newRoot = await generateRootCA({ now: new Date(h.time.now() - H) });
     h.cluster.putSecret(caSecret(newRoot));
     await h.settle();
+    const newFp = rootFp(newRoot.certPem);
     const onNew = () => [...Array(10).keys()].filter((i) => h.leaf(`id${i}-mtls`)!.checkIssued(new X509Certificate(newRoot.certPem))).length;
     const burst = onNew();
     assert.ok(burst >= 1 && burst <= 3, `a burst of about the rate at once, saw ${burst}`);
@@ -61,8 +64,18 @@ describe('trust bundle ConfigMaps', () => {
     for (let t = 0; t < 10_000; t += 250) await h.advance(250);
     assert.equal(onNew(), 10, 'all re-issued in the end');
     assert.equal(h.cluster.writesOf('applySecret') - writes, 10, 'one write per leaf');
-    for (let i = 0; i < 10; i++) assert.deepEqual(bundleOf(h.secret(`id${i}-mtls`)), [rootFp(newRoot.certPem)]);
-    assert.deepEqual(bundleFingerprints(h.cluster.getConfigMap('dev', TRUST_BUNDLE_CONFIGMAP)!.data![CA_CRT]!), [rootFp(newRoot.certPem)]);
+    const r = rotation(h)!;
+    assert.equal(r.phase, 'Active');
+    assert.equal(r.unstaged, true);
+    assert.equal(r.oldRootFingerprint, oldFp);
+    for (let i = 0; i < 10; i++) assert.deepEqual(bundleOf(h.secret(`id${i}-mtls`)), [oldFp, newFp], 'old leaves still live: the old root stays');
+    assert.deepEqual(bundleFingerprints(h.cluster.getConfigMap('dev', TRUST_BUNDLE_CONFIGMAP)!.data![CA_CRT]!), [oldFp, newFp]);
+    assert.ok(h.cluster.events.some((e) => e.reason === 'RotationUnstaged' && e.type === 'Warning'));
+    await until(h, 'Retired', 60_000);
+    assert.ok(h.time.now() >= oldNotAfter + 300_000, 'retired only after the last old leaf expired, plus skew');
+    for (let t = 0; t < 10_000; t += 500) await h.advance(500); // bundle updates take turns too
+    for (let i = 0; i < 10; i++) assert.deepEqual(bundleOf(h.secret(`id${i}-mtls`)), [newFp]);
+    assert.deepEqual(bundleFingerprints(h.cluster.getConfigMap('dev', TRUST_BUNDLE_CONFIGMAP)!.data![CA_CRT]!), [newFp]);
   });
 
   it('a leaf never outlives its CA: notAfter is clamped and a Warning says so', async () => {
@@ -149,7 +162,7 @@ describe('staged root rotation', () => {
     await h.settle();
     requestRotation(h);
     await until(h, 'Active');
-    h.cluster.failNext('applyConfigMap', new Error('crash'));
+    h.cluster.failNext('writeConfigMap', new Error('crash'));
     await until(h, 'Retired', 60_000);
     assert.equal(rootFp(unb64(h.cluster.secrets.get(`${CA_NS}/${CA_NAME}`)!.data![TLS_CRT])!), rotation(h)!.newRootFingerprint);
   });

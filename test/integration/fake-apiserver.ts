@@ -40,7 +40,7 @@ export interface RecordedRequest { method: string; path: string; query: string; 
 
 export const RESOURCES: Record<string, { apiVersion: string; kind: string; verbs: Verb[]; custom?: boolean }> = {
   secrets: { apiVersion: 'v1', kind: 'Secret', verbs: ['list', 'watch', 'get', 'create', 'apply', 'merge'] },
-  configmaps: { apiVersion: 'v1', kind: 'ConfigMap', verbs: ['list', 'watch', 'apply', 'delete'] },
+  configmaps: { apiVersion: 'v1', kind: 'ConfigMap', verbs: ['list', 'watch', 'create', 'update', 'apply', 'delete'] },
   events: { apiVersion: 'v1', kind: 'Event', verbs: ['create', 'merge'] },
   mutualtlsidentities: { apiVersion: 'mtls.dev/v1alpha1', kind: 'MutualTLSIdentity', verbs: ['list', 'watch', 'get', 'status'], custom: true },
   leases: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', verbs: ['get', 'create', 'update'] },

@@ -1,0 +1,117 @@
+/**
+ * What a root rotation waits for, observed from the caches: the trust bundle copies and the
+ * issued leaves of live identities. Only Secrets that a live identity controls (controller
+ * ownerReference with its UID) and that are its current secretName count: a Secret left behind
+ * by a secretName change, or any Secret a tenant labels like ours, never holds a rotation back.
+ *
+ * Identities that cannot be re-issued (a spec or policy problem, a missing keystore password, a
+ * Secret in the way) are named and left out of the counts: they hold the old root in the
+ * bundles only until their current certificate expires (its notAfter still moves retireAfter),
+ * which bounds the wait by the longest certificate lifetime.
+ */
+import { X509Certificate } from 'node:crypto';
+import { SECRET_NAME_SUFFIX } from '../api/constants.ts';
+import { CA_CRT, TLS_CRT, TRUST_BUNDLE_CONFIGMAP, type MutualTLSIdentity, type Secret } from '../api/types.ts';
+import type { Cluster } from '../cluster/port.ts';
+import { isIssuedBy } from '../pki/index.ts';
+import { getCondition } from './conditions.ts';
+import { unb64 } from './secret.ts';
+
+/** Ready=False reasons that a reconcile cannot get past by itself: the admin must act. */
+export const CANNOT_REISSUE: ReadonlySet<string> = new Set([
+  'InvalidSpec', 'PolicyViolation', 'SecretConflict', 'KeystorePasswordMissing', 'KeystorePasswordInvalid',
+]);
+
+export interface IssuedCopy {
+  identity: MutualTLSIdentity;
+  secret: Secret;
+  blocked: boolean;
+}
+
+function key(identity: MutualTLSIdentity): string {
+  return `${identity.metadata.namespace}/${identity.metadata.name}`;
+}
+
+/** The Secret of each live identity that it controls and currently names. */
+export function issuedCopies(cluster: Cluster): IssuedCopy[] {
+  const byUid = new Map<string, MutualTLSIdentity>();
+  for (const id of cluster.listIdentities()) if (id.metadata.uid && !id.metadata.deletionTimestamp) byUid.set(id.metadata.uid, id);
+  const out: IssuedCopy[] = [];
+  for (const s of cluster.listSecrets()) {
+    const ref = s.metadata.ownerReferences?.find((r) => r.controller === true);
+    const identity = ref ? byUid.get(ref.uid) : undefined;
+    if (!identity || identity.metadata.namespace !== s.metadata.namespace) continue;
+    const wanted = identity.spec?.secretName ?? `${identity.metadata.name}${SECRET_NAME_SUFFIX}`;
+    if (s.metadata.name !== wanted) continue;
+    const ready = getCondition(identity.status, 'Ready');
+    out.push({ identity, secret: s, blocked: ready?.status === 'False' && CANNOT_REISSUE.has(ready.reason) });
+  }
+  return out;
+}
+
+/** Identities that cannot be re-issued now, sorted. */
+export function blockedIdentities(cluster: Cluster): string[] {
+  const out = new Set<string>();
+  for (const id of cluster.listIdentities()) {
+    const ready = getCondition(id.status, 'Ready');
+    if (!id.metadata.deletionTimestamp && ready?.status === 'False' && CANNOT_REISSUE.has(ready.reason)) out.add(key(id));
+  }
+  return [...out].sort();
+}
+
+/** Copies of the trust bundle that must be current: issued Secrets and bundle ConfigMaps. */
+export function bundleCopies(cluster: Cluster, copies: IssuedCopy[], bundlePem: string | undefined): { total: number; current: number } {
+  let total = 0;
+  let current = 0;
+  for (const c of copies) {
+    if (c.blocked) continue;
+    total++;
+    if (bundlePem !== undefined && unb64(c.secret.data?.[CA_CRT]) === bundlePem) current++;
+  }
+  const namespaces = new Set(cluster.listIdentities().map((i) => i.metadata.namespace!));
+  for (const ns of namespaces) {
+    total++;
+    if (bundlePem !== undefined && cluster.getConfigMap(ns, TRUST_BUNDLE_CONFIGMAP)?.data?.[CA_CRT] === bundlePem) current++;
+  }
+  return { total, current };
+}
+
+function leafOf(s: Secret): X509Certificate | undefined {
+  const pem = unb64(s.data?.[TLS_CRT]);
+  if (!pem) return undefined;
+  try {
+    return new X509Certificate(pem);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Leaves of identities that can be re-issued, how many the new CA signed, and the latest expiry
+ * of every other unexpired leaf (blocked ones included). Expired leaves verify nothing: skipped.
+ */
+export function leafProgress(copies: IssuedCopy[], newCA: X509Certificate | undefined, now: Date): { total: number; onNewCA: number; oldMaxNotAfter?: Date } {
+  let total = 0;
+  let onNewCA = 0;
+  let oldMax = 0;
+  for (const c of copies) {
+    const leaf = leafOf(c.secret);
+    if (!leaf) continue;
+    const notAfter = new Date(leaf.validTo).getTime();
+    const onNew = newCA !== undefined && isIssuedBy(leaf, newCA);
+    if (!c.blocked) {
+      total++;
+      if (onNew) onNewCA++;
+    }
+    if (!onNew && notAfter > now.getTime()) oldMax = Math.max(oldMax, notAfter);
+  }
+  return { total, onNewCA, ...(oldMax ? { oldMaxNotAfter: new Date(oldMax) } : {}) };
+}
+
+/** How many live leaves a CA signed (recovering a lost state: did it sign anything yet?). */
+export function leavesSignedBy(copies: IssuedCopy[], ca: X509Certificate): number {
+  return copies.filter((c) => {
+    const leaf = leafOf(c.secret);
+    return leaf !== undefined && isIssuedBy(leaf, ca);
+  }).length;
+}
