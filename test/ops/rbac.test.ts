@@ -43,7 +43,10 @@ describe('deploy/ RBAC: least privilege (issue 19, point 4)', () => {
     const cm = all.flatMap((o) => (o.rules ?? []).map((r: Any) => ({ kind: o.kind, ns: o.metadata.namespace, ...r }))).filter((r: Any) => r.resources.includes('configmaps'));
     assert.deepEqual(cm, [
       { kind: 'ClusterRole', ns: undefined, apiGroups: [''], resources: ['configmaps'], resourceNames: ['mtls-trust-bundle'], verbs: ['list', 'watch', 'patch', 'create', 'delete'] },
-      { kind: 'Role', ns: 'mtls-system', apiGroups: [''], resources: ['configmaps'], resourceNames: ['mtls-trust-rotation'], verbs: ['list', 'watch', 'patch', 'create'] },
+      // The rotation state is written only with a resourceVersion precondition (PUT = update), its first write a POST:
+      // a POST has no name in the URL, so that create cannot carry resourceNames (and is limited to mtls-system).
+      { kind: 'Role', ns: 'mtls-system', apiGroups: [''], resources: ['configmaps'], resourceNames: ['mtls-trust-rotation'], verbs: ['list', 'watch', 'update'] },
+      { kind: 'Role', ns: 'mtls-system', apiGroups: [''], resources: ['configmaps'], verbs: ['create'] },
     ]);
   });
 
