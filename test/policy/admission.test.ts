@@ -47,6 +47,7 @@ export function paramData(cfg: NamePolicyConfig): Record<string, string> {
     for (const ns of rule.namespaces ?? [undefined]) {
       add(ns === undefined ? 'dnsSuffixes' : `dnsSuffixes.${ns}`, rule.dnsSuffixes);
       add(ns === undefined ? 'ipRanges' : `ipRanges.${ns}`, rule.ipRanges);
+      if (rule.shortNames && ns !== undefined) add('shortNames', [ns]);
     }
   }
   return data;
