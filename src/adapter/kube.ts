@@ -172,14 +172,25 @@ export class KubeCluster implements Cluster {
     }
   }
 
-  async applySecret(secret: Secret, options: { force?: boolean } = {}): Promise<Secret> {
+  async applySecret(secret: Secret, options: { force?: boolean; fieldManager?: string } = {}): Promise<Secret> {
     const { name, namespace = '' } = secret.metadata;
+    const fieldManager = options.fieldManager ?? FIELD_MANAGER;
     const applied = await callApi(`PATCH secrets/${namespace}/${name}`, this.timeoutMs, () =>
       this.core.patchNamespacedSecret(
-        { name, namespace, body: writableSecret(secret), fieldManager: FIELD_MANAGER, force: options.force ?? true },
+        { name, namespace, body: writableSecret(secret), fieldManager, force: options.force ?? true },
         setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
       ));
     return this.remember(toSecret(applied));
+  }
+
+  async deleteOwnedSecret(namespace: string, name: string, precondition: { uid: string; resourceVersion: string }): Promise<void> {
+    try {
+      await callApi(`DELETE secrets/${namespace}/${name}`, this.timeoutMs, () =>
+        this.core.deleteNamespacedSecret({ name, namespace, body: { preconditions: precondition } }));
+    } catch (err) {
+      if (!ClusterError.isNotFound(err)) throw err;
+    }
+    forNamespace(this.watches.secrets, namespace)?.forget(`${namespace}/${name}`);
   }
 
   async createSecret(secret: Secret): Promise<Secret> {

@@ -65,12 +65,20 @@ export interface Cluster {
   getSecret(namespace: string, name: string): Promise<Secret | undefined>;
 
   /**
-   * Server-side apply with our field manager. When metadata.resourceVersion is set, a Secret
-   * changed since is not written: 409. `force: false` (the first write of a Secret) refuses with
-   * 409 to take over fields another manager set to other values, so a Secret that appeared
-   * between our read and our write is not overwritten; the default forces (we own the Secret).
+   * Server-side apply with our field manager (`fieldManager`, default the operator's; an
+   * identity's Secret is applied with that identity's own manager). When
+   * metadata.resourceVersion is set, a Secret changed since is not written: 409. `force: false`
+   * (the first write of a Secret) refuses with 409 to take over fields another manager set to
+   * other values, so a Secret that appeared between our read and our write, another identity's
+   * included, is not overwritten; the default forces (we own the Secret).
    */
-  applySecret(secret: Secret, options?: { force?: boolean }): Promise<Secret>;
+  applySecret(secret: Secret, options?: { force?: boolean; fieldManager?: string }): Promise<Secret>;
+
+  /**
+   * Delete a Secret the operator owns, only if it is still the object that was read (uid and
+   * resourceVersion preconditions: 409 otherwise). An absent one is not an error.
+   */
+  deleteOwnedSecret(namespace: string, name: string, precondition: { uid: string; resourceVersion: string }): Promise<void>;
 
   /** Create a Secret; throws ClusterError 409 if it already exists (CA bootstrap, a generated root). */
   createSecret(secret: Secret): Promise<Secret>;

@@ -1,0 +1,130 @@
+/**
+ * Issue 12, points 5 and 6, over the in-memory cluster (test/real/trust-*.test.ts proves the same
+ * against a real kube-apiserver): two identities racing for one Secret, Secrets left behind by a
+ * secretName change, and labels/annotations removed from secretTemplate.
+ */
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { TLS_CRT, TLS_KEY, type Secret } from '../../src/api/types.ts';
+import { fieldManagerFor, unb64 } from '../../src/controller/secret.ts';
+import { startHarness, type Harness } from '../support/harness.ts';
+
+function ready(h: Harness, name: string, ns = 'dev') {
+  return h.cluster.identities.get(`${ns}/${name}`)?.status?.conditions?.find((c) => c.type === 'Ready');
+}
+
+function uriOf(s: Secret | undefined): string | undefined {
+  const pem = unb64(s?.data?.[TLS_CRT]);
+  return pem ? new X509Certificate(pem).subjectAltName : undefined;
+}
+
+describe('controller: two identities racing for one Secret (issue 12.5)', () => {
+  let h: Harness;
+  afterEach(async () => {
+    await h?.stop();
+  });
+
+  it('both see no Secret and both issue: the second write conflicts, the first keeps key, certificate and ownerReference', async () => {
+    h = await startHarness();
+    // Both reconciles read "no Secret" (a cache that has not yet seen the other's write).
+    const real = h.cluster.getSecret.bind(h.cluster);
+    let staleReads = 2;
+    h.cluster.getSecret = async (ns, name) => (name === 'shared' && staleReads-- > 0 ? undefined : real(ns, name));
+    h.identity('first', { secretName: 'shared', serviceAccountName: 'first' });
+    h.identity('second', { secretName: 'shared', serviceAccountName: 'second' });
+    await h.settle();
+    assert.ok(staleReads <= 0, 'both reconciles read "no Secret"');
+    const written = h.secret('shared')!;
+    const winner = written.metadata.ownerReferences!.find((r) => r.controller)!.name;
+    const loser = winner === 'first' ? 'second' : 'first';
+    assert.equal(h.cluster.writes.filter((w) => w.kind === 'applySecret' && w.key === 'dev/shared').length, 2, 'both identities tried to write');
+    await h.advance(120_000); // the loser's backoff: it reads the Secret and sees whose it is
+    const after = h.secret('shared')!;
+    assert.equal(after.data![TLS_KEY], written.data![TLS_KEY], 'the winner\'s key is untouched');
+    assert.equal(after.data![TLS_CRT], written.data![TLS_CRT]);
+    assert.match(uriOf(after)!, new RegExp(`/sa/${winner}$`));
+    assert.deepEqual(after.metadata.ownerReferences!.map((r) => r.name), [winner]);
+    assert.equal(ready(h, winner)!.status, 'True');
+    assert.equal(ready(h, loser)!.reason, 'SecretConflict');
+    assert.ok(h.cluster.events.some((e) => e.reason === 'SecretConflict' && e.about.name === loser));
+  });
+
+  it('each identity writes with its own field manager, mtls-operator/<uid>, within the 128-character limit', async () => {
+    h = await startHarness();
+    h.identity('web');
+    await h.settle();
+    const id = h.cluster.identities.get('dev/web')!;
+    assert.equal(fieldManagerFor(id), `mtls-operator/${id.metadata.uid}`);
+    assert.ok(fieldManagerFor(id).length <= 128);
+    assert.deepEqual(h.cluster.managersOf('dev', 'web-mtls'), [fieldManagerFor(id)]);
+  });
+});
+
+describe('controller: leftovers (issue 12.6)', () => {
+  let h: Harness;
+  afterEach(async () => {
+    await h?.stop();
+  });
+
+  it('after spec.secretName changes, the old Secret it owns is deleted once the new one is written', async () => {
+    h = await startHarness();
+    h.identity('web');
+    h.identity('other');
+    await h.settle();
+    assert.ok(h.secret('web-mtls'));
+    h.identity('web', { secretName: 'web-tls' });
+    await h.settle();
+    assert.ok(h.secret('web-tls'), 'the new Secret');
+    assert.equal(h.secret('web-mtls'), undefined, 'the old one is gone');
+    assert.ok(h.secret('other-mtls'), 'another identity\'s Secret stays');
+    assert.equal(h.cluster.identities.get('dev/web')!.status!.secretName, 'web-tls');
+    assert.equal(h.cluster.writesOf('deleteSecret'), 1);
+  });
+
+  it('a Secret under the old name that is not this identity\'s (another owner, or changed since it was read) is left alone', async () => {
+    h = await startHarness();
+    h.identity('web');
+    await h.settle();
+    const old = h.secret('web-mtls')!;
+    // Someone else took the name over in between: same labels, another controller.
+    h.cluster.putSecret({ ...structuredClone(old), metadata: { ...structuredClone(old.metadata), ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'x', uid: 'someone-else', controller: true }] } });
+    h.identity('web', { secretName: 'web-tls' });
+    await h.settle();
+    assert.ok(h.secret('web-tls'));
+    assert.ok(h.secret('web-mtls'), 'not ours any more: kept');
+    assert.equal(h.cluster.writesOf('deleteSecret'), 0);
+  });
+
+  it('the delete is guarded by the resourceVersion read: a Secret changed since is not deleted', async () => {
+    h = await startHarness();
+    h.identity('web');
+    await h.settle();
+    h.identity('web', { secretName: 'web-tls' });
+    const real = h.cluster.listSecrets.bind(h.cluster);
+    // The cache lags: it still holds an older resourceVersion of web-mtls.
+    h.cluster.listSecrets = () => real().map((s) => (s.metadata.name === 'web-mtls' ? { ...s, metadata: { ...s.metadata, resourceVersion: '1' } } : s));
+    await h.settle();
+    assert.ok(h.secret('web-mtls'), 'the precondition refused the delete');
+  });
+
+  it('labels and annotations removed from secretTemplate leave the Secret; others\' labels stay', async () => {
+    h = await startHarness();
+    h.identity('web', { secretTemplate: { labels: { team: 'a', tier: 'gold' }, annotations: { note: 'x', keep: 'y' } } });
+    await h.settle();
+    const first = h.secret('web-mtls')!;
+    assert.equal(first.metadata.labels!.tier, 'gold');
+    // Another actor adds a label of its own.
+    h.cluster.putSecret({ ...structuredClone(first), metadata: { ...structuredClone(first.metadata), labels: { ...first.metadata.labels, backup: 'yes' } } });
+    await h.settle();
+    const serial = h.leaf('web-mtls')!.serialNumber;
+    h.identity('web', { secretTemplate: { labels: { team: 'a' }, annotations: { keep: 'y' } } });
+    await h.settle();
+    const s = h.secret('web-mtls')!;
+    assert.equal(s.metadata.labels!.team, 'a');
+    assert.equal(s.metadata.labels!.tier, undefined, 'removed from the template: removed');
+    assert.equal(s.metadata.annotations!.note, undefined);
+    assert.equal(s.metadata.annotations!.keep, 'y');
+    assert.equal(s.metadata.labels!.backup, 'yes', 'a label another actor set is not ours to remove');
+    assert.equal(h.leaf('web-mtls')!.serialNumber, serial, 'no re-issue for a template change');
+  });
+});
