@@ -20,6 +20,7 @@ import {
   Watch,
   setHeaderOptions,
   type KubeConfig,
+  type V1ConfigMap,
   type V1Secret,
 } from '@kubernetes/client-node';
 import {
@@ -254,7 +255,7 @@ export class KubeCluster implements Cluster {
     const { name, namespace = '' } = configMap.metadata;
     const applied = await callApi(`PATCH configmaps/${namespace}/${name}`, this.timeoutMs, () =>
       this.core.patchNamespacedConfigMap(
-        { name, namespace, body: writableConfigMap(configMap), fieldManager: FIELD_MANAGER, force: true },
+        { name, namespace, body: withResourceVersion(writableConfigMap(configMap), configMap.metadata.resourceVersion), fieldManager: FIELD_MANAGER, force: true },
         setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
       ));
     const result = toConfigMap(applied);
@@ -264,10 +265,19 @@ export class KubeCluster implements Cluster {
     return result;
   }
 
-  async deleteConfigMap(namespace: string, name: string): Promise<void> {
+  async createConfigMap(configMap: ConfigMap): Promise<ConfigMap> {
+    const { namespace = '' } = configMap.metadata;
+    const created = await callApi(`POST configmaps/${namespace}/${configMap.metadata.name}`, this.timeoutMs, () =>
+      this.core.createNamespacedConfigMap({ namespace, body: writableConfigMap(configMap) as V1ConfigMap, fieldManager: FIELD_MANAGER }));
+    const result = toConfigMap(created);
+    if (result.metadata.labels?.[LABEL_MANAGED_BY] === MANAGED_BY) forNamespace(this.watches.configMaps, namespace)?.put(result);
+    return result;
+  }
+
+  async deleteConfigMap(namespace: string, name: string, precondition?: { uid: string; resourceVersion: string }): Promise<void> {
     try {
       await callApi(`DELETE configmaps/${namespace}/${name}`, this.timeoutMs, () =>
-        this.core.deleteNamespacedConfigMap({ name, namespace }));
+        this.core.deleteNamespacedConfigMap({ name, namespace, ...(precondition ? { body: { preconditions: precondition } } : {}) }));
     } catch (err) {
       if (!ClusterError.isNotFound(err)) throw err;
     }
@@ -302,4 +312,9 @@ export class KubeCluster implements Cluster {
       this.log.error('cluster handler threw', { handler: what, error: describeError(err) });
     }
   }
+}
+
+/** The apply body with the resourceVersion that was read: a ConfigMap changed since is refused (409). */
+function withResourceVersion(cm: ConfigMap, resourceVersion: string | undefined): ConfigMap {
+  return resourceVersion ? { ...cm, metadata: { ...cm.metadata, resourceVersion } } : cm;
 }

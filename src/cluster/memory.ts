@@ -34,6 +34,7 @@ export type WriteKind =
   | 'patchStatus'
   | 'patchSecretAnnotations'
   | 'applyConfigMap'
+  | 'createConfigMap'
   | 'deleteConfigMap'
   | 'patchWorkload';
 
@@ -208,6 +209,10 @@ export class MemoryCluster implements Cluster {
     const k = key(configMap.metadata.namespace, configMap.metadata.name);
     this.record('applyConfigMap', k);
     const prev = this.configMaps.get(k);
+    const rv = configMap.metadata.resourceVersion;
+    if (rv !== undefined && rv !== prev?.metadata.resourceVersion) {
+      throw new ClusterError(409, 'Conflict', `Operation cannot be fulfilled on configmaps "${configMap.metadata.name}": the object has been modified`);
+    }
     const next: ConfigMap = {
       apiVersion: 'v1',
       kind: 'ConfigMap',
@@ -223,10 +228,32 @@ export class MemoryCluster implements Cluster {
     return next;
   }
 
-  async deleteConfigMap(namespace: string, name: string): Promise<void> {
+  async createConfigMap(configMap: ConfigMap): Promise<ConfigMap> {
+    const k = key(configMap.metadata.namespace, configMap.metadata.name);
+    this.record('createConfigMap', k);
+    if (this.configMaps.has(k)) throw new ClusterError(409, 'AlreadyExists', `configmaps "${configMap.metadata.name}" already exists`);
+    return this.putConfigMap(configMap);
+  }
+
+  async deleteConfigMap(namespace: string, name: string, precondition?: { uid: string; resourceVersion: string }): Promise<void> {
     const k = key(namespace, name);
     this.record('deleteConfigMap', k);
+    const cm = this.configMaps.get(k);
+    if (cm && precondition && (cm.metadata.uid !== precondition.uid || cm.metadata.resourceVersion !== precondition.resourceVersion)) {
+      throw new ClusterError(409, 'Conflict', `Precondition failed: UID in precondition: ${precondition.uid}, UID in object meta: ${cm.metadata.uid}`);
+    }
     if (this.configMaps.delete(k)) this.notify(() => this.handlers?.configMapChanged?.(namespace, name));
+  }
+
+  /** Write a ConfigMap as another actor would (create or replace). */
+  putConfigMap(configMap: ConfigMap): ConfigMap {
+    const k = key(configMap.metadata.namespace, configMap.metadata.name);
+    const next: ConfigMap = { apiVersion: 'v1', kind: 'ConfigMap', ...clone(configMap) };
+    next.metadata.resourceVersion = String(++this.rv);
+    next.metadata.uid ??= randomUUID();
+    this.configMaps.set(k, frozen(next));
+    this.notify(() => this.handlers?.configMapChanged?.(next.metadata.namespace!, next.metadata.name));
+    return next;
   }
 
   async patchWorkloadTemplate(namespace: string, workload: WorkloadRef, annotations: Record<string, string>): Promise<void> {

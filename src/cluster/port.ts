@@ -103,10 +103,21 @@ export interface Cluster {
   getConfigMap(namespace: string, name: string): ConfigMap | undefined;
   /** Every ConfigMap carrying our labels, from the cache. */
   listConfigMaps(): ConfigMap[];
-  /** Server-side apply of a ConfigMap with our field manager (it carries our labels). */
+  /**
+   * Server-side apply of a ConfigMap with our field manager (it carries our labels). When
+   * metadata.resourceVersion is set, a ConfigMap changed since is not written: 409.
+   */
   applyConfigMap(configMap: ConfigMap): Promise<ConfigMap>;
-  /** Delete a ConfigMap; an absent one is not an error. */
-  deleteConfigMap(namespace: string, name: string): Promise<void>;
+  /**
+   * Create a ConfigMap (POST); throws ClusterError 409 AlreadyExists when one of that name exists,
+   * whoever made it. The first write of a trust bundle: nobody's ConfigMap is ever taken over.
+   */
+  createConfigMap(configMap: ConfigMap): Promise<ConfigMap>;
+  /**
+   * Delete a ConfigMap; an absent one is not an error. With a precondition, only if it is still
+   * the object that was read (uid and resourceVersion): 409 otherwise.
+   */
+  deleteConfigMap(namespace: string, name: string, precondition?: { uid: string; resourceVersion: string }): Promise<void>;
 
   /**
    * Merge-patch annotations onto a workload's pod template (apps/v1), which rolls it out.

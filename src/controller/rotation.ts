@@ -35,7 +35,11 @@ export class RotationReconciler {
   private readonly config: RotationConfig;
   private readonly observer: ControllerObserver;
 
-  constructor(deps: { cluster: Cluster; clock: Clock; logger: Logger; ca: CASource; config: RotationConfig; observer: ControllerObserver }) {
+  /** Namespaces whose mtls-trust-bundle ConfigMap is someone else's: no copy of ours to wait for. */
+  private readonly bundleConflicts: () => ReadonlySet<string>;
+
+  constructor(deps: { cluster: Cluster; clock: Clock; logger: Logger; ca: CASource; config: RotationConfig; observer: ControllerObserver; bundleConflicts?: () => ReadonlySet<string> }) {
+    this.bundleConflicts = deps.bundleConflicts ?? (() => new Set());
     this.cluster = deps.cluster;
     this.clock = deps.clock;
     this.logger = deps.logger;
@@ -153,7 +157,9 @@ export class RotationReconciler {
       if (bundlePem !== undefined && unb64(s.data?.[CA_CRT]) === bundlePem) current++;
     }
     const namespaces = new Set(this.cluster.listIdentities().map((i) => i.metadata.namespace));
+    const conflicted = this.bundleConflicts();
     for (const ns of namespaces) {
+      if (conflicted.has(ns!)) continue;
       total++;
       if (bundlePem !== undefined && this.cluster.getConfigMap(ns!, TRUST_BUNDLE_CONFIGMAP)?.data?.[CA_CRT] === bundlePem) current++;
     }

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { TLS_CRT, TLS_KEY, type Secret } from '../../src/api/types.ts';
+import { TLS_CRT, TLS_KEY, TRUST_BUNDLE_CONFIGMAP, type Secret } from '../../src/api/types.ts';
 import { fieldManagerFor, unb64 } from '../../src/controller/secret.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
 
@@ -126,5 +126,80 @@ describe('controller: leftovers (issue 12.6)', () => {
     assert.equal(s.metadata.annotations!.keep, 'y');
     assert.equal(s.metadata.labels!.backup, 'yes', 'a label another actor set is not ours to remove');
     assert.equal(h.leaf('web-mtls')!.serialNumber, serial, 'no re-issue for a template change');
+  });
+});
+
+describe('controller: a user\'s own mtls-trust-bundle ConfigMap (issue 12.4)', () => {
+  let h: Harness;
+  afterEach(async () => {
+    await h?.stop();
+  });
+  const USERS = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: TRUST_BUNDLE_CONFIGMAP, namespace: 'dev' }, data: { 'ca.crt': 'my own bundle', other: 'x' } };
+
+  /** The real cache sees only ConfigMaps carrying our label. */
+  function labelSelectedCache(h: Harness): void {
+    const real = h.cluster.getConfigMap.bind(h.cluster);
+    h.cluster.getConfigMap = (ns, name) => {
+      const cm = real(ns, name);
+      return cm?.metadata.labels?.['app.kubernetes.io/managed-by'] === 'mtls-operator' ? cm : undefined;
+    };
+  }
+
+  for (const cache of ['label-selected (the create answers 409)', 'seeing every ConfigMap'] as const) {
+    it(`is never written nor deleted: a conflict with an Event, a metric and a retry (cache ${cache})`, async () => {
+      const calls: Array<[string, boolean]> = [];
+      h = await startHarness({ observer: { trustBundleConflict: (ns, c) => calls.push([ns, c]) } });
+      if (cache.startsWith('label')) labelSelectedCache(h);
+      const mine = h.cluster.putConfigMap(structuredClone(USERS));
+      h.identity('web', { dnsNames: ['web.dev.svc'] });
+      h.identity('api');
+      await h.settle();
+      const cm = h.cluster.configMaps.get(`dev/${TRUST_BUNDLE_CONFIGMAP}`)!;
+      assert.deepEqual(cm, mine, 'untouched: same data, no label, same resourceVersion');
+      assert.equal(h.cluster.writesOf('applyConfigMap'), 0);
+      assert.ok(h.secret('web-mtls'), 'the identity is still served: ca.crt is in its Secret');
+      const events = h.cluster.events.filter((e) => e.reason === 'TrustBundleConflict');
+      assert.deepEqual(events.map((e) => e.about.name).sort(), ['api', 'web']);
+      assert.ok(events.every((e) => e.type === 'Warning' && /was not created by mtls-operator: it is left untouched/.test(e.message)));
+      assert.deepEqual(calls, [['dev', true]]);
+      assert.deepEqual([...h.controller.bundles.conflicted()], ['dev']);
+      await h.advance(6 * 60_000); // looked at again: still theirs, no second Event
+      assert.equal(h.cluster.events.filter((e) => e.reason === 'TrustBundleConflict').length, 2);
+      h.cluster.deleteIdentity('dev', 'web');
+      h.cluster.deleteIdentity('dev', 'api');
+      await h.settle();
+      assert.deepEqual(h.cluster.configMaps.get(`dev/${TRUST_BUNDLE_CONFIGMAP}`), mine, 'not deleted with the last identity');
+      assert.equal(h.cluster.writesOf('deleteConfigMap'), 0);
+    });
+  }
+
+  it('once the user removes theirs, the operator creates its own and the conflict clears', async () => {
+    const calls: Array<[string, boolean]> = [];
+    h = await startHarness({ observer: { trustBundleConflict: (ns, c) => calls.push([ns, c]) } });
+    labelSelectedCache(h);
+    h.cluster.putConfigMap(structuredClone(USERS));
+    h.identity('web');
+    await h.settle();
+    h.cluster.configMaps.delete(`dev/${TRUST_BUNDLE_CONFIGMAP}`); // not watched: our watch selects our label
+    await h.advance(6 * 60_000);
+    const cm = h.cluster.configMaps.get(`dev/${TRUST_BUNDLE_CONFIGMAP}`)!;
+    assert.equal(cm.metadata.labels!['app.kubernetes.io/managed-by'], 'mtls-operator');
+    assert.equal(cm.data!['ca.crt'], unb64(h.secret('web-mtls')!.data!['ca.crt']));
+    assert.deepEqual(calls, [['dev', true], ['dev', false]]);
+  });
+
+  it('its own ConfigMap is updated with the resourceVersion read and deleted with a uid + resourceVersion precondition', async () => {
+    h = await startHarness();
+    h.identity('web');
+    await h.settle();
+    const ours = h.cluster.configMaps.get(`dev/${TRUST_BUNDLE_CONFIGMAP}`)!;
+    assert.equal(h.cluster.writesOf('createConfigMap'), 1, 'the first write is a create');
+    // Someone replaces it (same label) between our read and our delete: the precondition holds it.
+    const real = h.cluster.getConfigMap.bind(h.cluster);
+    h.cluster.getConfigMap = (ns, name) => (name === TRUST_BUNDLE_CONFIGMAP ? ours : real(ns, name));
+    h.cluster.putConfigMap({ ...structuredClone(ours), metadata: { ...structuredClone(ours.metadata), uid: 'replaced' } });
+    h.cluster.deleteIdentity('dev', 'web');
+    await h.settle();
+    assert.ok(h.cluster.configMaps.get(`dev/${TRUST_BUNDLE_CONFIGMAP}`), 'a replaced ConfigMap is not deleted');
   });
 });
