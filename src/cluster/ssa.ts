@@ -78,5 +78,7 @@ export function apply(prev: Secret | undefined, owners: Owners, manager: string,
     Object.assign(result, mapOf(secret, m) ?? {});
     out[m] = result;
   }
+  // A manager left owning nothing is dropped from managedFields, as the API server does.
+  for (const [m, f] of nextOwners) if (MAPS.every((k) => f[k].length === 0)) nextOwners.delete(m);
   return { ok: true, ...out, owners: nextOwners };
 }

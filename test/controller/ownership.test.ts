@@ -8,6 +8,8 @@ import { X509Certificate } from 'node:crypto';
 import { TLS_CRT, TLS_KEY, TRUST_BUNDLE_CONFIGMAP, type Secret } from '../../src/api/types.ts';
 import { fieldManagerFor, unb64 } from '../../src/controller/secret.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
+import { requestRotation, rotation, until } from '../support/rotation.ts';
+import { FIELD_MANAGER } from '../../src/api/types.ts';
 
 function ready(h: Harness, name: string, ns = 'dev') {
   return h.cluster.identities.get(`${ns}/${name}`)?.status?.conditions?.find((c) => c.type === 'Ready');
@@ -64,6 +66,26 @@ describe('controller: leftovers (issue 12.6)', () => {
   let h: Harness;
   afterEach(async () => {
     await h?.stop();
+  });
+
+  it('a Secret last written by an earlier release (shared manager mtls-operator) loses the template labels that manager alone held', async () => {
+    h = await startHarness();
+    h.identity('web', { secretTemplate: { labels: { team: 'a' } } });
+    await h.settle();
+    // What an earlier release left: everything applied by the shared manager, a template label
+    // since removed, and no mtls.dev/template-hash.
+    const now = h.secret('web-mtls')!;
+    const annotations = { ...now.metadata.annotations };
+    delete annotations['mtls.dev/template-hash'];
+    h.cluster.deleteSecret('dev', 'web-mtls');
+    await h.cluster.applySecret({ ...structuredClone(now), metadata: { ...structuredClone(now.metadata), labels: { ...now.metadata.labels, tier: 'gold' }, annotations, resourceVersion: undefined } as Secret['metadata'] }, { fieldManager: FIELD_MANAGER });
+    await h.settle();
+    const s = h.secret('web-mtls')!;
+    assert.equal(s.metadata.labels!.tier, undefined, 'released by the one-time empty apply of the shared manager');
+    assert.equal(s.metadata.labels!.team, 'a');
+    assert.ok(s.metadata.annotations!['mtls.dev/template-hash']);
+    assert.ok(s.data![TLS_KEY], 'key material kept: the identity\'s manager owns it too');
+    assert.deepEqual(h.cluster.managersOf('dev', 'web-mtls'), [fieldManagerFor(h.cluster.identities.get('dev/web')!)]);
   });
 
   it('after spec.secretName changes, the old Secret it owns is deleted once the new one is written', async () => {
@@ -186,6 +208,20 @@ describe('controller: a user\'s own mtls-trust-bundle ConfigMap (issue 12.4)', (
     assert.equal(cm.metadata.labels!['app.kubernetes.io/managed-by'], 'mtls-operator');
     assert.equal(cm.data!['ca.crt'], unb64(h.secret('web-mtls')!.data!['ca.crt']));
     assert.deepEqual(calls, [['dev', true], ['dev', false]]);
+  });
+
+  it('a namespace whose bundle ConfigMap is someone else\'s does not hold a root rotation in Prepared', async () => {
+    h = await startHarness({ config: { propagationDelayMs: 60_000, skewMs: 60_000, checkIntervalMs: 10_000, reissuePerSecond: 1000 } });
+    labelSelectedCache(h);
+    h.cluster.putConfigMap(structuredClone(USERS));
+    h.identity('web', { duration: '1h' });
+    h.identity('api', { duration: '1h' }, 'other');
+    await h.settle();
+    requestRotation(h);
+    await h.settle();
+    assert.equal(rotation(h)!.phase, 'Prepared');
+    await until(h, 'Active', 10_000, 100);
+    assert.equal(h.cluster.configMaps.get(`dev/${TRUST_BUNDLE_CONFIGMAP}`)!.data!['ca.crt'], 'my own bundle', 'still untouched');
   });
 
   it('its own ConfigMap is updated with the resourceVersion read and deleted with a uid + resourceVersion precondition', async () => {
