@@ -26,6 +26,7 @@ import {
 import {
   FIELD_MANAGER,
   GROUP,
+  KIND,
   LABEL_MANAGED_BY,
   MANAGED_BY,
   PLURAL,
@@ -119,7 +120,8 @@ export class KubeCluster implements Cluster {
       backoff: opts.backoff ?? DEFAULT_BACKOFF,
       onIdentity: ({ metadata: m }) => this.call('identityChanged', (h) => h.identityChanged(m.namespace ?? '', m.name)),
       onSecret: ({ metadata: m }) =>
-        this.call('secretChanged', (h) => h.secretChanged(m.namespace ?? '', m.name, m.labels ?? {})),
+        this.call('secretChanged', (h) => h.secretChanged(m.namespace ?? '', m.name, m.labels ?? {},
+          m.ownerReferences?.find((r) => r.controller && r.kind === KIND)?.name)),
       onConfigMap: ({ metadata: m }) =>
         this.call('configMapChanged', (h) => h.configMapChanged?.(m.namespace ?? '', m.name)),
       onCaSecret: () => this.call('caSecretChanged', (h) => h.caSecretChanged()),

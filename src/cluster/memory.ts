@@ -16,6 +16,7 @@ import {
   type Secret,
   type WorkloadRef,
 } from '../api/types.ts';
+import { isLabelValue } from '../api/labels.ts';
 import { ClusterError, type Cluster, type ClusterHandlers } from './port.ts';
 import { FIELD_MANAGER } from '../api/types.ts';
 import { apply, appliedFields, type Owners } from './ssa.ts';
@@ -44,6 +45,15 @@ export interface MemoryClusterOptions {
 }
 
 const key = (ns: string | undefined, name: string) => `${ns ?? ''}/${name}`;
+
+/** As the API server validates metadata.labels: a value it would refuse is a 422 here too. */
+function validateLabels(kind: string, meta: { name: string; labels?: Record<string, string> | undefined }): void {
+  for (const [k, v] of Object.entries(meta.labels ?? {})) {
+    if (!isLabelValue(v)) {
+      throw new ClusterError(422, 'Invalid', `${kind} "${meta.name}" is invalid: metadata.labels: Invalid value: "${v.slice(0, 80)}": a valid label must be 63 characters or less (label ${k})`);
+    }
+  }
+}
 const clone = <T>(v: T): T => structuredClone(v);
 
 /** Stored objects are frozen and handed out as they are, like an informer's cache. */
@@ -104,6 +114,7 @@ export class MemoryCluster implements Cluster {
   async applySecret(secret: Secret, options: { force?: boolean; fieldManager?: string } = {}): Promise<Secret> {
     const k = key(secret.metadata.namespace, secret.metadata.name);
     this.record('applySecret', k);
+    validateLabels('Secret', secret.metadata);
     const prev = this.secrets.get(k);
     const rv = secret.metadata.resourceVersion;
     if (rv !== undefined && rv !== prev?.metadata.resourceVersion) {
@@ -153,6 +164,7 @@ export class MemoryCluster implements Cluster {
   async createSecret(secret: Secret): Promise<Secret> {
     const k = key(secret.metadata.namespace, secret.metadata.name);
     this.record('createSecret', k);
+    validateLabels('Secret', secret.metadata);
     if (this.secrets.has(k)) throw new ClusterError(409, 'AlreadyExists', `secrets "${secret.metadata.name}" already exists`);
     this.applied.set(k, new Map([[FIELD_MANAGER, appliedFields(secret)]]));
     return this.putSecret(secret);
@@ -208,6 +220,7 @@ export class MemoryCluster implements Cluster {
   async applyConfigMap(configMap: ConfigMap): Promise<ConfigMap> {
     const k = key(configMap.metadata.namespace, configMap.metadata.name);
     this.record('applyConfigMap', k);
+    validateLabels('ConfigMap', configMap.metadata);
     const prev = this.configMaps.get(k);
     const rv = configMap.metadata.resourceVersion;
     if (rv !== undefined && rv !== prev?.metadata.resourceVersion) {
@@ -358,7 +371,8 @@ export class MemoryCluster implements Cluster {
   private notifySecret(s: Secret): void {
     const labels = { ...(s.metadata.labels ?? {}) };
     if (this.isCA(s)) this.notify(() => this.handlers?.caSecretChanged());
-    else if (this.isOurs(s)) this.notify(() => this.handlers?.secretChanged(s.metadata.namespace!, s.metadata.name, labels));
+    const owner = s.metadata.ownerReferences?.find((r) => r.controller && r.kind === 'MutualTLSIdentity')?.name;
+    if (!this.isCA(s) && this.isOurs(s)) this.notify(() => this.handlers?.secretChanged(s.metadata.namespace!, s.metadata.name, labels, owner));
   }
 
   /** Watches deliver after the write returns, as a real watch would. */

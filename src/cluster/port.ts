@@ -20,8 +20,11 @@ import type {
 export interface ClusterHandlers {
   /** An identity was added, changed or deleted. */
   identityChanged(namespace: string, name: string): void;
-  /** A Secret carrying our labels was added, changed or deleted (labels as last seen). */
-  secretChanged(namespace: string, name: string, labels: Record<string, string>): void;
+  /**
+   * A Secret carrying our labels was added, changed or deleted (labels, and the name of its controller owner if it
+   * is a MutualTLSIdentity, as last seen).
+   */
+  secretChanged(namespace: string, name: string, labels: Record<string, string>, controllerOwner?: string): void;
   /** The CA Secret (operator namespace) was added, changed or deleted. */
   caSecretChanged(): void;
   /** A ConfigMap carrying our labels was added, changed or deleted. */

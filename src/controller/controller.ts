@@ -2,6 +2,7 @@
  * The loop: watches only enqueue `namespace/name`; workers take keys from a de-duplicating queue
  * and reconcile them; a failure retries with backoff, a success schedules the renewal check.
  */
+import { labelIsName } from '../api/labels.ts';
 import { KIND, LABEL_IDENTITY, TRUST_BUNDLE_CONFIGMAP } from '../api/types.ts';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Clock } from '../clock.ts';
@@ -86,11 +87,14 @@ export class Controller {
   /** Watch handlers: each only enqueues keys, and never throws into a watch. */
   readonly handlers: ClusterHandlers = {
     identityChanged: (namespace, name) => this.guard(() => this.onIdentity(namespace, name)),
-    secretChanged: (namespace, name, labels) =>
+    secretChanged: (namespace, name, labels, controllerOwner) =>
       this.guard(() => {
-        const owner = labels[LABEL_IDENTITY];
+        // The controller ownerReference names the identity; the label does too, unless it was removed by hand or
+        // holds a long name's prefix and hash.
+        const label = labels[LABEL_IDENTITY];
+        const owner = controllerOwner ?? (label && labelIsName(label) ? label : undefined);
         if (owner) this.queue.add(`${namespace}/${owner}`);
-        else void this.ownerOf(namespace, name).then((id) => id && this.queue.add(`${namespace}/${id}`)); // label removed by hand
+        else void this.ownerOf(namespace, name).then((id) => id && this.queue.add(`${namespace}/${id}`));
       }),
     caSecretChanged: () => this.guard(() => this.trustChanged()),
     configMapChanged: (namespace, name) =>

@@ -1,4 +1,5 @@
 /** The issued Secret: how it is built, decoded, and whose it is. */
+import { identityLabelValue } from '../api/labels.ts';
 import {
   ANNOTATION_CA_FINGERPRINT,
   ANNOTATION_NOT_AFTER,
@@ -110,7 +111,7 @@ export function desiredMetadata(
     labels: {
       ...spec.secretTemplate.labels,
       [LABEL_MANAGED_BY]: MANAGED_BY,
-      [LABEL_IDENTITY]: identity.metadata.name,
+      [LABEL_IDENTITY]: identityLabelValue(identity.metadata.name),
     },
     annotations,
   };

@@ -3,6 +3,7 @@ import { ANNOTATION_CERTIFICATE_HASH, FIELD_MANAGER, LABEL_IDENTITY, type Mutual
 import type { ResolvedSpec } from '../api/spec.ts';
 import type { Cluster } from '../cluster/port.ts';
 import type { Logger } from '../log.ts';
+import { identityLabelValue } from '../api/labels.ts';
 import { isOwnedBy, writtenByEarlierRelease } from './secret.ts';
 import { statusPatch } from './status.ts';
 
@@ -53,7 +54,7 @@ export class IdentityWriter {
     if (!uid || last === undefined || last === current) return [];
     const stale = this.cluster.listSecrets().filter((s) =>
       s.metadata.namespace === namespace && s.metadata.name !== current &&
-      s.metadata.labels?.[LABEL_IDENTITY] === name && isOwnedBy(s, identity) &&
+      s.metadata.labels?.[LABEL_IDENTITY] === identityLabelValue(name) && isOwnedBy(s, identity) &&
       s.metadata.uid !== undefined && s.metadata.resourceVersion !== undefined);
     const deleted: string[] = [];
     for (const s of stale) {

@@ -12,7 +12,7 @@
  *     and Kubernetes restarts the container as a fresh candidate. Exiting rather than re-entering
  *     candidacy leaves no half-stopped watches or workers behind.
  */
-import { KubeConfig } from '@kubernetes/client-node';
+import { loadKubeConfig } from '../adapter/kubeconfig.ts';
 import { KubeCluster } from '../adapter/kube.ts';
 import { shareDispatcher } from '../adapter/dispatcher.ts';
 import { KubeLeaseClient } from '../adapter/lease.ts';
@@ -146,12 +146,7 @@ function bounded(promise: Promise<unknown>, ms: number): Promise<void> {
 /** The real parts: client-node cluster and Lease client, metrics, health, the ops server. */
 export async function buildOperator(config: OperatorConfig, controllerConfig: ControllerConfig, env: NodeJS.ProcessEnv): Promise<Omit<RunParts, 'signals'>> {
   const logger = createLogger(config.logLevel);
-  const kubeConfig = new KubeConfig();
-  try {
-    kubeConfig.loadFromDefault();
-  } catch (err) {
-    throw new Error(`cannot load the kubeconfig (${env.KUBECONFIG ? `KUBECONFIG=${env.KUBECONFIG}` : '~/.kube/config or the in-cluster service account'}): ${(err as Error).message.split('\n')[0]}`);
-  }
+  const kubeConfig = loadKubeConfig({ env });
   if (!shareDispatcher(kubeConfig)) logger.warn('client-node has no createDispatcher hook: one connection per request');
   const cluster = new KubeCluster({
     kubeConfig,

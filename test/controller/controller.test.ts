@@ -33,6 +33,23 @@ describe('controller over the in-memory cluster', () => {
     await h?.stop();
   });
 
+  it('an identity with a 253-character name gets its Secret (the identity label holds a prefix and a hash)', async () => {
+    h = await startHarness();
+    const name = `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(61)}`;
+    h.identity(name, { secretName: 'long-mtls' });
+    await h.settle();
+    const s = h.secret('long-mtls')!;
+    assert.ok(s, 'Secret long-mtls exists');
+    assert.equal(s.metadata.labels![LABEL_IDENTITY]!.length, 63);
+    assert.equal(ready(h, name)!.status, 'True');
+    // A change to the Secret reaches its identity through the ownerReference: a deleted Secret is re-issued.
+    const serial = h.leaf('long-mtls')!.serialNumber;
+    h.cluster.deleteSecret('dev', 'long-mtls');
+    await h.settle();
+    assert.ok(h.secret('long-mtls'), 're-issued after deletion');
+    assert.notEqual(h.leaf('long-mtls')!.serialNumber, serial);
+  });
+
   it('creates a kubernetes.io/tls Secret and marks the identity Ready, in two writes', async () => {
     h = await startHarness();
     h.identity('web', { dnsNames: ['web', 'web.dev.svc'] });

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
 import { checkNames, type NamePolicyConfig } from '../../src/policy/names.ts';
-import { CASES, type Case } from './cases.ts';
+import { CASES, paramData, type Case } from './cases.ts';
 import { kubernetesCel } from './k8s-cel.ts';
 
 const DIR = new URL('../../deploy/admission/', import.meta.url);
@@ -34,24 +34,6 @@ const [policy] = load('name-policy.yaml');
 const [binding] = load('name-policy-binding.yaml');
 const [params] = load('name-policy-params.yaml');
 const [kustomization] = load('kustomization.yaml');
-
-/** The param ConfigMap's data for an operator allow-list (the mapping name-policy-params.yaml documents). */
-export function paramData(cfg: NamePolicyConfig): Record<string, string> {
-  const data: Record<string, string> = { clusterDomain: cfg.clusterDomain };
-  const add = (key: string, values: string[] | undefined) => {
-    if (!values || values.length === 0) return;
-    // Mixed separators on purpose: the policy splits on spaces, commas and newlines.
-    data[key] = data[key] === undefined ? values.join(', ') : `${data[key]}\n${values.join(' ')}`;
-  };
-  for (const rule of cfg.allow) {
-    for (const ns of rule.namespaces ?? [undefined]) {
-      add(ns === undefined ? 'dnsSuffixes' : `dnsSuffixes.${ns}`, rule.dnsSuffixes);
-      add(ns === undefined ? 'ipRanges' : `ipRanges.${ns}`, rule.ipRanges);
-      if (rule.shortNames && ns !== undefined) add('shortNames', [ns]);
-    }
-  }
-  return data;
-}
 
 interface Admission {
   operation?: 'CREATE' | 'UPDATE';

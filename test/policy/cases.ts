@@ -4,7 +4,7 @@
  * admission at all: the CRD schema refuses bad syntax, IPv4-mapped addresses and zones first,
  * and URIs are not in the spec).
  */
-import type { AllowRule, PolicyRequest, PolicyViolation } from '../../src/policy/names.ts';
+import type { AllowRule, NamePolicyConfig, PolicyRequest, PolicyViolation } from '../../src/policy/names.ts';
 
 export interface Refusal {
   field: PolicyViolation['field'];
@@ -403,3 +403,21 @@ export const CASES: Case[] = [
     rule: 'spiffe-id',
   }),
 ];
+
+/** The param ConfigMap's data for an operator allow-list (the mapping name-policy-params.yaml documents). */
+export function paramData(cfg: NamePolicyConfig): Record<string, string> {
+  const data: Record<string, string> = { clusterDomain: cfg.clusterDomain };
+  const add = (key: string, values: string[] | undefined) => {
+    if (!values || values.length === 0) return;
+    // Mixed separators on purpose: the policy splits on spaces, commas and newlines.
+    data[key] = data[key] === undefined ? values.join(', ') : `${data[key]}\n${values.join(' ')}`;
+  };
+  for (const rule of cfg.allow) {
+    for (const ns of rule.namespaces ?? [undefined]) {
+      add(ns === undefined ? 'dnsSuffixes' : `dnsSuffixes.${ns}`, rule.dnsSuffixes);
+      add(ns === undefined ? 'ipRanges' : `ipRanges.${ns}`, rule.ipRanges);
+      if (rule.shortNames && ns !== undefined) add('shortNames', [ns]);
+    }
+  }
+  return data;
+}
