@@ -132,7 +132,9 @@ describe('real apiserver: Secrets and ConfigMaps never taken from their owners (
     const label = await cp.kubectl(['-n', ns, 'label', 'secret', 'tmpl-mtls', 'backup=yes']);
     assert.equal(label.code, 0, label.stderr);
     const serial = new X509Certificate(unb64((await readSecret('tmpl-mtls'))!.data![TLS_CRT])!).serialNumber;
-    const patched = await patchSpec('tmpl', { secretTemplate: { labels: { team: 'a' }, annotations: { keep: 'y' } } });
+    // A JSON merge patch would keep the labels it does not name: replace the whole template.
+    const patched = await cp.kubectl(['-n', ns, 'patch', 'mtls', 'tmpl', '--type=json', '-p',
+      JSON.stringify([{ op: 'replace', path: '/spec/secretTemplate', value: { labels: { team: 'a' }, annotations: { keep: 'y' } } }])]);
     assert.equal(patched.code, 0, patched.stderr);
     const s = await eventually('tier removed', async () => {
       const x = await readSecret('tmpl-mtls');
