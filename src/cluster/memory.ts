@@ -1,8 +1,17 @@
 /**
- * An in-memory cluster behind the cluster port, for tests and the benchmark. It behaves like the
- * API server where the controller can tell: generation moves only on spec changes, status is a
- * subresource merged with JSON merge-patch semantics, server-side apply keeps fields other
- * managers set, owner references garbage-collect, and watches deliver asynchronously.
+ * An in-memory cluster behind the cluster port, for fast controller tests and the benchmark. It behaves like the
+ * API server where the controller can tell: generation moves only on spec changes, status is a subresource merged
+ * with JSON merge-patch semantics, server-side apply keeps fields other managers set (a POST's fields belong to an
+ * Update manager, never to the Apply manager), label values over 63 characters are refused with 422, owner
+ * references garbage-collect, and watches deliver asynchronously. The real kube-apiserver (test/real/) is the
+ * judge of all of this; where the two differ, this file is wrong.
+ *
+ * What it does not model: OpenAPI/CEL validation of identities (a spec is stored as given), admission (the
+ * ValidatingAdmissionPolicy, PodSecurity), RBAC, managedFields as the server writes them (only which keys each
+ * Apply manager owns), field-level conflicts on anything but Secret data, type, labels and annotations, resourceVersion as etcd's
+ * revision across kinds, watch bookmarks, 410 Gone and relists, pagination, foreground deletion and
+ * deletionTimestamp (deleting an owner removes what it owns at once), namespaces and their deletion, and the
+ * apiserver's limits on object size.
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -19,7 +28,7 @@ import {
 import { isLabelValue } from '../api/labels.ts';
 import { ClusterError, type Cluster, type ClusterHandlers } from './port.ts';
 import { FIELD_MANAGER } from '../api/types.ts';
-import { apply, appliedFields, type Owners } from './ssa.ts';
+import { apply, type Owners } from './ssa.ts';
 
 export interface RecordedEvent {
   about: ObjectRef;
@@ -166,7 +175,9 @@ export class MemoryCluster implements Cluster {
     this.record('createSecret', k);
     validateLabels('Secret', secret.metadata);
     if (this.secrets.has(k)) throw new ClusterError(409, 'AlreadyExists', `secrets "${secret.metadata.name}" already exists`);
-    this.applied.set(k, new Map([[FIELD_MANAGER, appliedFields(secret)]]));
+    // A POST makes its manager an Update manager: none of these fields are Apply-owned, so a later apply that
+    // omits one does not remove it (as on a real API server; test/real/ssa.test.ts).
+    this.applied.delete(k);
     return this.putSecret(secret);
   }
 

@@ -4,87 +4,17 @@
  * on the state the previous one left, as on a real cluster; a failure prints the operator's log.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { OperatorProcess as Operator } from '../support/operator-process.ts';
+import { eventually, sleep, within } from '../support/wait.ts';
 import { FakeApiServer, type KubeObj, type RecordedRequest } from './fake-apiserver.ts';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const IDENTITIES = 'mutualtlsidentities';
 const MANAGED = { 'app.kubernetes.io/managed-by': 'mtls-operator', 'mtls.dev/identity': 'web' };
 
-type LogLine = { level?: string; message?: string; [k: string]: unknown };
-
-/** One operator process; its stdout and stderr lines are kept (JSON lines parsed). */
-class Operator {
-  readonly child: ChildProcess;
-  readonly lines: LogLine[] = [];
-  text = '';
-  readonly exited: Promise<number | null>;
-
-  constructor(kubeconfig: string, args: string[]) {
-    this.child = spawn(process.execPath, ['src/main.ts', '--metrics-port=0', '--metrics-address=127.0.0.1', ...args], {
-      cwd: ROOT,
-      env: { ...process.env, KUBECONFIG: kubeconfig, MTLS_LOG_LEVEL: 'debug' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    for (const stream of [this.child.stdout!, this.child.stderr!]) {
-      createInterface({ input: stream }).on('line', (line) => {
-        this.text += `${line}\n`;
-        try {
-          this.lines.push(JSON.parse(line) as LogLine);
-        } catch {
-          this.lines.push({ message: line });
-        }
-      });
-    }
-    this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
-  }
-
-  logged(message: string): LogLine | undefined {
-    return this.lines.find((l) => l.message === message);
-  }
-
-  /** SIGTERM and the exit code, within `ms`. */
-  async terminate(ms = 5_000): Promise<number | null> {
-    this.child.kill('SIGTERM');
-    return within(this.exited, ms, 'the operator to exit after SIGTERM');
-  }
-
-  kill(): void {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
-  }
-}
-
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Poll until `fn` returns something other than undefined/false (or throws no more). */
-async function eventually<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await sleep(50);
-  }
-}
 
 const data = (o: KubeObj, key: string) => Buffer.from((o.data as Record<string, string>)[key]!, 'base64').toString('utf8');
 const conditionOf = (o: KubeObj | undefined, type: string) =>

@@ -31,7 +31,7 @@ export const K8S_VERSION = readFileSync(join(ROOT, 'test/controlplane/VERSION'),
 /** Where the binaries are: KUBEBUILDER_ASSETS, else the build cache. undefined: not built. */
 export function binDir(): string | undefined {
   const assets = process.env.KUBEBUILDER_ASSETS;
-  if (assets) return assets;
+  if (assets) return ['etcd', 'kube-apiserver'].every((b) => existsSync(join(assets, b))) ? assets : undefined;
   const cache = join(process.env.MTLS_CACHE ?? join(homedir(), '.cache/mtls-operator'), 'controlplane', K8S_VERSION, 'bin');
   return ['etcd', 'kube-apiserver', 'kube-controller-manager'].every((b) => existsSync(join(cache, b))) ? cache : undefined;
 }
@@ -51,6 +51,13 @@ export interface ControlPlane {
   readonly binDir: string;
   /** The temporary directory (certificates, logs, etcd data). */
   readonly dir: string;
+  /**
+   * Whether kube-controller-manager runs (garbage collector, namespace and serviceaccount controllers). Always with
+   * the built control plane; envtest's KUBEBUILDER_ASSETS (setup-envtest) bring only etcd and kube-apiserver.
+   */
+  readonly controllerManager: boolean;
+  /** In a test that needs the controller-manager: skip (one line) where it is absent and not required. */
+  needControllerManager(ctx: Mocha.Context): void;
   /** PID of the running kube-apiserver (to freeze it with SIGSTOP in tests). */
   apiserverPid(): number;
   /** A fresh namespace `<prefix>-<n>`, with labels. */
@@ -63,10 +70,36 @@ export interface ControlPlane {
   apply(yaml: string, opts?: { kubeconfig?: string; fieldManager?: string }): Promise<string>;
   /** Install crds/ and wait until the CRD is Established. */
   installCrd(): Promise<void>;
+  /**
+   * The apiserver's audit log (level Metadata, ResponseComplete/ResponseStarted): every request with its user, verb,
+   * object and response code, so tests count a process's writes on the real server.
+   */
+  audit(filter?: (e: AuditEvent) => boolean): AuditEvent[];
   /** Kill the kube-apiserver (SIGKILL) and start it again on the same port and etcd; resolves when ready. */
   restartApiserver(): Promise<void>;
   stop(): Promise<void>;
 }
+
+export interface AuditEvent {
+  stage: string;
+  verb: string;
+  requestURI: string;
+  user: { username: string; groups?: string[] };
+  userAgent?: string;
+  objectRef?: { resource?: string; namespace?: string; name?: string; subresource?: string; apiGroup?: string };
+  responseStatus?: { code?: number; message?: string; reason?: string };
+  requestReceivedTimestamp: string;
+}
+
+/** Verbs that change something. */
+export const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
+
+const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+`;
 
 let shared: Promise<ControlPlane> | undefined;
 let skipNoted = false;
@@ -196,6 +229,7 @@ async function start(bins: string): Promise<ControlPlane> {
     writeFileSync(join(dir, 'controller-manager.kubeconfig'), kubeconfigText(server, caPem, certUser('controller-manager')), { mode: 0o600 });
 
     mkdirSync(join(dir, 'etcd'));
+    writeFileSync(join(dir, 'audit-policy.yaml'), AUDIT_POLICY);
     const etcd = new Proc('etcd', join(bins, 'etcd'), [
       '--data-dir', join(dir, 'etcd'), '--name', 'test',
       '--listen-client-urls', `http://127.0.0.1:${etcdPort}`, '--advertise-client-urls', `http://127.0.0.1:${etcdPort}`,
@@ -215,7 +249,11 @@ async function start(bins: string): Promise<ControlPlane> {
       '--service-account-key-file', join(dir, 'sa.pub'), '--service-account-signing-key-file', join(dir, 'sa.key'),
       '--api-audiences', 'https://kubernetes.default.svc.cluster.local',
       '--service-cluster-ip-range', '10.0.0.0/24', '--allow-privileged=true',
+      // As envtest: no kubernetes Service endpoints for a loopback-only apiserver (it refuses 127.0.0.1 for them).
+      '--endpoint-reconciler-type', 'none',
       '--cert-dir', join(dir, 'apiserver-certs'), '--v', '1',
+      '--audit-policy-file', join(dir, 'audit-policy.yaml'), '--audit-log-path', join(dir, 'audit.log'),
+      '--audit-log-format', 'json', '--audit-log-mode', 'blocking', '--audit-log-maxsize', '0',
       ...(process.env.MTLS_APISERVER_ARGS ? process.env.MTLS_APISERVER_ARGS.split(' ') : []),
     ];
     const apiserverLog = join(dir, 'kube-apiserver.log');
@@ -246,7 +284,9 @@ async function start(bins: string): Promise<ControlPlane> {
     };
     await waitReady('kube-apiserver');
 
-    const kcm = new Proc('kube-controller-manager', join(bins, 'kube-controller-manager'), [
+    const withKcm = existsSync(join(bins, 'kube-controller-manager'));
+    if (!withKcm && process.env.MTLS_REQUIRE_CONTROLPLANE === '1') throw new Error(`no kube-controller-manager in ${bins}`);
+    const kcm = !withKcm ? undefined : new Proc('kube-controller-manager', join(bins, 'kube-controller-manager'), [
       '--kubeconfig', join(dir, 'controller-manager.kubeconfig'),
       '--authentication-kubeconfig', join(dir, 'controller-manager.kubeconfig'),
       '--authorization-kubeconfig', join(dir, 'controller-manager.kubeconfig'),
@@ -256,12 +296,12 @@ async function start(bins: string): Promise<ControlPlane> {
       '--cluster-signing-cert-file', join(dir, 'ca.crt'), '--cluster-signing-key-file', join(dir, 'ca.key'),
       '--controllers', '*', '--concurrent-gc-syncs', '5', '--v', '1',
     ], join(dir, 'kube-controller-manager.log'));
-    logs.push(kcm);
+    if (kcm) logs.push(kcm);
 
     const versionInfo = JSON.parse((await kubectlRun(['get', '--raw', '/version'], kubeconfig)).stdout) as { gitVersion: string };
     // The namespace and serviceaccount controllers are running once `default` has its ServiceAccount.
     const saDeadline = Date.now() + 120_000;
-    for (;;) {
+    while (kcm) {
       if (!kcm.alive) throw new Error(`kube-controller-manager exited; log: ${tail(join(dir, 'kube-controller-manager.log'))}`);
       try {
         await core.readNamespacedServiceAccount({ name: 'default', namespace: 'default' });
@@ -271,11 +311,17 @@ async function start(bins: string): Promise<ControlPlane> {
         await sleep(200);
       }
     }
-    process.stdout.write(`control plane ${versionInfo.gitVersion} (etcd, kube-apiserver, kube-controller-manager) ready in ${((Date.now() - t0) / 1000).toFixed(1)} s at ${server}\n`);
+    process.stdout.write(`control plane ${versionInfo.gitVersion} (etcd, kube-apiserver${kcm ? ', kube-controller-manager' : ''}) ready in ${((Date.now() - t0) / 1000).toFixed(1)} s at ${server}\n`);
 
     let nsCounter = 0;
     const cp: ControlPlane = {
       server, kubeconfig, kubeConfig, version: versionInfo.gitVersion, binDir: bins, dir,
+      controllerManager: Boolean(kcm),
+      needControllerManager(ctx) {
+        if (kcm) return;
+        process.stdout.write(`skipped: needs kube-controller-manager, which ${bins} does not have\n`);
+        ctx.skip();
+      },
       apiserverPid: () => apiserver.child.pid!,
       async newNamespace(prefix = 'test', labels = {}) {
         const name = `${prefix}-${process.pid % 10000}-${++nsCounter}`;
@@ -308,6 +354,13 @@ async function start(bins: string): Promise<ControlPlane> {
         const wait = await kubectlRun(['wait', '--for=condition=Established', '--timeout=60s', 'crd/mutualtlsidentities.mtls.dev'], kubeconfig);
         if (wait.code !== 0) throw new Error(`the CRD is not Established: ${wait.stderr.trim()}`);
       },
+      audit(filter = () => true) {
+        let text = '';
+        try {
+          text = readFileSync(join(dir, 'audit.log'), 'utf8');
+        } catch { /* none yet */ }
+        return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditEvent).filter(filter);
+      },
       async restartApiserver() {
         await apiserver.kill('SIGKILL');
         apiserver = new Proc('kube-apiserver', join(bins, 'kube-apiserver'), apiserverArgs, apiserverLog);
@@ -327,7 +380,7 @@ async function start(bins: string): Promise<ControlPlane> {
   }
 }
 
-function tail(path: string, lines = 30): string {
+function tail(path: string, lines = 8): string {
   try {
     return readFileSync(path, 'utf8').split('\n').slice(-lines).join('\n');
   } catch {
