@@ -7,6 +7,7 @@
  * Exit codes: 0 stopped by a signal; 1 failure or leadership lost (restart as a candidate);
  * 2 bad configuration (one line on stderr naming the flag).
  */
+import './node-version.ts'; // first: an old Node.js gets one line, not a dependency's stack trace
 import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig, usage, type OperatorConfig } from './config.ts';
 import { namePolicyCheck } from './controller/policy.ts';

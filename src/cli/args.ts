@@ -2,6 +2,7 @@
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { stringify } from 'yaml';
 import type { CliClient } from './client.ts';
+import type { FileToWrite } from './files.ts';
 
 /** An error for the user: one line on stderr, exit code 1 (2: the command line itself is wrong). */
 export class CliError extends Error {
@@ -46,8 +47,8 @@ export interface CommandContext {
   /** The API client and the default namespace; created on first use (local commands never call it). */
   cluster(): { client: CliClient; namespace: string };
   readFile(path: string): string;
-  writeFile(path: string, content: string, mode: number): void;
-  mkdir(path: string): void;
+  /** Creates dir when absent and every file in it exclusively, refusing existing ones unless overwrite (files.ts). */
+  writeFiles(dir: string, files: FileToWrite[], overwrite: boolean): void;
 }
 
 /** parseArgs, strict, with the common flags; a bad flag is a usage error naming it. */

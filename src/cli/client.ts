@@ -30,6 +30,8 @@ export interface CliClient {
   getSecret(namespace: string, name: string): Promise<Secret | undefined>;
   /** Throws ClusterError 409 when it exists. */
   createSecret(secret: Secret): Promise<Secret>;
+  /** Creates the namespace (with these labels) unless it exists; true when it was created. */
+  ensureNamespace(name: string, labels: Record<string, string>): Promise<boolean>;
   /** Merge patch of metadata.annotations (null removes one). */
   patchSecretAnnotations(namespace: string, name: string, annotations: Record<string, string | null>): Promise<void>;
   /** core/v1 Events about one object (fieldSelector on involvedObject). */

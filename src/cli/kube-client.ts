@@ -135,6 +135,16 @@ export class KubeCliClient implements CliClient {
     return toSecret(created);
   }
 
+  async ensureNamespace(name: string, labels: Record<string, string>): Promise<boolean> {
+    try {
+      await this.call(`POST namespaces/${name}`, () => this.core.createNamespace({ body: { metadata: { name, labels } }, fieldManager: FIELD_MANAGER }));
+      return true;
+    } catch (err) {
+      if (ClusterError.isConflict(err)) return false;
+      throw err;
+    }
+  }
+
   async patchSecretAnnotations(namespace: string, name: string, annotations: Record<string, string | null>): Promise<void> {
     await this.call(`PATCH secrets/${namespace}/${name}`, () =>
       this.core.patchNamespacedSecret(

@@ -3,11 +3,12 @@
  * `run` is the whole program over a CommandContext, so tests drive it in memory; `main` wires
  * the real one (files, clock, client-node) and is what bin/kubectl-mtls.js calls.
  */
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ClusterError } from '../cluster/port.ts';
 import { CliError, COMMON_OPTIONS, render, type CommandContext, type CommandResult, type IO, type OutputFormat } from './args.ts';
 import type { CliClient } from './client.ts';
+import { FileWriteError, writeNewFiles } from './files.ts';
 import { INIT_ROOT_HELP, initRootCommand } from './init-root.ts';
 import { INSPECT_HELP, inspectCommand } from './inspect.ts';
 import { ISSUE_HELP, issueCommand } from './issue.ts';
@@ -58,7 +59,7 @@ function outputOf(argv: string[]): OutputFormat {
 
 /** One line for any failure: our errors as they are, API errors by their message, others by class. */
 export function errorLine(err: unknown): string {
-  if (err instanceof CliError || err instanceof ClusterError) return err.message;
+  if (err instanceof CliError || err instanceof ClusterError || err instanceof FileWriteError) return err.message;
   if (err instanceof Error) return err.message.split('\n')[0] ?? err.name;
   return String(err);
 }
@@ -108,11 +109,7 @@ export function processContext(argv: string[], io: IO = { out: (t) => process.st
       return cached;
     },
     readFile: (path) => readFileSync(path, 'utf8'),
-    writeFile: (path, content, mode) => {
-      writeFileSync(path, content, { mode });
-      chmodSync(path, mode); // an existing file keeps its mode otherwise
-    },
-    mkdir: (path) => mkdirSync(path, { recursive: true }),
+    writeFiles: writeNewFiles,
   };
 }
 

@@ -29,6 +29,8 @@ export interface StatusReport {
   };
   secret: { name: string; exists: boolean; health?: SecretAnalysis };
   events: EventSummary[];
+  /** Why Events could not be listed (the rest of the report stands without them). */
+  eventsError?: string;
 }
 
 function conditionRows(conditions: Condition[], now: Date): string {
@@ -65,7 +67,7 @@ function reportText(r: StatusReport, now: Date): string {
     ]));
   }
   out.push('Events:');
-  out.push(r.events.length
+  out.push(r.eventsError !== undefined ? `  (cannot list Events: ${r.eventsError}; check with: kubectl auth can-i list events -n ${r.namespace})` : r.events.length
     ? table(['LAST SEEN', 'TYPE', 'REASON', 'COUNT', 'MESSAGE'], r.events.map((e) => [e.lastSeen, e.type, e.reason, String(e.count), e.message])).replace(/^/gm, '  ')
     : '  (none)');
   return out.join('\n');
@@ -87,7 +89,10 @@ export async function statusCommand(args: string[], ctx: CommandContext): Promis
   const secretName = secretNameOf(identity);
   const [secret, events] = await Promise.all([
     client.getSecret(namespace, secretName),
-    client.listEvents(namespace, { kind: KIND, name }),
+    client.listEvents(namespace, { kind: KIND, name }).then(
+      (list) => ({ list, error: undefined }),
+      (err: unknown) => ({ list: [] as EventSummary[], error: err instanceof Error ? err.message.split('\n')[0]! : String(err) }),
+    ),
   ]);
   const conditions = identity.status?.conditions ?? [];
   const health = secret ? analyzeSecret(secret, now) : undefined;
@@ -109,7 +114,8 @@ export async function statusCommand(args: string[], ctx: CommandContext): Promis
       },
     } : {}),
     secret: { name: secretName, exists: secret !== undefined, ...(health ? { health } : {}) },
-    events: [...events].sort((a, b) => b.lastSeen.localeCompare(a.lastSeen)).slice(0, RECENT_EVENTS),
+    ...(events.error !== undefined ? { eventsError: events.error } : {}),
+    events: [...events.list].sort((a, b) => b.lastSeen.localeCompare(a.lastSeen)).slice(0, RECENT_EVENTS),
   };
   return { data: report, text: reportText(report, now), exitCode: report.ready ? 0 : 1 };
 }

@@ -52,6 +52,9 @@ export class Controller {
   /** What each identity looked like when last enqueued: uid, generation, labels, annotations. */
   private readonly seen = new Map<string, string>();
   private running = false;
+  /** start() was called; stopRequested: stop() came before the first sync finished. */
+  private starting = false;
+  private stopRequested = false;
 
   constructor(deps: ControllerDeps) {
     this.cluster = deps.cluster;
@@ -115,8 +118,10 @@ export class Controller {
 
   /** Start watches, load the CA, queue every identity, start the workers. */
   async start(): Promise<void> {
+    this.starting = true;
     await this.cluster.start(this.handlers);
     await this.ca.refresh();
+    if (this.stopRequested) return; // stopped before the first sync: start nothing
     this.running = true;
     this.enqueueAll();
     for (let i = 0; i < this.config.workers; i++) this.workers.push(this.work());
@@ -125,7 +130,15 @@ export class Controller {
 
   /** Stop taking work, let in-flight reconciles finish (bounded), stop the watches. */
   async stop(graceMs = 10_000): Promise<void> {
-    if (!this.running) return;
+    if (!this.running) {
+      // Still syncing: nothing is in flight, so stop the watches now (no grace to wait out,
+      // no more "list failed" lines from an unreachable server).
+      if (this.starting && !this.stopRequested) {
+        this.stopRequested = true;
+        await this.cluster.stop();
+      }
+      return;
+    }
     this.running = false;
     this.queue.shutdown();
     let timer: NodeJS.Timeout | undefined;

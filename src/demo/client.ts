@@ -36,7 +36,15 @@ export function hintFor(code: string | undefined, message: string): string | und
   if (/UNKNOWN_CA|BAD_CERTIFICATE|unknown ca|bad certificate/i.test(`${code} ${message}`)) return 'the server refused our client certificate: it was not issued by a CA in the server\'s trust bundle';
   if (code && /ISSUER|SELF_SIGNED|CERT_UNTRUSTED|UNABLE_TO_VERIFY/.test(code)) return 'the server\'s certificate was not issued by a CA in our trust bundle (ca.crt)';
   if (code === 'CERT_HAS_EXPIRED') return 'the server\'s certificate has expired';
-  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return 'the server\'s certificate does not name the host we called: call it by one of its dnsNames';
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    // node: "Hostname/IP does not match certificate's altnames: Host: localhost. is not in the cert's altnames: DNS:web"
+    const m = /(?:Host: (.+?)\.|IP: (\S+)) is not in the cert's (?:altnames|list): ?(.*)$/.exec(message);
+    const host = m?.[1] ?? m?.[2];
+    const names = m?.[3]?.trim();
+    const called = host ? `"${host}"` : 'the host we called';
+    const fix = host && !m?.[2] ? `, or issue the server's files for it: kubectl mtls issue --local ... --dns ${host}` : host ? ' (an IP address needs spec.ipAddresses and an allow-list range)' : '';
+    return `the server's certificate does not name ${called}${names ? ` (it names ${names})` : ''}: call the server by one of its dnsNames${fix}`;
+  }
   if (code === 'ERR_SPIFFE_ID_MISMATCH') return 'the server is not the workload MTLS_EXPECT_SERVER_ID names';
   if (code === 'ECONNREFUSED') return 'nothing listens there: is the server running?';
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'the host name does not resolve';

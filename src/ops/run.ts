@@ -75,6 +75,7 @@ export function runOperator(p: RunParts): Promise<number> {
         if (!stopping) health.phase = 'running';
       },
       (err: Error) => {
+        if (stopping) return; // the sync was cut short by our own stop
         logger.error('controller failed to start', { detail: err.message });
         void shutdown(1, 'controller failed to start', 0);
       },
@@ -85,8 +86,9 @@ export function runOperator(p: RunParts): Promise<number> {
   const stopController = (graceMs: number): Promise<void> => {
     if (!starting) return Promise.resolve();
     if (started) return controller.stop(graceMs);
-    const deadline = performance.now() + graceMs;
-    return bounded(starting, graceMs).then(() => controller.stop(Math.max(0, Math.round(deadline - performance.now()))));
+    // Before the first sync nothing is in flight: stop the watches at once instead of waiting
+    // out the grace while an unreachable API server keeps failing lists.
+    return controller.stop(0);
   };
 
   let elector: ElectorLike | undefined;
@@ -147,6 +149,11 @@ function bounded(promise: Promise<unknown>, ms: number): Promise<void> {
 export async function buildOperator(config: OperatorConfig, controllerConfig: ControllerConfig, env: NodeJS.ProcessEnv): Promise<Omit<RunParts, 'signals'>> {
   const logger = createLogger(config.logLevel);
   const kubeConfig = loadKubeConfig({ env });
+  if (!kubeConfig.getCurrentCluster()) {
+    // A kubeconfig file without a cluster for its context: client-node would fail later with "No active cluster!".
+    const source = env.KUBECONFIG ? `KUBECONFIG=${env.KUBECONFIG}` : '~/.kube/config';
+    throw new Error(`the kubeconfig (${source}) has no cluster for its current context "${kubeConfig.getCurrentContext() || '(none)'}": point KUBECONFIG at a kubeconfig with a cluster (kubectl config get-contexts lists them), or try it on a local control plane with: npm run local`);
+  }
   if (!shareDispatcher(kubeConfig)) logger.warn('client-node has no createDispatcher hook: one connection per request');
   const cluster = new KubeCluster({
     kubeConfig,
@@ -160,7 +167,17 @@ export async function buildOperator(config: OperatorConfig, controllerConfig: Co
   metrics.bind({ queueDepth: () => controller.queue.length, watchRestarts: () => cluster.stats().restarts });
   const health = new Health({ clock: systemClock, watchStats: () => cluster.stats() });
   health.start();
-  const server = await startOpsServer({ host: config.metricsAddress, port: config.metricsPort, metrics, health, logger });
+  let server: Awaited<ReturnType<typeof startOpsServer>>;
+  try {
+    server = await startOpsServer({ host: config.metricsAddress, port: config.metricsPort, metrics, health, logger });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      const why = code === 'EADDRINUSE' ? 'is already in use (another operator running?)' : code === 'EACCES' ? 'is not allowed for this user' : 'is not an address of this machine';
+      throw new Error(`--metrics-port (MTLS_METRICS_PORT): ${config.metricsAddress}:${config.metricsPort} ${why}: choose another with --metrics-port=PORT (0: any free port)${code === 'EADDRNOTAVAIL' ? ' or --metrics-address' : ''}`);
+    }
+    throw err;
+  }
   logger.info('starting', { context: kubeConfig.getCurrentContext(), operatorNamespace: config.operatorNamespace, caSecret: config.caSecretName, trustDomain: config.trustDomain, leaderElect: config.leaderElect });
   const makeElector = (callbacks: LeaderCallbacks) => new LeaderElector({
     client: new KubeLeaseClient(kubeConfig, Math.min(10_000, config.retryPeriodMs)),

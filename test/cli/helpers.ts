@@ -1,5 +1,6 @@
 /** Running kubectl-mtls commands in memory: a context with captured output, a fixed clock, temp files. */
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { writeNewFiles } from '../../src/cli/files.ts';
 import type { CommandContext } from '../../src/cli/args.ts';
 import { run } from '../../src/cli/main.ts';
 import { MemoryCliClient } from './memory-client.ts';
@@ -37,11 +38,7 @@ export function harness(client = new MemoryCliClient(), namespace = 'team-a', no
         },
         cluster: () => ({ client, namespace }),
         readFile: (p) => readFileSync(p, 'utf8'),
-        writeFile: (p, c, mode) => {
-          writeFileSync(p, c, { mode });
-          chmodSync(p, mode);
-        },
-        mkdir: (p) => mkdirSync(p, { recursive: true }),
+        writeFiles: writeNewFiles,
       };
       const code = await run(argv, ctx);
       return { code, stdout, stderr };

@@ -112,8 +112,10 @@ describe('kubectl mtls issue --local', () => {
 
   it('writes tls.crt, tls.key (0600), ca.crt that openssl verify accepts, with the SPIFFE ID SAN', async () => {
     const out = join(dir, 'web');
+    const policy = join(dir, 'policy.yaml');
+    writeFileSync(policy, 'allow:\n  - namespaces: [team-a]\n    ipRanges: [10.1.0.0/16]\n');
     const r = await real().run('issue', '--local', '--ca-cert', caCert, '--ca-key', caKey, '--name', 'web', '-n', 'team-a', '--sa', 'web-sa',
-      '--dns', 'web.team-a.svc', '--dns', 'web', '--ip', '10.1.2.3', '--duration', '48h', '--out', out);
+      '--dns', 'web.team-a.svc', '--dns', 'web', '--ip', '10.1.2.3', '--duration', '48h', '--name-policy-file', policy, '--out', out);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^Issued spiffe:\/\/cluster.local\/ns\/team-a\/sa\/web-sa\n/);
     const v = spawnSync('openssl', ['verify', '-CAfile', join(out, 'ca.crt'), join(out, 'tls.crt')], { encoding: 'utf8' });

@@ -66,10 +66,22 @@ export class MemoryCliClient implements CliClient {
   }
   async createSecret(secret: Secret): Promise<Secret> {
     const k = key(secret.metadata.namespace!, secret.metadata.name);
+    if (this.strictNamespaces && !this.namespaces.has(secret.metadata.namespace!)) {
+      throw new ClusterError(404, 'NotFound', `POST secrets/${k}: 404 Not Found: namespaces "${secret.metadata.namespace}" not found`);
+    }
     if (this.secrets.has(k)) throw new ClusterError(409, 'AlreadyExists', `POST secrets/${k}: 409 Conflict: secrets "${secret.metadata.name}" already exists`);
     this.calls.push({ op: 'create-secret', namespace: secret.metadata.namespace!, name: secret.metadata.name, body: secret });
     this.secrets.set(k, structuredClone(secret));
     return structuredClone(secret);
+  }
+  readonly namespaces = new Map<string, Record<string, string>>();
+  /** Namespaces must exist before a Secret is created in them (as on a real API server). */
+  strictNamespaces = false;
+  async ensureNamespace(name: string, labels: Record<string, string>): Promise<boolean> {
+    if (this.namespaces.has(name)) return false;
+    this.calls.push({ op: 'create-namespace', namespace: '', name, body: labels });
+    this.namespaces.set(name, { ...labels });
+    return true;
   }
   async patchSecretAnnotations(namespace: string, name: string, annotations: Record<string, string | null>): Promise<void> {
     const secret = this.secrets.get(key(namespace, name));

@@ -46,12 +46,13 @@ describe('real apiserver: the operator as its own ServiceAccount with deploy/\'s
   let op: OperatorProcess;
   const operators: OperatorProcess[] = [];
   let auditFrom = 0;
+  let restartWindow: [number, number] = [0, 0];
 
   const start = () => {
     const o = new OperatorProcess(kubeconfig, [
       `--watch-namespaces=${dev},${staging}`,
+      // Leader election with its default timings: a restarted apiserver (below) must not cost the leadership.
       '--leader-elect=true',
-      '--leader-election-lease-duration=15s', '--leader-election-renew-deadline=10s', '--leader-election-retry-period=2s',
       '--shutdown-grace=5s', '--allow-workload-restart=true', '--reissue-rate=100',
     ]);
     operators.push(o);
@@ -59,7 +60,7 @@ describe('real apiserver: the operator as its own ServiceAccount with deploy/\'s
   };
   /** The operator's requests since the start of this file (audit log), optionally only writes. */
   const byOperator = (writesOnly = false) =>
-    cp.audit((e) => e.user.username === SA_USER).slice(auditFrom).filter((e) => !writesOnly || WRITE_VERBS.has(e.verb));
+    cp.audit().slice(auditFrom).filter((e) => e.user.username === SA_USER && (!writesOnly || WRITE_VERBS.has(e.verb)));
   const notLease = (e: AuditEvent) => e.objectRef?.resource !== 'leases' && e.objectRef?.resource !== 'events';
 
   const getIdentity = async (ns: string, name: string) =>
@@ -143,7 +144,7 @@ describe('real apiserver: the operator as its own ServiceAccount with deploy/\'s
     assert.deepEqual(Object.keys(secret.data!).sort(), ['ca.crt', 'tls.crt', 'tls.key']);
     assert.equal(secret.metadata!.labels!['app.kubernetes.io/managed-by'], 'mtls-operator');
     assert.equal(secret.metadata!.labels!['mtls.dev/identity'], 'web');
-    assert.deepEqual(secret.metadata!.ownerReferences, [{
+    assert.deepEqual(JSON.parse(JSON.stringify(secret.metadata!.ownerReferences)), [{
       apiVersion: 'mtls.dev/v1alpha1', kind: 'MutualTLSIdentity', name: 'web', uid: created.metadata.uid, controller: true, blockOwnerDeletion: true,
     }]);
     const leaf = new X509Certificate(data(secret, 'tls.crt'));
@@ -283,28 +284,36 @@ describe('real apiserver: the operator as its own ServiceAccount with deploy/\'s
       (await core.listNamespacedConfigMap({ namespace: staging, fieldSelector: 'metadata.name=mtls-trust-bundle' })).items.length === 0, 30_000, 200);
   });
 
+  it('an identity being deleted (foreground: deletionTimestamp set, its Secret still there) is left alone', async function () {
+    cp.needControllerManager(this);
+    await putIdentity(dev, 'leaving', {});
+    await ready(dev, 'leaving');
+    const writes = byOperator(true).length;
+    await custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: dev, plural: PLURAL, name: 'leaving', propagationPolicy: 'Foreground' });
+    const deleting = await getIdentity(dev, 'leaving').catch(() => undefined);
+    if (deleting) assert.ok(deleting.metadata.deletionTimestamp, 'deletionTimestamp set during foreground deletion');
+    await eventually('the identity and its Secret gone', async () => {
+      const gone = await getIdentity(dev, 'leaving').then(() => false, (e) => e instanceof ApiException && e.code === 404);
+      return gone && (await getSecret(dev, 'leaving-mtls')) === undefined;
+    }, 60_000, 200);
+    const after = byOperator(true).slice(writes).filter((e) => e.objectRef?.resource === 'secrets' && e.objectRef.name === 'leaving-mtls');
+    assert.deepEqual(after.map((e) => `${e.verb} ${e.requestURI}`), [], 'no Secret write for an identity on its way out');
+  });
+
   it('an identity deleted and re-created under the same name while garbage collection is at work ends with a Secret owned by the new one', async function () {
     cp.needControllerManager(this);
     await putIdentity(dev, 'again', {});
     await ready(dev, 'again');
     const old = await getIdentity(dev, 'again');
-    // Foreground deletion: the identity stays (deletionTimestamp set) until the GC has deleted its Secret.
-    await custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: dev, plural: PLURAL, name: 'again', propagationPolicy: 'Foreground' });
-    const deleting = await getIdentity(dev, 'again').catch(() => undefined);
-    if (deleting) assert.ok(deleting.metadata.deletionTimestamp, 'deletionTimestamp set during foreground deletion');
-    const created = await eventually('re-created once the old one is gone', async () => {
-      try {
-        return await putIdentity(dev, 'again', {});
-      } catch {
-        return false;
-      }
-    }, 60_000, 100);
+    // Background deletion: the identity goes at once, the garbage collector deletes its Secret afterwards.
+    await custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: dev, plural: PLURAL, name: 'again', propagationPolicy: 'Background' });
+    await eventually('the old identity gone', () => getIdentity(dev, 'again').then(() => false, (e) => e instanceof ApiException && e.code === 404), 30_000, 20);
+    const created = await putIdentity(dev, 'again', {});
     assert.notEqual(created.metadata.uid, old.metadata.uid);
-    const s = await eventually('a Secret owned by the new identity', async () => {
+    await eventually('a Secret owned by the new identity', async () => {
       const x = await getSecret(dev, 'again-mtls');
       return x?.metadata?.ownerReferences?.[0]?.uid === created.metadata.uid && x;
-    }, 60_000, 200);
-    assert.ok(s);
+    }, 90_000, 200);
     await ready(dev, 'again');
   });
 
@@ -313,10 +322,17 @@ describe('real apiserver: the operator as its own ServiceAccount with deploy/\'s
     const restarts = op.count('watch restarting');
     for (const [i, n] of names.entries()) {
       await putIdentity(dev, n, {});
-      if (i === 9) await cp.restartApiserver();
+      if (i === 9) {
+        const from = Date.now();
+        await cp.restartApiserver();
+        // A restarted apiserver answers 403 for a moment, until its RBAC caches have synced: the operator retries.
+        restartWindow = [from, Date.now() + 10_000];
+      }
     }
     for (const n of names) await ready(dev, n);
     assert.ok(op.count('watch restarting') > restarts, 'the watches saw the apiserver go');
+    const gone = op.count('watch restarting', 'gone');
+    process.stdout.write(`      (after the restart: ${op.count('watch restarting') - restarts} watch restarts, ${gone} of them 410 Gone, ${op.count('watch relisted')} relists)\n`);
     // Created after the restart, seen through the resumed watches.
     await putIdentity(dev, 'after-restart', {});
     await ready(dev, 'after-restart');
@@ -324,7 +340,7 @@ describe('real apiserver: the operator as its own ServiceAccount with deploy/\'s
 
   it('exits 0 on SIGTERM and releases the Lease; a restarted operator writes nothing', async () => {
     await quiet(2_000);
-    assert.equal(await op.terminate(10_000), 0);
+    assert.equal(await op.terminate(10_000), 0, op.tail(20));
     assert.ok(op.logged('leader election: lease released'));
     const writesBefore = byOperator(true).filter(notLease).length;
     op = start();
@@ -339,9 +355,18 @@ describe('real apiserver: the operator as its own ServiceAccount with deploy/\'s
     for (const o of operators) {
       assert.ok(o.lines.length > 10);
       assert.equal(o.text.includes('PRIVATE KEY'), false);
-      assert.deepEqual(o.lines.filter((l) => l.level === 'error').map((l) => l.message), []);
+      // The apiserver killed mid-request (above) fails the issuances in flight; nothing else is an error.
+      const inRestart = (l: Record<string, unknown>) => {
+        const t = Date.parse(String(l.timestamp));
+        return t >= restartWindow[0] - 1_000 && t <= restartWindow[1];
+      };
+      assert.deepEqual(o.lines.filter((l) => l.level === 'error' && !inRestart(l)).map((l) => `${l.message}: ${String(l.detail)}`), []);
     }
-    assert.deepEqual(byOperator().filter((e) => e.responseStatus?.code === 403).map((e) => `${e.verb} ${e.requestURI}`), []);
+    const duringRestart = (e: AuditEvent) => {
+      const t = Date.parse(e.requestReceivedTimestamp);
+      return t >= restartWindow[0] && t <= restartWindow[1];
+    };
+    assert.deepEqual(byOperator().filter((e) => e.responseStatus?.code === 403 && !duringRestart(e)).map((e) => `${e.verb} ${e.requestURI}`), []);
   });
 
   it('cannot do what it has no business doing (SelfSubjectAccessReview as the ServiceAccount)', async () => {
@@ -356,6 +381,7 @@ describe('real apiserver: the operator as its own ServiceAccount with deploy/\'s
       ['update', 'customresourcedefinitions.apiextensions.k8s.io'],
       ['delete', 'mutualtlsidentities.mtls.dev', '-n', dev],
       ['update', 'mutualtlsidentities.mtls.dev', '-n', dev],
+      ['patch', 'mutualtlsidentities.mtls.dev', '-n', dev],
       ['patch', 'validatingadmissionpolicies.admissionregistration.k8s.io'],
       ['create', 'serviceaccounts/token', '-n', dev],
     ];
@@ -363,7 +389,7 @@ describe('real apiserver: the operator as its own ServiceAccount with deploy/\'s
     const allowed: string[][] = [
       ['patch', 'secrets', '-n', dev],
       ['delete', 'secrets', '-n', dev], // a Secret written under an earlier spec.secretName (IdentityWriter.staleSecrets)
-      ['patch', 'mutualtlsidentities.mtls.dev/status', '-n', dev],
+      ['patch', 'mutualtlsidentities.mtls.dev', '--subresource=status', '-n', dev],
       ['watch', 'mutualtlsidentities.mtls.dev', '--all-namespaces'],
       ['update', 'leases.coordination.k8s.io/mtls-operator', '-n', OPERATOR_NS],
       ['create', 'events', '-n', dev],

@@ -291,7 +291,9 @@ async function start(bins: string): Promise<ControlPlane> {
       '--authentication-kubeconfig', join(dir, 'controller-manager.kubeconfig'),
       '--authorization-kubeconfig', join(dir, 'controller-manager.kubeconfig'),
       '--bind-address', '127.0.0.1', '--secure-port', String(kcmPort),
-      '--leader-elect=false', '--use-service-account-credentials=false',
+      // Each controller with its own ServiceAccount and role, as kubeadm runs it: the garbage collector needs to read
+      // every kind (custom resources included), which system:kube-controller-manager alone may not.
+      '--leader-elect=false', '--use-service-account-credentials=true',
       '--root-ca-file', join(dir, 'ca.crt'), '--service-account-private-key-file', join(dir, 'sa.key'),
       '--cluster-signing-cert-file', join(dir, 'ca.crt'), '--cluster-signing-key-file', join(dir, 'ca.key'),
       '--controllers', '*', '--concurrent-gc-syncs', '5', '--v', '1',

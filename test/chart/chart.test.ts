@@ -1,0 +1,135 @@
+/**
+ * Issue 21 point 2: the Helm chart. One source of truth: with default values `helm template`
+ * renders the same objects as `kubectl kustomize deploy/` (the chart reads the CRD and the
+ * RBAC/admission/monitoring manifests from crds/ and deploy/ through links; the Deployment,
+ * Service, PDB and ServiceAccount are templates compared here). `helm lint` passes, and every
+ * value renders what it says.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parsePolicyConfig } from '../../src/policy/names.ts';
+import { helm, helmPath, keyOf, KUBE_VERSION, kustomize, render, type K8sObject } from './helm.ts';
+
+const byKey = (objs: K8sObject[]) => new Map(objs.map((o) => [keyOf(o), o]));
+const deployment = (objs: K8sObject[]) => objs.find((o) => o.kind === 'Deployment') as K8sObject & { spec: { template: { spec: { containers: { args: string[]; image: string; env: { name: string; value?: string }[] }[]; volumes?: unknown[] } } } };
+const argsOf = (objs: K8sObject[]) => deployment(objs).spec.template.spec.containers[0]!.args;
+
+describe('Helm chart charts/mtls-operator', function () {
+  this.timeout(120_000);
+  before(function () {
+    this.timeout(1_800_000); // the first run builds helm from the Go module proxy
+    if (!helmPath()) this.skip();
+  });
+
+  it('helm lint --strict passes', () => {
+    const r = helm(['lint', '--strict', 'charts/mtls-operator']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+  });
+
+  it('default values render exactly the objects of kubectl kustomize deploy/ (the Namespace is left to --create-namespace)', () => {
+    const chart = byKey(render());
+    const kust = byKey(kustomize('deploy'));
+    const ns = kust.get('Namespace//mtls-system');
+    assert.ok(ns, 'deploy/ has the Namespace');
+    kust.delete('Namespace//mtls-system');
+    // The one Helm-only difference: crds.keep (default true) keeps the CRD on helm uninstall.
+    const crd = chart.get('CustomResourceDefinition//mutualtlsidentities.mtls.dev')!;
+    assert.equal(crd.metadata.annotations?.['helm.sh/resource-policy'], 'keep');
+    delete crd.metadata.annotations!['helm.sh/resource-policy'];
+    if (Object.keys(crd.metadata.annotations!).length === 0) delete crd.metadata.annotations;
+    assert.deepEqual([...chart.keys()].sort(), [...kust.keys()].sort());
+    for (const [k, o] of kust) assert.deepEqual(chart.get(k), o, k);
+    // namespace.create renders deploy/'s Namespace too.
+    const withNs = byKey(render(['--set', 'namespace.create=true']));
+    assert.deepEqual(withNs.get('Namespace//mtls-system'), ns);
+  });
+
+  it('the packaged chart carries the linked CRD and deploy/ manifests (links followed) and renders the same', () => {
+    const out = mkdtempSync(join(tmpdir(), 'mtls-chart-'));
+    try {
+      const r = helm(['package', 'charts/mtls-operator', '--version', '9.9.9', '--app-version', '9.9.9', '--destination', out]);
+      assert.equal(r.code, 0, r.stderr);
+      const tgz = join(out, readdirSync(out).find((f) => f.endsWith('.tgz'))!);
+      const packed = render([], 'mtls-system', tgz);
+      const local = render(['--set', 'image.tag=9.9.9']);
+      assert.deepEqual(packed, local);
+      assert.equal(deployment(packed).spec.template.spec.containers[0]!.image, 'ghcr.io/mtls-dev/mtls-operator:9.9.9');
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+
+  it('crds.enabled=false leaves the CRD out; crds.keep=false drops the keep annotation', () => {
+    assert.ok(!render(['--set', 'crds.enabled=false']).some((o) => o.kind === 'CustomResourceDefinition'));
+    const crd = render(['--set', 'crds.keep=false']).find((o) => o.kind === 'CustomResourceDefinition')!;
+    assert.equal(crd.metadata.annotations?.['helm.sh/resource-policy'], undefined);
+  });
+
+  it('another release namespace: every namespaced object, RBAC subject and the admission paramRef move with it', () => {
+    const objs = render([], 'security');
+    for (const o of objs) if (o.metadata.namespace !== undefined) assert.equal(o.metadata.namespace, 'security', keyOf(o));
+    for (const o of objs.filter((x) => x.kind.endsWith('Binding') && x.kind !== 'ValidatingAdmissionPolicyBinding')) {
+      for (const s of (o as unknown as { subjects: { namespace: string }[] }).subjects) assert.equal(s.namespace, 'security', keyOf(o));
+    }
+    const binding = objs.find((o) => o.kind === 'ValidatingAdmissionPolicyBinding') as unknown as { spec: { paramRef: { namespace: string } } };
+    assert.equal(binding.spec.paramRef.namespace, 'security');
+  });
+
+  it('image, replicas, resources, leader election, trust and cluster domain, CA Secret, bootstrap, log level', () => {
+    const objs = render(['--set', 'image.digest=sha256:' + 'ab'.repeat(32), '--set', 'replicaCount=3', '--set', 'resources.limits.memory=512Mi',
+      '--set', 'leaderElection.enabled=false', '--set', 'trustDomain=example.org', '--set', 'clusterDomain=corp.internal',
+      '--set', 'caSecret.name=corp-ca', '--set', 'caSecret.bootstrap=false', '--set', 'logLevel=debug']);
+    const d = deployment(objs) as unknown as { spec: { replicas: number; template: { spec: { containers: { image: string; args: string[]; resources: { limits: { memory: string } }; env: { name: string; value?: string }[] }[] } } } };
+    const c = d.spec.template.spec.containers[0]!;
+    assert.equal(c.image, `ghcr.io/mtls-dev/mtls-operator@sha256:${'ab'.repeat(32)}`);
+    assert.equal(d.spec.replicas, 3);
+    assert.equal(c.resources.limits.memory, '512Mi');
+    assert.deepEqual(c.args, ['--ca-secret=corp-ca', '--metrics-port=9402', '--shutdown-grace=20s', '--bootstrap-ca=false', '--trust-domain=example.org', '--cluster-domain=corp.internal']);
+    assert.equal(c.env.find((e) => e.name === 'MTLS_LOG_LEVEL')?.value, 'debug');
+    const params = objs.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'mtls-name-policy') as unknown as { data: Record<string, string> };
+    assert.equal(params.data.clusterDomain, 'corp.internal', 'the admission policy gets the same cluster domain');
+  });
+
+  it('namePolicy.allow: the operator\'s file (which the operator parses) and the admission parameters from one list', () => {
+    const objs = render(['--set-json', 'namePolicy.allow=[{"namespaces":["payments","billing"],"dnsSuffixes":["pay.example.com"],"ipRanges":["10.20.0.0/16"]},{"dnsSuffixes":["mesh.example.com"]},{"namespaces":["payments"],"dnsSuffixes":["api.example.com"]}]']);
+    const file = objs.find((o) => o.metadata.name === 'mtls-operator-name-policy') as unknown as { data: Record<string, string> };
+    const parsed = parsePolicyConfig(file.data['name-policy.yaml']!);
+    assert.deepEqual(parsed.allow, [
+      { namespaces: ['payments', 'billing'], dnsSuffixes: ['pay.example.com'], ipRanges: ['10.20.0.0/16'] },
+      { dnsSuffixes: ['mesh.example.com'] },
+      { namespaces: ['payments'], dnsSuffixes: ['api.example.com'] },
+    ]);
+    assert.ok(argsOf(objs).includes('--name-policy-file=/etc/mtls-operator/name-policy/name-policy.yaml'));
+    const d = deployment(objs) as unknown as { spec: { template: { metadata: { annotations: Record<string, string> }; spec: { volumes: { configMap: { name: string } }[] } } } };
+    assert.equal(d.spec.template.spec.volumes[0]!.configMap.name, 'mtls-operator-name-policy');
+    assert.match(d.spec.template.metadata.annotations['mtls.dev/name-policy-hash']!, /^[0-9a-f]{16}$/, 'a policy change rolls the pods');
+    // The mapping documented in deploy/admission/name-policy-params.yaml.
+    const params = objs.find((o) => o.metadata.name === 'mtls-name-policy' && o.kind === 'ConfigMap') as unknown as { data: Record<string, string> };
+    assert.deepEqual(params.data, {
+      clusterDomain: 'cluster.local',
+      'dnsSuffixes': 'mesh.example.com',
+      'dnsSuffixes.billing': 'pay.example.com',
+      'dnsSuffixes.payments': 'pay.example.com api.example.com',
+      'ipRanges.billing': '10.20.0.0/16',
+      'ipRanges.payments': '10.20.0.0/16',
+    });
+  });
+
+  it('optional parts: admission policy off; monitoring and workload restart on (the objects of deploy/monitoring and deploy/optional)', () => {
+    assert.ok(!render(['--set', 'admissionPolicy.enabled=false']).some((o) => o.kind.startsWith('ValidatingAdmissionPolicy') || o.metadata.name === 'mtls-name-policy'));
+    const on = byKey(render(['--set', 'monitoring.serviceMonitor.enabled=true', '--set', 'monitoring.prometheusRule.enabled=true', '--set', 'workloadRestart.enabled=true']));
+    for (const [k, o] of [...byKey(kustomize('deploy/monitoring')), ...byKey(kustomize('deploy/optional/workload-restart'))]) assert.deepEqual(on.get(k), o, k);
+    assert.ok(argsOf([...on.values()]).includes('--allow-workload-restart=true'));
+    const def = render();
+    assert.ok(!def.some((o) => o.kind === 'ServiceMonitor' || o.kind === 'PrometheusRule' || o.metadata.name === 'mtls-operator-workload-restart'));
+  });
+
+  it('podCertificateSigner.enabled=true fails with a message saying there is no signer yet', () => {
+    const r = helm(['template', 'mtls-operator', 'charts/mtls-operator', '-n', 'mtls-system', '--kube-version', KUBE_VERSION, '--set', 'podCertificateSigner.enabled=true']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /podCertificateSigner.enabled: mtls-operator has no pod-certificate signer yet/);
+  });
+});
