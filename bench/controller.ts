@@ -63,7 +63,7 @@ export async function runControllerBench(n: number): Promise<ControllerBenchResu
   for (let i = 0; i < n; i++) {
     cluster.applyIdentity({
       metadata: { name: `svc-${i}`, namespace: `team-${i % 50}` },
-      spec: { serviceAccountName: `svc-${i}`, dnsNames: [`svc-${i}`, `svc-${i}.team-${i % 50}.svc`] },
+      spec: { serviceAccountName: `svc-${i}`, dnsNames: [`svc-${i}.team-${i % 50}.svc`, `svc-${i}.team-${i % 50}.svc.cluster.local`] },
     });
   }
   await sleep(10);

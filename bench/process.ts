@@ -21,7 +21,7 @@ if (process.env.BENCH_HEAP_PROF) NODE_OPTIONS.push('--heap-prof', '--heap-prof-d
 
 const api = await FakeApiServer.start();
 api.bookmarkMs = 60_000;
-for (let i = 0; i < n; i++) api.putCustom('mutualtlsidentities', `team-${i % 50}`, `svc-${i}`, { serviceAccountName: `svc-${i}`, dnsNames: [`svc-${i}`, `svc-${i}.team-${i % 50}.svc`] });
+for (let i = 0; i < n; i++) api.putCustom('mutualtlsidentities', `team-${i % 50}`, `svc-${i}`, { serviceAccountName: `svc-${i}`, dnsNames: [`svc-${i}.team-${i % 50}.svc`, `svc-${i}.team-${i % 50}.svc.cluster.local`] });
 const dir = mkdtempSync(join(tmpdir(), 'mtls-bench-'));
 const kubeconfig = join(dir, 'kubeconfig');
 writeFileSync(kubeconfig, `apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: ${api.url}\n    insecure-skip-tls-verify: true\nusers:\n- name: b\n  user:\n    token: ${api.token}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: b\ncurrent-context: fake\n`);

@@ -67,7 +67,7 @@ export const FLAGS = {
   'metrics-port': { env: 'MTLS_METRICS_PORT', default: '9402', help: 'port of /metrics, /healthz and /readyz (0: any free port)' },
   'metrics-address': { env: 'MTLS_METRICS_ADDRESS', default: '0.0.0.0', help: 'IP address the metrics and health server binds' },
   'reissue-rate': { env: 'MTLS_REISSUE_RATE', default: '20', help: 're-issues per second when a CA change touches every Secret (1-1000; with jitter)' },
-  'rotation-propagation-delay': { env: 'MTLS_ROTATION_PROPAGATION_DELAY', default: '2m', help: 'root rotation: wait this long after every bundle carries the new root before it signs' },
+  'rotation-propagation-delay': { env: 'MTLS_ROTATION_PROPAGATION_DELAY', default: '5m', help: 'root rotation: wait this long after every bundle carries the new root before it signs (kubelet refresh, up to ~2m by default, plus the workloads\' reload interval)' },
   'rotation-skew': { env: 'MTLS_ROTATION_SKEW', default: '5m', help: 'root rotation: the old root leaves the bundles this long after the last old leaf expires' },
   'allow-workload-restart': { env: 'MTLS_ALLOW_WORKLOAD_RESTART', default: 'false', help: 'honour spec.restartWorkloads (needs deploy/optional/workload-restart RBAC) (true|false)' },
   'shutdown-grace': { env: 'MTLS_SHUTDOWN_GRACE', default: '20s', help: 'on SIGTERM, how long in-flight reconciles may finish (keep below terminationGracePeriodSeconds)' },

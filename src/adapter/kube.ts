@@ -198,14 +198,25 @@ export class KubeCluster implements Cluster {
     }
   }
 
-  async applySecret(secret: Secret, options: { force?: boolean } = {}): Promise<Secret> {
+  async applySecret(secret: Secret, options: { force?: boolean; fieldManager?: string } = {}): Promise<Secret> {
     const { name, namespace = '' } = secret.metadata;
+    const fieldManager = options.fieldManager ?? FIELD_MANAGER;
     const applied = await callApi(`PATCH secrets/${namespace}/${name}`, this.timeoutMs, (o) =>
       this.core.patchNamespacedSecret(
-        { name, namespace, body: writableSecret(secret), fieldManager: FIELD_MANAGER, force: options.force ?? true },
+        { name, namespace, body: writableSecret(secret), fieldManager, force: options.force ?? true },
         setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply, o),
       ), this.write);
     return this.remember(toSecret(applied), true);
+  }
+
+  async deleteOwnedSecret(namespace: string, name: string, precondition: { uid: string; resourceVersion: string }): Promise<void> {
+    try {
+      await callApi(`DELETE secrets/${namespace}/${name}`, this.timeoutMs, () =>
+        this.core.deleteNamespacedSecret({ name, namespace, body: { preconditions: precondition } }));
+    } catch (err) {
+      if (!ClusterError.isNotFound(err)) throw err;
+    }
+    forNamespace(this.watches.secrets, namespace)?.forget(`${namespace}/${name}`);
   }
 
   async createSecret(secret: Secret): Promise<Secret> {
@@ -277,7 +288,7 @@ export class KubeCluster implements Cluster {
     const { name, namespace = '' } = configMap.metadata;
     const applied = await callApi(`PATCH configmaps/${namespace}/${name}`, this.timeoutMs, (o) =>
       this.core.patchNamespacedConfigMap(
-        { name, namespace, body: writableConfigMap(configMap), fieldManager: FIELD_MANAGER, force: true },
+        { name, namespace, body: withResourceVersion(writableConfigMap(configMap), configMap.metadata.resourceVersion), fieldManager: FIELD_MANAGER, force: true },
         setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply, o),
       ), this.write);
     const result = cachedConfigMap(applied);
@@ -302,10 +313,19 @@ export class KubeCluster implements Cluster {
     return result;
   }
 
-  async deleteConfigMap(namespace: string, name: string): Promise<void> {
+  async createConfigMap(configMap: ConfigMap): Promise<ConfigMap> {
+    const { namespace = '', name } = configMap.metadata;
+    const created = await callApi(`POST configmaps/${namespace}/${name}`, this.timeoutMs, (o) =>
+      this.core.createNamespacedConfigMap({ namespace, body: writableConfigMap(configMap) as V1ConfigMap, fieldManager: FIELD_MANAGER }, o), this.write);
+    const result = cachedConfigMap(created);
+    if (result.metadata.labels?.[LABEL_MANAGED_BY] === MANAGED_BY) this.configMapCache(namespace, name)?.put(result);
+    return result;
+  }
+
+  async deleteConfigMap(namespace: string, name: string, precondition?: { uid: string; resourceVersion: string }): Promise<void> {
     try {
       await callApi(`DELETE configmaps/${namespace}/${name}`, this.timeoutMs, (o) =>
-        this.core.deleteNamespacedConfigMap({ name, namespace }, o), this.write);
+        this.core.deleteNamespacedConfigMap({ name, namespace, ...(precondition ? { body: { preconditions: precondition } } : {}) }, o), this.write);
     } catch (err) {
       if (!ClusterError.isNotFound(err)) throw err;
     }
@@ -345,4 +365,9 @@ export class KubeCluster implements Cluster {
       this.log.error('cluster handler threw', { handler: what, error: describeError(err) });
     }
   }
+}
+
+/** The apply body with the resourceVersion that was read: a ConfigMap changed since is refused (409). */
+function withResourceVersion(cm: ConfigMap, resourceVersion: string | undefined): ConfigMap {
+  return resourceVersion ? { ...cm, metadata: { ...cm.metadata, resourceVersion } } : cm;
 }

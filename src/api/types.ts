@@ -22,6 +22,8 @@ export const ANNOTATION_SPIFFE_ID = 'mtls.dev/spiffe-id';
 export const ANNOTATION_CA_FINGERPRINT = 'mtls.dev/ca-fingerprint';
 export const ANNOTATION_SPEC_HASH = 'mtls.dev/spec-hash';
 export const ANNOTATION_REVISION = 'mtls.dev/revision';
+/** Hash of the secretTemplate the Secret was last written with: a change (a removed label too) rewrites it. */
+export const ANNOTATION_TEMPLATE_HASH = 'mtls.dev/template-hash';
 
 /** Keys of the issued Secret. */
 export const TLS_CRT = 'tls.crt';

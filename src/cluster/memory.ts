@@ -7,8 +7,8 @@
  * judge of all of this; where the two differ, this file is wrong.
  *
  * What it does not model: OpenAPI/CEL validation of identities (a spec is stored as given), admission (the
- * ValidatingAdmissionPolicy, PodSecurity), RBAC, managedFields as the server writes them (only which keys the
- * Apply manager owns), field-level conflicts on anything but Secret data and type, resourceVersion as etcd's
+ * ValidatingAdmissionPolicy, PodSecurity), RBAC, managedFields as the server writes them (only which keys each
+ * Apply manager owns), field-level conflicts on anything but Secret data, type, labels and annotations, resourceVersion as etcd's
  * revision across kinds, watch bookmarks, 410 Gone and relists, pagination, foreground deletion and
  * deletionTimestamp (deleting an owner removes what it owns at once), namespaces and their deletion, and the
  * apiserver's limits on object size.
@@ -27,7 +27,8 @@ import {
 } from '../api/types.ts';
 import { isLabelValue } from '../api/labels.ts';
 import { ClusterError, type Cluster, type ClusterHandlers } from './port.ts';
-import { appliedFields, applyMaps, NOTHING_APPLIED, type AppliedFields } from './ssa.ts';
+import { FIELD_MANAGER } from '../api/types.ts';
+import { apply, type Owners } from './ssa.ts';
 
 export interface RecordedEvent {
   about: ObjectRef;
@@ -39,10 +40,12 @@ export interface RecordedEvent {
 export type WriteKind =
   | 'applySecret'
   | 'createSecret'
+  | 'deleteSecret'
   | 'patchStatus'
   | 'patchSecretAnnotations'
   | 'applyConfigMap'
   | 'writeConfigMap'
+  | 'createConfigMap'
   | 'deleteConfigMap'
   | 'patchWorkload';
 
@@ -83,7 +86,8 @@ export class MemoryCluster implements Cluster {
   readonly writes: Array<{ kind: WriteKind; key: string }> = [];
   /** API reads that missed the cache (getSecret of a Secret that is not ours). */
   liveReads = 0;
-  private readonly applied = new Map<string, AppliedFields>();
+  /** Per Secret: its field managers and the fields each owns (server-side apply). */
+  private readonly applied = new Map<string, Owners>();
   private readonly failures: Array<{ kind: WriteKind; error: Error }> = [];
   private handlers: ClusterHandlers | undefined;
   private rv = 1;
@@ -117,21 +121,18 @@ export class MemoryCluster implements Cluster {
     return s;
   }
 
-  async applySecret(secret: Secret, options: { force?: boolean } = {}): Promise<Secret> {
+  async applySecret(secret: Secret, options: { force?: boolean; fieldManager?: string } = {}): Promise<Secret> {
     const k = key(secret.metadata.namespace, secret.metadata.name);
     this.record('applySecret', k);
     validateLabels('Secret', secret.metadata);
     const prev = this.secrets.get(k);
-    if (prev && options.force === false && !this.applied.has(k)) {
-      // Fields another manager set to other values: an apply without force is refused.
-      const conflicts = [prev.type !== (secret.type ?? prev.type) ? 'type' : '', ...Object.keys(secret.data ?? {}).filter((d) => prev.data?.[d] !== undefined && prev.data[d] !== secret.data![d])].filter(Boolean);
-      if (conflicts.length > 0) throw new ClusterError(409, 'Conflict', `Apply failed with ${conflicts.length} conflicts: ${conflicts.join(', ')}`);
-    }
     const rv = secret.metadata.resourceVersion;
     if (rv !== undefined && rv !== prev?.metadata.resourceVersion) {
       throw new ClusterError(409, 'Conflict', `Operation cannot be fulfilled on secrets "${secret.metadata.name}": the object has been modified`);
     }
-    const maps = applyMaps(prev, this.applied.get(k) ?? NOTHING_APPLIED, secret);
+    const manager = options.fieldManager ?? FIELD_MANAGER;
+    const out = apply(prev, this.applied.get(k) ?? new Map(), manager, secret, options.force ?? true);
+    if (!out.ok) throw new ClusterError(409, 'Conflict', `Apply failed with ${out.conflicts.length} conflicts: ${out.conflicts.join(', ')}`);
     const next: Secret = {
       apiVersion: 'v1',
       kind: 'Secret',
@@ -140,18 +141,34 @@ export class MemoryCluster implements Cluster {
         ...(prev ? clone(prev.metadata) : { uid: randomUUID(), creationTimestamp: new Date().toISOString() }),
         name: secret.metadata.name,
         namespace: secret.metadata.namespace!,
-        labels: maps.labels,
-        annotations: maps.annotations,
-        ownerReferences: clone(secret.metadata.ownerReferences ?? prev?.metadata.ownerReferences ?? []),
+        labels: out.labels,
+        annotations: out.annotations,
+        ownerReferences: mergeOwnerReferences(prev?.metadata.ownerReferences, secret.metadata.ownerReferences),
         resourceVersion: String(++this.rv),
       },
-      data: maps.data,
+      data: out.data,
     };
     if (prev && prev.type !== next.type) throw new ClusterError(422, 'Invalid', `Secret ${k}: field is immutable: type`);
-    this.applied.set(k, appliedFields(secret));
+    this.applied.set(k, out.owners);
     this.secrets.set(k, frozen(next));
     this.notifySecret(next);
     return next;
+  }
+
+  async deleteOwnedSecret(namespace: string, name: string, precondition: { uid: string; resourceVersion: string }): Promise<void> {
+    const k = key(namespace, name);
+    this.record('deleteSecret', k);
+    const s = this.secrets.get(k);
+    if (!s) return;
+    if (s.metadata.uid !== precondition.uid || s.metadata.resourceVersion !== precondition.resourceVersion) {
+      throw new ClusterError(409, 'Conflict', `Precondition failed: UID in precondition: ${precondition.uid}, UID in object meta: ${s.metadata.uid}`);
+    }
+    this.deleteSecret(namespace, name);
+  }
+
+  /** The field managers of a Secret and what each owns (for tests). */
+  managersOf(namespace: string, name: string): string[] {
+    return [...(this.applied.get(key(namespace, name)) ?? new Map()).keys()];
   }
 
   async createSecret(secret: Secret): Promise<Secret> {
@@ -217,6 +234,10 @@ export class MemoryCluster implements Cluster {
     this.record('applyConfigMap', k);
     validateLabels('ConfigMap', configMap.metadata);
     const prev = this.configMaps.get(k);
+    const rv = configMap.metadata.resourceVersion;
+    if (rv !== undefined && rv !== prev?.metadata.resourceVersion) {
+      throw new ClusterError(409, 'Conflict', `Operation cannot be fulfilled on configmaps "${configMap.metadata.name}": the object has been modified`);
+    }
     const next: ConfigMap = {
       apiVersion: 'v1',
       kind: 'ConfigMap',
@@ -253,10 +274,32 @@ export class MemoryCluster implements Cluster {
     return next;
   }
 
-  async deleteConfigMap(namespace: string, name: string): Promise<void> {
+  async createConfigMap(configMap: ConfigMap): Promise<ConfigMap> {
+    const k = key(configMap.metadata.namespace, configMap.metadata.name);
+    this.record('createConfigMap', k);
+    if (this.configMaps.has(k)) throw new ClusterError(409, 'AlreadyExists', `configmaps "${configMap.metadata.name}" already exists`);
+    return this.putConfigMap(configMap);
+  }
+
+  async deleteConfigMap(namespace: string, name: string, precondition?: { uid: string; resourceVersion: string }): Promise<void> {
     const k = key(namespace, name);
     this.record('deleteConfigMap', k);
+    const cm = this.configMaps.get(k);
+    if (cm && precondition && (cm.metadata.uid !== precondition.uid || cm.metadata.resourceVersion !== precondition.resourceVersion)) {
+      throw new ClusterError(409, 'Conflict', `Precondition failed: UID in precondition: ${precondition.uid}, UID in object meta: ${cm.metadata.uid}`);
+    }
     if (this.configMaps.delete(k)) this.notify(() => this.handlers?.configMapChanged?.(namespace, name));
+  }
+
+  /** Write a ConfigMap as another actor would (create or replace). */
+  putConfigMap(configMap: ConfigMap): ConfigMap {
+    const k = key(configMap.metadata.namespace, configMap.metadata.name);
+    const next: ConfigMap = { apiVersion: 'v1', kind: 'ConfigMap', ...clone(configMap) };
+    next.metadata.resourceVersion = String(++this.rv);
+    next.metadata.uid ??= randomUUID();
+    this.configMaps.set(k, frozen(next));
+    this.notify(() => this.handlers?.configMapChanged?.(next.metadata.namespace!, next.metadata.name));
+    return next;
   }
 
   async patchWorkloadTemplate(namespace: string, workload: WorkloadRef, annotations: Record<string, string>): Promise<void> {
@@ -375,4 +418,13 @@ export class MemoryCluster implements Cluster {
       }
     });
   }
+}
+
+/**
+ * ownerReferences is a list keyed by uid under server-side apply: entries of other owners stay,
+ * an entry with the same uid is replaced. (The operator never removes one by apply.)
+ */
+function mergeOwnerReferences(prev: Secret['metadata']['ownerReferences'], mine: Secret['metadata']['ownerReferences']): NonNullable<Secret['metadata']['ownerReferences']> {
+  const out = (prev ?? []).filter((r) => !(mine ?? []).some((m) => m.uid === r.uid)).map((r) => clone(r));
+  return [...out, ...clone(mine ?? [])];
 }

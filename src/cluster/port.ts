@@ -68,12 +68,20 @@ export interface Cluster {
   getSecret(namespace: string, name: string): Promise<Secret | undefined>;
 
   /**
-   * Server-side apply with our field manager. When metadata.resourceVersion is set, a Secret
-   * changed since is not written: 409. `force: false` (the first write of a Secret) refuses with
-   * 409 to take over fields another manager set to other values, so a Secret that appeared
-   * between our read and our write is not overwritten; the default forces (we own the Secret).
+   * Server-side apply with our field manager (`fieldManager`, default the operator's; an
+   * identity's Secret is applied with that identity's own manager). When
+   * metadata.resourceVersion is set, a Secret changed since is not written: 409. `force: false`
+   * (the first write of a Secret) refuses with 409 to take over fields another manager set to
+   * other values, so a Secret that appeared between our read and our write, another identity's
+   * included, is not overwritten; the default forces (we own the Secret).
    */
-  applySecret(secret: Secret, options?: { force?: boolean }): Promise<Secret>;
+  applySecret(secret: Secret, options?: { force?: boolean; fieldManager?: string }): Promise<Secret>;
+
+  /**
+   * Delete a Secret the operator owns, only if it is still the object that was read (uid and
+   * resourceVersion preconditions: 409 otherwise). An absent one is not an error.
+   */
+  deleteOwnedSecret(namespace: string, name: string, precondition: { uid: string; resourceVersion: string }): Promise<void>;
 
   /** Create a Secret; throws ClusterError 409 if it already exists (CA bootstrap, a generated root). */
   createSecret(secret: Secret): Promise<Secret>;
@@ -98,7 +106,10 @@ export interface Cluster {
   getConfigMap(namespace: string, name: string): ConfigMap | undefined;
   /** Every ConfigMap carrying our labels, from the cache. */
   listConfigMaps(): ConfigMap[];
-  /** Server-side apply of a ConfigMap with our field manager (it carries our labels). */
+  /**
+   * Server-side apply of a ConfigMap with our field manager (it carries our labels). When
+   * metadata.resourceVersion is set, a ConfigMap changed since is not written: 409.
+   */
   applyConfigMap(configMap: ConfigMap): Promise<ConfigMap>;
   /**
    * A guarded write of a ConfigMap the operator keeps state in (the rotation state): with
@@ -107,8 +118,16 @@ export interface Cluster {
    * it exists. Never forced: a stale writer cannot move the state backwards.
    */
   writeConfigMap(configMap: ConfigMap): Promise<ConfigMap>;
-  /** Delete a ConfigMap; an absent one is not an error. */
-  deleteConfigMap(namespace: string, name: string): Promise<void>;
+  /**
+   * Create a ConfigMap (POST); throws ClusterError 409 AlreadyExists when one of that name exists,
+   * whoever made it. The first write of a trust bundle: nobody's ConfigMap is ever taken over.
+   */
+  createConfigMap(configMap: ConfigMap): Promise<ConfigMap>;
+  /**
+   * Delete a ConfigMap; an absent one is not an error. With a precondition, only if it is still
+   * the object that was read (uid and resourceVersion): 409 otherwise.
+   */
+  deleteConfigMap(namespace: string, name: string, precondition?: { uid: string; resourceVersion: string }): Promise<void>;
 
   /**
    * Merge-patch annotations onto a workload's pod template (apps/v1), which rolls it out.

@@ -1,7 +1,11 @@
 /**
- * What a server-side apply leaves behind, for the in-memory cluster: the fields a manager applied
- * last time and omits now are removed; fields other managers set are kept; the rest is replaced.
- * Modelled per map (labels, annotations, data), which is all the operator applies.
+ * What a server-side apply does, for the in-memory cluster, per field manager: the fields a
+ * manager applied last time and omits now are removed unless another manager also owns them;
+ * fields another manager owns with a different value are a conflict (409) without force and are
+ * taken over with force; a field set to the value another manager already set is shared.
+ * Fields of an object written outside apply (putSecret: another actor's create or update) count
+ * as owned by someone else. Modelled per map (labels, annotations, data) plus `type`, which is
+ * all the operator applies.
  */
 import type { Secret } from '../api/types.ts';
 
@@ -12,21 +16,15 @@ export interface AppliedFields {
   data: string[];
 }
 
-export const NOTHING_APPLIED: AppliedFields = { labels: [], annotations: [], data: [] };
+/** Field managers of one object and what each owns. */
+export type Owners = Map<string, AppliedFields>;
 
-function merge(old: Record<string, string> | undefined, mine: string[], next: Record<string, string> | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, v] of Object.entries(old ?? {})) if (!mine.includes(name)) out[name] = v;
-  return { ...out, ...next };
-}
+type MapName = keyof AppliedFields;
+const MAPS: MapName[] = ['labels', 'annotations', 'data'];
 
-/** The maps after applying `secret` over `prev`, given what this manager applied before. */
-export function applyMaps(prev: Secret | undefined, was: AppliedFields, secret: Secret): Pick<Secret, 'data'> & { labels: Record<string, string>; annotations: Record<string, string> } {
-  return {
-    labels: merge(prev?.metadata.labels, was.labels, secret.metadata.labels),
-    annotations: merge(prev?.metadata.annotations, was.annotations, secret.metadata.annotations),
-    data: merge(prev?.data, was.data, secret.data),
-  };
+function mapOf(s: Secret | undefined, m: MapName): Record<string, string> | undefined {
+  if (!s) return undefined;
+  return m === 'data' ? s.data : s.metadata[m];
 }
 
 /** What this manager owns after applying `secret`. */
@@ -36,4 +34,51 @@ export function appliedFields(secret: Secret): AppliedFields {
     annotations: Object.keys(secret.metadata.annotations ?? {}),
     data: Object.keys(secret.data ?? {}),
   };
+}
+
+export type ApplyOutcome =
+  | { ok: true; labels: Record<string, string>; annotations: Record<string, string>; data: Record<string, string>; owners: Owners }
+  | { ok: false; conflicts: string[] };
+
+/**
+ * Apply `secret` as `manager` over `prev` (owned as `owners` says). Without force, a field that
+ * exists with another value and is not this manager's is a conflict.
+ */
+export function apply(prev: Secret | undefined, owners: Owners, manager: string, secret: Secret, force: boolean): ApplyOutcome {
+  const mine = owners.get(manager) ?? { labels: [], annotations: [], data: [] };
+  const conflicts: string[] = [];
+  if (prev && secret.type !== undefined && prev.type !== secret.type) conflicts.push('.type');
+  for (const m of MAPS) {
+    const have = mapOf(prev, m) ?? {};
+    for (const [k, v] of Object.entries(mapOf(secret, m) ?? {})) {
+      if (have[k] !== undefined && have[k] !== v && !mine[m].includes(k)) conflicts.push(`.${m}.${k}`);
+    }
+  }
+  if (conflicts.length > 0 && !force) return { ok: false, conflicts };
+  const next = appliedFields(secret);
+  const nextOwners: Owners = new Map();
+  for (const [other, fields] of owners) {
+    if (other === manager) continue;
+    // Forced: a field set to another value is taken from its other owners.
+    const kept = Object.fromEntries(MAPS.map((m) => [m, fields[m].filter((k) => {
+      const wanted = mapOf(secret, m)?.[k];
+      return wanted === undefined || wanted === mapOf(prev, m)?.[k];
+    })])) as unknown as AppliedFields;
+    nextOwners.set(other, kept);
+  }
+  nextOwners.set(manager, next);
+  const out = {} as Record<MapName, Record<string, string>>;
+  for (const m of MAPS) {
+    const result: Record<string, string> = { ...(mapOf(prev, m) ?? {}) };
+    for (const k of mine[m]) {
+      if (next[m].includes(k)) continue;
+      const ownedElsewhere = [...nextOwners].some(([o, f]) => o !== manager && f[m].includes(k));
+      if (!ownedElsewhere) delete result[k];
+    }
+    Object.assign(result, mapOf(secret, m) ?? {});
+    out[m] = result;
+  }
+  // A manager left owning nothing is dropped from managedFields, as the API server does.
+  for (const [m, f] of nextOwners) if (MAPS.every((k) => f[k].length === 0)) nextOwners.delete(m);
+  return { ok: true, ...out, owners: nextOwners };
 }

@@ -91,11 +91,12 @@ export class Controller {
     }, this.observer);
     const limiter = new RateLimiter({ perSecond: deps.config.reissuePerSecond ?? 20, clock: deps.clock });
     this.reconciler = new Reconciler({ cluster: deps.cluster, clock: deps.clock, logger: deps.logger, ca: this.ca, config: deps.config, observer: this.observer, limiter });
-    this.bundles = new BundleReconciler({ cluster: deps.cluster, ca: this.ca, logger: deps.logger });
+    this.bundles = new BundleReconciler({ cluster: deps.cluster, ca: this.ca, logger: deps.logger, observer: this.observer });
     this.rotation = new RotationReconciler({
       cluster: deps.cluster, clock: deps.clock, logger: deps.logger, ca: this.ca, observer: this.observer,
+      bundleConflicts: () => this.bundles.conflicted(),
       config: {
-        propagationDelayMs: deps.config.propagationDelayMs ?? 120_000,
+        propagationDelayMs: deps.config.propagationDelayMs ?? 300_000,
         skewMs: deps.config.skewMs ?? 300_000,
         checkIntervalMs: deps.config.checkIntervalMs ?? 10_000,
       },
@@ -212,8 +213,7 @@ export class Controller {
       return this.rotation.reconcile();
     }
     if (key.startsWith(BUNDLE_KEY_PREFIX)) {
-      await this.bundles.reconcile(key.slice(BUNDLE_KEY_PREFIX.length));
-      return {};
+      return this.bundles.reconcile(key.slice(BUNDLE_KEY_PREFIX.length));
     }
     return this.reconciler.reconcile(key);
   }

@@ -21,6 +21,11 @@ export interface ControllerObserver {
   reconciled?(seconds: number, outcome: 'success' | 'error'): void;
   /** The signing CA was (re)loaded: its expiry, or undefined when it is not usable. */
   caLoaded?(notAfter: Date | undefined): void;
+  /**
+   * A namespace's `mtls-trust-bundle` ConfigMap is someone else's (true, left alone) or no longer
+   * in the way (false).
+   */
+  trustBundleConflict?(namespace: string, conflict: boolean): void;
   /** The root rotation's phase (Prepared, Active, Retired, Aborted), or undefined: none yet. */
   rotationPhase?(phase: string | undefined): void;
 }

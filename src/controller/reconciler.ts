@@ -18,7 +18,7 @@ import { noObserver, type ControllerObserver } from './observer.ts';
 import { getCondition } from './conditions.ts';
 import { failedStatus, notReadyStatus, readyStatus, settledIssuing } from './status.ts';
 import { IdentityWriter } from './writer.ts';
-import { ANNOTATION_RENEW_REQUEST, buildSecret, containsAll, desiredMetadata, isOwnedBy, unb64, type SecretExtras, type SecretFacts, type SecretPems } from './secret.ts';
+import { ANNOTATION_RENEW_REQUEST, buildSecret, containsAll, desiredMetadata, fieldManagerFor, isOwnedBy, unb64, type SecretExtras, type SecretFacts, type SecretPems } from './secret.ts';
 import { buildOutputDataOffThread, KEYSTORE_P12, resolveKeystoreSpec, TLS_COMBINED_PEM, TRUSTSTORE_P12, usablePassword, type OutputsSpec } from '../outputs/index.ts';
 
 const OUTPUT_KEYS = [KEYSTORE_P12, TRUSTSTORE_P12, TLS_COMBINED_PEM];
@@ -201,7 +201,8 @@ export class Reconciler {
         revision: facts.revision,
         ...(facts.renewRequest ? { renewRequest: facts.renewRequest } : {}),
       };
-      await this.write.secret(buildSecret(identity, spec, issued, secretFacts, await extras(issued, existing)), existing);
+      await this.write.secret(buildSecret(identity, spec, issued, secretFacts, await extras(issued, existing)), existing, fieldManagerFor(identity));
+      await this.write.staleSecrets(identity, spec.secretName);
       const workloadsRestartedFor = await this.write.restartWorkloads(identity, spec, issued.serialNumber, facts.renewed);
       await this.write.status(identity, readyStatus(identity, spec, {
         notBefore: issued.notBefore, notAfter: issued.notAfter, serial: issued.serialNumber, revision: facts.revision,
@@ -252,9 +253,10 @@ export class Reconciler {
     const bundleStale = unb64(secret.data?.[CA_CRT]) !== ca.bundlePem;
     const outputsStale = !sameOutputs(secret.data, extra.data);
     if (bundleStale || outputsStale || !containsAll(secret.metadata.labels, want.labels) || !containsAll(secret.metadata.annotations, want.annotations) || secret.type !== 'kubernetes.io/tls') {
-      await this.write.secret(buildSecret(identity, spec, pems, secretFacts, extra), secret);
+      await this.write.secret(buildSecret(identity, spec, pems, secretFacts, extra), secret, fieldManagerFor(identity));
       this.logger.info('Secret brought up to date', { namespace: identity.metadata.namespace, name: identity.metadata.name, reason: bundleStale ? 'TrustBundleChanged' : outputsStale ? 'OutputsChanged' : 'SecretOutOfDate', serial });
     }
+    await this.write.staleSecrets(identity, spec.secretName);
     // A crash between the Secret write and the restart: restart now, still once for this serial.
     const workloadsRestartedFor = await this.write.restartWorkloads(identity, spec, serial, true);
     await this.write.status(identity, readyStatus(identity, spec, {

@@ -60,7 +60,13 @@ export function blockedIdentities(cluster: Cluster): string[] {
 }
 
 /** Copies of the trust bundle that must be current: issued Secrets and bundle ConfigMaps. */
-export function bundleCopies(cluster: Cluster, copies: IssuedCopy[], bundlePem: string | undefined): { total: number; current: number } {
+export function bundleCopies(
+  cluster: Cluster,
+  copies: IssuedCopy[],
+  bundlePem: string | undefined,
+  /** Namespaces whose mtls-trust-bundle is someone else's ConfigMap: there is no copy of ours to wait for. */
+  conflicted: ReadonlySet<string> = new Set(),
+): { total: number; current: number } {
   let total = 0;
   let current = 0;
   for (const c of copies) {
@@ -70,6 +76,7 @@ export function bundleCopies(cluster: Cluster, copies: IssuedCopy[], bundlePem: 
   }
   const namespaces = new Set(cluster.listIdentities().map((i) => i.metadata.namespace!));
   for (const ns of namespaces) {
+    if (conflicted.has(ns)) continue;
     total++;
     if (bundlePem !== undefined && cluster.getConfigMap(ns, TRUST_BUNDLE_CONFIGMAP)?.data?.[CA_CRT] === bundlePem) current++;
   }

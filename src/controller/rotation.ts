@@ -43,7 +43,11 @@ export class RotationReconciler {
   private readonly config: RotationConfig;
   private readonly observer: ControllerObserver;
 
-  constructor(deps: { cluster: Cluster; clock: Clock; logger: Logger; ca: CASource; config: RotationConfig; observer: ControllerObserver }) {
+  /** Namespaces whose mtls-trust-bundle ConfigMap is someone else's: no copy of ours to wait for. */
+  private readonly bundleConflicts: () => ReadonlySet<string>;
+
+  constructor(deps: { cluster: Cluster; clock: Clock; logger: Logger; ca: CASource; config: RotationConfig; observer: ControllerObserver; bundleConflicts?: () => ReadonlySet<string> }) {
+    this.bundleConflicts = deps.bundleConflicts ?? (() => new Set());
     this.cluster = deps.cluster;
     this.clock = deps.clock;
     this.logger = deps.logger;
@@ -86,7 +90,7 @@ export class RotationReconciler {
       distrustOld: rotation !== undefined && annotations[ANNOTATION_DISTRUST_ROOT] === rotation.oldRootFingerprint,
       oldRootNotAfter: rotation?.oldBundlePem ? latestExpiry(rotation.oldBundlePem, rotation.keptRootsPem) : undefined,
       blocked: blockedIdentities(this.cluster),
-      bundles: bundleCopies(this.cluster, copies, signing?.bundlePem),
+      bundles: bundleCopies(this.cluster, copies, signing?.bundlePem, this.bundleConflicts()),
       leaves: leafProgress(copies, newCA, now),
       propagationDelayMs: this.config.propagationDelayMs,
       skewMs: this.config.skewMs,

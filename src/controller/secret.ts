@@ -7,7 +7,9 @@ import {
   ANNOTATION_SERIAL,
   ANNOTATION_SPEC_HASH,
   ANNOTATION_SPIFFE_ID,
+  ANNOTATION_TEMPLATE_HASH,
   API_VERSION,
+  FIELD_MANAGER,
   CA_CRT,
   KIND,
   LABEL_IDENTITY,
@@ -19,6 +21,7 @@ import {
   type Secret,
 } from '../api/types.ts';
 import type { ResolvedSpec } from '../api/spec.ts';
+import { createHash } from 'node:crypto';
 
 /** Annotation a person sets on an identity to force a renewal (kubectl-mtls renew). */
 export const ANNOTATION_RENEW_REQUEST = 'mtls.dev/renew-request';
@@ -55,6 +58,28 @@ export function isOwnedBy(secret: Secret, identity: MutualTLSIdentity): boolean 
   );
 }
 
+/**
+ * The field manager an identity writes its Secret with: `mtls-operator/<identity uid>` (50
+ * characters; the API server allows 128). Each identity its own manager, so a second identity's
+ * first (non-forced) apply to a Secret the first one wrote conflicts on tls.crt/tls.key instead
+ * of silently replacing them, and labels/annotations an identity stops applying are removed.
+ */
+export function fieldManagerFor(identity: MutualTLSIdentity): string {
+  return `${FIELD_MANAGER}/${identity.metadata.uid ?? ''}`.slice(0, 128);
+}
+
+/** Whether the Secret was last written under the shared manager of earlier releases. */
+export function writtenByEarlierRelease(secret: Secret): boolean {
+  return secret.metadata.annotations?.[ANNOTATION_TEMPLATE_HASH] === undefined;
+}
+
+/** A short hash of the secretTemplate: written on the Secret, so a removed label is noticed. */
+export function templateHash(spec: ResolvedSpec): string {
+  const sorted = (m: Record<string, string>) => Object.entries(m).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const text = JSON.stringify([sorted(spec.secretTemplate.labels), sorted(spec.secretTemplate.annotations)]);
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}
+
 /** Extra outputs (keystores, combined PEM): their data entries and annotations. */
 export interface SecretExtras {
   data: Record<string, string>;
@@ -79,6 +104,7 @@ export function desiredMetadata(
     [ANNOTATION_CA_FINGERPRINT]: facts.caFingerprint,
     [ANNOTATION_SPEC_HASH]: facts.specHash,
     [ANNOTATION_REVISION]: String(facts.revision),
+    [ANNOTATION_TEMPLATE_HASH]: templateHash(spec),
   };
   if (facts.renewRequest) annotations[ANNOTATION_RENEW_REQUEST] = facts.renewRequest;
   return {

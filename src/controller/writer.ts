@@ -1,8 +1,10 @@
 /** The writes of one reconcile: the Secret, the status, Events, and opted-in workload restarts. */
-import { ANNOTATION_CERTIFICATE_HASH, type MutualTLSIdentity, type MutualTLSIdentityStatus, type ObjectRef, type Secret } from '../api/types.ts';
+import { ANNOTATION_CERTIFICATE_HASH, FIELD_MANAGER, LABEL_IDENTITY, type MutualTLSIdentity, type MutualTLSIdentityStatus, type ObjectRef, type Secret } from '../api/types.ts';
 import type { ResolvedSpec } from '../api/spec.ts';
 import type { Cluster } from '../cluster/port.ts';
 import type { Logger } from '../log.ts';
+import { identityLabelValue } from '../api/labels.ts';
+import { isOwnedBy, writtenByEarlierRelease } from './secret.ts';
 import { statusPatch } from './status.ts';
 
 export class IdentityWriter {
@@ -17,18 +19,54 @@ export class IdentityWriter {
   }
 
   /**
-   * One server-side apply carries key, chain and bundle, so every field stays ours to change or
-   * remove later. A new Secret is applied without force: one that appeared between our read and
-   * this write is not taken over (409, and the next reconcile sees whose it is). An existing one
+   * One server-side apply carries key, chain and bundle, with the identity's own field manager,
+   * so every field stays this identity's to change or remove later. A new Secret is applied
+   * without force: one that appeared between our read and this write, another identity's
+   * included, is not taken over (409, and the next reconcile sees whose it is). An existing one
    * is applied with the resourceVersion we read, so a change since then refuses the write.
+   *
+   * A Secret last written by an earlier release (one shared manager, `mtls-operator`): once the
+   * identity's manager has applied every field it wants, an empty apply as the shared manager
+   * releases what that manager alone still held (a label since removed from secretTemplate).
    */
-  async secret(secret: Secret, existing: Secret | undefined): Promise<void> {
+  async secret(secret: Secret, existing: Secret | undefined, fieldManager: string): Promise<void> {
     if (!existing) {
-      await this.cluster.applySecret(secret, { force: false });
+      await this.cluster.applySecret(secret, { force: false, fieldManager });
       return;
     }
     const rv = existing.metadata.resourceVersion;
-    await this.cluster.applySecret({ ...secret, metadata: { ...secret.metadata, ...(rv ? { resourceVersion: rv } : {}) } });
+    await this.cluster.applySecret({ ...secret, metadata: { ...secret.metadata, ...(rv ? { resourceVersion: rv } : {}) } }, { fieldManager });
+    if (writtenByEarlierRelease(existing)) {
+      const { name, namespace } = secret.metadata;
+      await this.cluster.applySecret({ apiVersion: 'v1', kind: 'Secret', metadata: { name, ...(namespace ? { namespace } : {}) } }, { force: false, fieldManager: FIELD_MANAGER });
+    }
+  }
+
+  /**
+   * Delete Secrets this identity wrote under an earlier spec.secretName, once the current one is
+   * written (looked for while status.secretName still names another Secret): only Secrets carrying our labels whose controller ownerReference is this identity,
+   * and only if unchanged since they were read. Returns the names deleted.
+   */
+  async staleSecrets(identity: MutualTLSIdentity, current: string): Promise<string[]> {
+    const { namespace, name, uid } = identity.metadata as { namespace: string; name: string; uid?: string };
+    // Only after a change: status.secretName names the Secret last written (set after the write).
+    const last = identity.status?.secretName;
+    if (!uid || last === undefined || last === current) return [];
+    const stale = this.cluster.listSecrets().filter((s) =>
+      s.metadata.namespace === namespace && s.metadata.name !== current &&
+      s.metadata.labels?.[LABEL_IDENTITY] === identityLabelValue(name) && isOwnedBy(s, identity) &&
+      s.metadata.uid !== undefined && s.metadata.resourceVersion !== undefined);
+    const deleted: string[] = [];
+    for (const s of stale) {
+      try {
+        await this.cluster.deleteOwnedSecret(namespace, s.metadata.name, { uid: s.metadata.uid!, resourceVersion: s.metadata.resourceVersion! });
+        deleted.push(s.metadata.name);
+        this.logger.info('old Secret deleted: secretName changed', { namespace, name, secret: s.metadata.name, reason: 'SecretNameChanged' });
+      } catch (err) {
+        this.logger.warn('old Secret not deleted', { namespace, name, secret: s.metadata.name, detail: (err as Error).message });
+      }
+    }
+    return deleted;
   }
 
   /** Patch status only when it differs; returns whether it wrote. */

@@ -38,6 +38,7 @@ export class OperatorMetrics implements ControllerObserver {
   private readonly caExpiration: Gauge;
   private readonly leader: Gauge;
   private readonly rotation: Gauge<'phase'>;
+  private readonly bundleConflict: Gauge<'namespace'>;
   /** Identities with a ready_status series. */
   private readonly known = new Set<string>();
 
@@ -68,6 +69,7 @@ export class OperatorMetrics implements ControllerObserver {
     // a 0 would read as "expired" (on a standby, which never loads the CA, too).
     this.caExpiration = new Gauge({ name: 'mtls_ca_expiration_timestamp_seconds', help: 'The date after which the signing CA certificate expires, in seconds since the epoch (absent while no CA is usable).', registers: [] });
     this.rotation = new Gauge({ name: 'mtls_root_rotation_phase', help: 'The root rotation phase: 1 for the current one (Prepared, Active, Retired, Aborted), 0 for the others; absent before the first rotation.', labelNames: ['phase'], registers });
+    this.bundleConflict = new Gauge({ name: 'mtls_trust_bundle_conflict', help: 'Namespaces whose mtls-trust-bundle ConfigMap the operator did not create: 1 while it is in the way (left untouched, no bundle written there).', labelNames: ['namespace'], registers });
     this.leader = new Gauge({ name: 'mtls_leader', help: '1 while this process holds the leader Lease and runs the controller, else 0.', registers });
     this.leader.set(0);
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
@@ -126,6 +128,11 @@ export class OperatorMetrics implements ControllerObserver {
       this.caExpiration.set(seconds(notAfter));
       if (!registered) this.registry.registerMetric(this.caExpiration);
     } else if (registered) this.registry.removeSingleMetric(name);
+  }
+
+  trustBundleConflict(namespace: string, conflict: boolean): void {
+    if (conflict) this.bundleConflict.set({ namespace }, 1);
+    else this.bundleConflict.remove({ namespace });
   }
 
   rotationPhase(phase: string | undefined): void {

@@ -32,6 +32,13 @@ export interface AllowRule {
   dnsSuffixes?: string[];
   /** CIDRs, IPv4 (`10.0.0.0/8`) or IPv6 (`fd00::/8`), with the host bits zero. */
   ipRanges?: string[];
+  /**
+   * true: the listed namespaces may also hold the short names `<service>` and `<service>.<ns>`
+   * (exactly those two forms). A client resolves them through its DNS search path in its own
+   * namespace first, so they are not bound to a namespace: only an explicit list may have them
+   * (a rule with shortNames must list its namespaces).
+   */
+  shortNames?: boolean;
 }
 
 export const DEFAULT_CLUSTER_DOMAIN = 'cluster.local';
@@ -44,6 +51,7 @@ export interface CompiledRule {
   namespaces: Set<string> | undefined;
   dnsSuffixes: string[];
   ipRanges: IPRanges;
+  shortNames: boolean;
 }
 
 export interface CompiledPolicy {
@@ -77,7 +85,7 @@ export function compile(cfg: NamePolicyConfig): CompiledPolicy {
 
 /** The fields of a policy file; a NamePolicyConfig also has trustDomain (the operator's flag). */
 const FILE_KEYS = ['clusterDomain', 'allow'];
-const RULE_KEYS = ['namespaces', 'dnsSuffixes', 'ipRanges'];
+const RULE_KEYS = ['namespaces', 'dnsSuffixes', 'ipRanges', 'shortNames'];
 
 function validateConfig(raw: unknown, keys: string[]): CompiledPolicy {
   const top = mapping(raw, '(top level)', keys);
@@ -132,10 +140,21 @@ function validateConfig(raw: unknown, keys: string[]): CompiledPolicy {
       const cidr = parseCIDR(str(c, path), path);
       ipRanges.add(cidr.network, cidr.prefix);
     }
-    if (dnsSuffixes.length === 0 && ranges.length === 0) {
-      throw new PolicyConfigError(at, 'allows nothing: give dnsSuffixes, ipRanges or both');
+    let shortNames = false;
+    if (rule['shortNames'] !== undefined) {
+      if (typeof rule['shortNames'] !== 'boolean') throw new PolicyConfigError(`${at}.shortNames`, `must be true or false, not ${describe(rule['shortNames'])}`);
+      shortNames = rule['shortNames'];
+      if (shortNames && namespaces === undefined) {
+        throw new PolicyConfigError(
+          `${at}.shortNames`,
+          'needs the namespaces listed: short names (<service>, <service>.<namespace>) resolve in the client\'s own namespace, so they are granted namespace by namespace, never to every namespace',
+        );
+      }
     }
-    return { namespaces, dnsSuffixes, ipRanges };
+    if (dnsSuffixes.length === 0 && ranges.length === 0 && !shortNames) {
+      throw new PolicyConfigError(at, 'allows nothing: give dnsSuffixes, ipRanges, shortNames: true, or several');
+    }
+    return { namespaces, dnsSuffixes, ipRanges, shortNames };
   });
   return { clusterDomain, rules };
 }
@@ -214,6 +233,7 @@ function parseCIDR(text: string, path: string): { network: ParsedIP; prefix: num
  *       - namespaces: [payments]            # ABSENT = EVERY NAMESPACE
  *         dnsSuffixes: [payments.example.com]
  *         ipRanges: [10.20.0.0/16, fd00:20::/32]
+ *         shortNames: true                # <service> and <service>.payments (namespaces required)
  *
  * Throws an Error whose message names the bad field (`allow[0].ipRanges[1]: ...`). Unknown
  * fields are errors (a misspelt `namespace:` must not silently widen a rule to every namespace).
@@ -250,6 +270,7 @@ export function parsePolicyConfig(text: string): NamePolicyConfig {
       ...(r.namespaces !== undefined ? { namespaces: [...r.namespaces] } : {}),
       ...(r.dnsSuffixes !== undefined ? { dnsSuffixes: [...r.dnsSuffixes] } : {}),
       ...(r.ipRanges !== undefined ? { ipRanges: [...r.ipRanges] } : {}),
+      ...(r.shortNames !== undefined ? { shortNames: r.shortNames } : {}),
     })),
   };
   return cfg;

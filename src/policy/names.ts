@@ -24,26 +24,36 @@
  *   1. `<labels>.<ns>.svc.D` — a service name (or a subdomain of one) of namespace `ns`.
  *   2. `D` itself, or any other name ending in `.D` (pod records `<ip>.<ns>.pod.D`,
  *      `svc.D`, `<ns>.svc.D`, ...) — the cluster DNS zone: refused.
- *   3. `<labels>.<ns>.svc` — a service name (or a subdomain) of namespace `ns`.
- *   4. `<labels>.pod` — the short form of a pod record (`<ip>.<ns>.pod`): refused.
- *   5. `<svc>` — a single label: allowed (it is a service of whichever namespace resolves it).
- *   6. `<labels>.<x>` — the `<svc>.<ns>` short form (or a subdomain) of namespace `x`.
- * In forms 1, 3 and 6 the name belongs to N when `ns` (or `x`) is N and at least one label
- * stands before it. Because the `.svc` and cluster-domain forms are matched first, a namespace
- * whose name is `svc`, `pod` or a label of D gains nothing: in namespace `svc`, `payments.prod.svc`
- * still belongs to `prod` (namespace `svc` writes `api.svc.svc`); in namespace `local`,
+ *   3. `<svc>` — a single label: a SHORT NAME (rule `short-name`).
+ *   4. `<labels>.<ns>.svc` — a service name (or a subdomain) of namespace `ns`.
+ *   5. `<labels>.pod` — the short form of a pod record (`<ip>.<ns>.pod`): refused.
+ *   6. `<labels>.N` — the `<svc>.<ns>` short form with the identity's own namespace: a SHORT
+ *      NAME (rule `short-name`).
+ *   7. anything else — another namespace's short form, or a name outside the cluster: refused
+ *      unless a dnsSuffix of the allow-list allows it.
+ * In forms 1 and 4 the name belongs to N when `ns` is N and at least one label stands before it.
+ * Because the `.svc` and cluster-domain forms are matched first, a namespace whose name is `svc`,
+ * `pod` or a label of D gains nothing: in namespace `svc`, `payments.prod.svc` still belongs to
+ * `prod` (namespace `svc` writes `api.svc.svc`); in namespace `local`,
  * `x.prod.svc.cluster.local` and `*.local` are still refused.
  *
- * Caveats, by design of the forms above: a single-label name (`api`) resolves to a different
- * service in every namespace, so a client that dials `api` accepts any namespace's `api`; and a
- * namespace named like a public top-level domain (`com`, `dev`, `io`) may name anything under
- * that domain through form 6 (`www.example.com` in namespace `com`). Clients should dial
- * qualified names, and clusters should not create namespaces named like public TLDs.
+ * Short names are not bound to any namespace. A client's resolv.conf searches
+ * `<its ns>.svc.D svc.D D` first (ndots 5), so `payments` dialled from namespace `app` is app's
+ * service `payments`, and `redis-0.redis` dialled from `app` is pod `redis-0` of app's own
+ * headless service `redis` before it is ever service `redis-0` of namespace `redis`. A
+ * certificate for a short name is therefore accepted by clients of every namespace for their own
+ * service. They are refused unless an allow rule with `shortNames: true` lists N, and even then
+ * only exactly `<svc>` and `<svc>.N`: no wildcard (`*.N`) and nothing under `<svc>.N`. Nor does
+ * N claim anything else under `.N`: a namespace named like a top-level domain or public suffix
+ * (`dev`, `app`, `com`) gets no public names (`www.example.com` in namespace `com` is refused);
+ * with shortNames it gets exactly `<svc>.N`, which for such a namespace is also a public DNS
+ * name: do not grant shortNames to namespaces named like public suffixes.
  *
  * Wildcards (rule `wildcard`): `*` is never allowed. `*.B` is allowed exactly when `x.B` would
- * be for every label x: `*.api.dev.svc`, `*.dev.svc` (every service of dev), `*.dev` and
- * `*.dev.svc.cluster.local` are allowed in `dev`; `*.svc` (the wildcard would be the
- * namespace), `*.cluster.local`, `*.local` (they cover the cluster domain) and `*.com` are not.
+ * be for every label x: `*.api.dev.svc`, `*.dev.svc` (every service of dev) and
+ * `*.dev.svc.cluster.local` are allowed in `dev`; `*.dev` (short names), `*.svc` (the wildcard
+ * would be the namespace), `*.cluster.local`, `*.local` (they cover the cluster domain) and
+ * `*.com` are not.
  *
  * ## Other names
  * - ipAddresses: refused unless an allow rule for N has an ipRange holding the address. An
@@ -92,6 +102,7 @@ export interface PolicyViolation {
 export const POLICY_RULES = [
   'dns-syntax', // not a lowercase RFC 1123 name (or a misplaced wildcard)
   'wildcard', // a wildcard that reaches beyond the namespace
+  'short-name', // <svc> or <svc>.N without the allow-list's shortNames for N (or a wildcard/subdomain of one)
   'namespace-bound', // a name of another namespace, of the cluster DNS zone, or outside the cluster
   'ip-syntax', // not an IP address (or one with a zone)
   'ip-allow-list', // an IP address that no allow rule of the namespace holds
@@ -151,18 +162,24 @@ function checkDnsName(name: string, at: string, ns: string, domain: string, rule
   const syntax = dnsSyntaxProblem(name);
   if (syntax) return violation('dnsNames', name, 'dns-syntax', `${at} ${q(name)} ${syntax}`);
 
-  const verdict = classify(name, ns, domain);
+  const verdict = classify(name, ns, domain, rules.some((r) => r.shortNames));
   if (verdict.ok) return undefined;
   if (rules.some((r) => r.dnsSuffixes.some((s) => name === s || name.endsWith('.' + s)))) return undefined;
   return violation('dnsNames', name, verdict.rule, `${at} ${q(name)} ${verdict.why}`);
 }
 
-type Verdict = { ok: true } | { ok: false; rule: 'wildcard' | 'namespace-bound'; why: string };
+type Rule = 'wildcard' | 'namespace-bound' | 'short-name';
+type Verdict = { ok: true } | { ok: false; rule: Rule; why: string };
 
-/** Whether a syntactically valid DNS name belongs to namespace `ns` (see the module comment). */
-function classify(name: string, ns: string, domain: string): Verdict {
-  const ownForms = `<service>, <service>.${ns}, <service>.${ns}.svc, <service>.${ns}.svc.${domain} and their subdomains`;
-  const refuse = (rule: 'wildcard' | 'namespace-bound', why: string): Verdict => ({ ok: false, rule, why });
+/**
+ * Whether a syntactically valid DNS name belongs to namespace `ns` (see the module comment);
+ * `shortNames`: an allow rule grants `ns` the short names `<svc>` and `<svc>.<ns>`.
+ */
+function classify(name: string, ns: string, domain: string, shortNames: boolean): Verdict {
+  const ownForms = `<service>.${ns}.svc, <service>.${ns}.svc.${domain} and their subdomains`;
+  const refuse = (rule: Rule, why: string): Verdict => ({ ok: false, rule, why });
+  const short = (): Verdict => refuse('short-name',
+    `is a short name: a client resolves it through its DNS search path in its own namespace first, so it is not bound to namespace ${q(ns)}: write <service>.${ns}.svc; the short names <service> and <service>.${ns} (exactly, without wildcards or subdomains) need an allow-list rule with shortNames for ${q(ns)}`);
   const otherNamespace = (other: string): Verdict =>
     refuse('namespace-bound', `belongs to namespace ${q(other)}, not ${q(ns)}: an identity may only name services of its own namespace`);
 
@@ -192,12 +209,12 @@ function classify(name: string, ns: string, domain: string): Verdict {
   if (name === domain || name.endsWith('.' + domain)) {
     return refuse('namespace-bound', `is in the cluster DNS zone ${q(domain)} but is not a service name <service>.<namespace>.svc.${domain}: the names of namespace ${q(ns)} are ${ownForms}`);
   }
-  if (labels.length === 1) return { ok: true };
+  if (labels.length === 1) return shortNames ? { ok: true } : short();
   if (labels.at(-1) === 'svc') return serviceForm(labels.slice(0, -1), '.svc');
   if (labels.at(-1) === 'pod') {
     return refuse('namespace-bound', `has the form of a pod record (<ip>.<namespace>.pod), which resolves to pods of any namespace: the names of namespace ${q(ns)} are ${ownForms}`);
   }
-  if (labels.at(-1) === ns) return { ok: true };
+  if (labels.at(-1) === ns) return shortNames && labels.length === 2 && labels[0] !== '*' ? { ok: true } : short();
   return refuse(
     'namespace-bound',
     `is not a name of namespace ${q(ns)} (${ownForms}), and no allow-list rule of the operator allows it for ${q(ns)}`,

@@ -190,6 +190,7 @@ describe('KubeCluster writes and reads', () => {
       metadata: {
         name: 'mtls-trust-bundle',
         namespace: 'team-a',
+        resourceVersion: '5', // the one read: a ConfigMap changed since is refused
         labels: MANAGED,
         annotations: { 'mtls.dev/ca-fingerprint': 'ab12' },
         ownerReferences: [{ apiVersion: 'v1', kind: 'Namespace', name: 'team-a', uid: 'ns-1' }],

@@ -115,14 +115,14 @@ describe('kubectl mtls issue --local', () => {
     const policy = join(dir, 'policy.yaml');
     writeFileSync(policy, 'allow:\n  - namespaces: [team-a]\n    ipRanges: [10.1.0.0/16]\n');
     const r = await real().run('issue', '--local', '--ca-cert', caCert, '--ca-key', caKey, '--name', 'web', '-n', 'team-a', '--sa', 'web-sa',
-      '--dns', 'web.team-a.svc', '--dns', 'web', '--ip', '10.1.2.3', '--duration', '48h', '--name-policy-file', policy, '--out', out);
+      '--dns', 'web.team-a.svc', '--dns', 'web.team-a.svc.cluster.local', '--ip', '10.1.2.3', '--duration', '48h', '--name-policy-file', policy, '--out', out);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^Issued spiffe:\/\/cluster.local\/ns\/team-a\/sa\/web-sa\n/);
     const v = spawnSync('openssl', ['verify', '-CAfile', join(out, 'ca.crt'), join(out, 'tls.crt')], { encoding: 'utf8' });
     assert.equal(v.status, 0, v.stdout + v.stderr);
     assert.match(v.stdout, /tls.crt: OK/);
     const leaf = new X509Certificate(readFileSync(join(out, 'tls.crt')));
-    assert.deepEqual(sanOf(leaf), { uris: ['spiffe://cluster.local/ns/team-a/sa/web-sa'], dnsNames: ['web.team-a.svc', 'web'], ipAddresses: ['10.1.2.3'] });
+    assert.deepEqual(sanOf(leaf), { uris: ['spiffe://cluster.local/ns/team-a/sa/web-sa'], dnsNames: ['web.team-a.svc', 'web.team-a.svc.cluster.local'], ipAddresses: ['10.1.2.3'] });
     assert.equal(leaf.validToDate.getTime() - leaf.validFromDate.getTime(), 48 * 3_600_000);
     assert.equal(statSync(join(out, 'tls.key')).mode & 0o777, 0o600);
     const text = spawnSync('openssl', ['x509', '-in', join(out, 'tls.crt'), '-noout', '-ext', 'subjectAltName'], { encoding: 'utf8' });

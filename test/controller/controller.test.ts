@@ -83,7 +83,7 @@ describe('controller over the in-memory cluster', () => {
     assert.equal(st.notAfter, new Date(leaf.validTo).toISOString());
     assert.equal(h.cluster.writesOf('applySecret'), 1, 'one Secret write: key, chain and bundle together');
     assert.equal(h.cluster.writesOf('patchStatus'), 1);
-    assert.equal(h.cluster.writesOf('applyConfigMap'), 1, "and the namespace's trust bundle ConfigMap");
+    assert.equal(h.cluster.writesOf('createConfigMap'), 1, "and the namespace's trust bundle ConfigMap (created: never one someone else made)");
     assert.equal(h.cluster.writesOf('writeConfigMap'), 1, 'the CA in use, recorded once in the rotation state');
     assert.equal(h.cluster.writesOf(), 4);
     assert.deepEqual(h.cluster.events.map((e) => e.reason), ['Issued']);

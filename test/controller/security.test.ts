@@ -19,7 +19,7 @@ describe('controller: name policy and key material', () => {
 
   it("refuses another namespace's service name: PolicyViolation, a Warning Event, no certificate; others unaffected", async () => {
     h = await startHarness({ config: { checkPolicy: policy() } });
-    h.identity('good', { dnsNames: ['web', 'web.dev.svc'] });
+    h.identity('good', { dnsNames: ['web.dev.svc'] });
     await h.settle();
     const good = h.leaf('good-mtls')!.serialNumber;
     h.identity('thief', { dnsNames: ['payments.prod.svc'] });
@@ -57,7 +57,7 @@ describe('controller: name policy and key material', () => {
     let logs = '';
     out.on('data', (d: Buffer) => (logs += d.toString()));
     h = await startHarness({ logger: createLogger('debug', out), config: { checkPolicy: policy() } });
-    h.identity('web', { dnsNames: ['web'], privateKey: { algorithm: 'RSA', size: 2048, encoding: 'PKCS1' } });
+    h.identity('web', { dnsNames: ['web.dev.svc'], privateKey: { algorithm: 'RSA', size: 2048, encoding: 'PKCS1' } });
     h.identity('ed', { privateKey: { algorithm: 'Ed25519' } });
     h.identity('thief', { dnsNames: ['payments.prod.svc'] });
     await h.settle();
@@ -72,7 +72,7 @@ describe('controller: name policy and key material', () => {
     await h.advance(17 * H); // renewals
     collect();
     h.cluster.failNext('applySecret', new Error('apiserver unavailable'));
-    h.identity('web', { dnsNames: ['web', 'web.dev'], privateKey: { algorithm: 'RSA', size: 2048, encoding: 'PKCS1' } });
+    h.identity('web', { dnsNames: ['web.dev.svc', 'web.dev.svc.cluster.local'], privateKey: { algorithm: 'RSA', size: 2048, encoding: 'PKCS1' } });
     await h.settle();
     await h.advance(2000);
     collect();

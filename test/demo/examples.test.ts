@@ -92,7 +92,7 @@ describe('examples/ (kubectl kustomize)', function () {
     const client = find('MutualTLSIdentity', 'client');
     assert.equal(server.apiVersion, 'mtls.dev/v1alpha1');
     assert.equal(server.spec.serviceAccountName, 'server');
-    assert.deepEqual(server.spec.dnsNames, ['server', 'server.demo', 'server.demo.svc', 'server.demo.svc.cluster.local']);
+    assert.deepEqual(server.spec.dnsNames, ['server.demo.svc', 'server.demo.svc.cluster.local']);
     assert.equal(client.spec.serviceAccountName, 'client');
     assert.equal(client.spec.dnsNames, undefined);
     assert.equal(spiffeIdOf(server).spiffeId, SERVER_ID);

@@ -39,7 +39,7 @@ type Owners = Map<string, Set<string>>;
 export interface RecordedRequest { method: string; path: string; query: string; contentType: string; status: number; verb?: Verb; name?: string }
 
 export const RESOURCES: Record<string, { apiVersion: string; kind: string; verbs: Verb[]; custom?: boolean }> = {
-  secrets: { apiVersion: 'v1', kind: 'Secret', verbs: ['list', 'watch', 'get', 'create', 'apply', 'merge'] },
+  secrets: { apiVersion: 'v1', kind: 'Secret', verbs: ['list', 'watch', 'get', 'create', 'apply', 'merge', 'delete'] },
   configmaps: { apiVersion: 'v1', kind: 'ConfigMap', verbs: ['list', 'watch', 'create', 'update', 'apply', 'delete'] },
   events: { apiVersion: 'v1', kind: 'Event', verbs: ['create', 'merge'] },
   mutualtlsidentities: { apiVersion: 'mtls.dev/v1alpha1', kind: 'MutualTLSIdentity', verbs: ['list', 'watch', 'get', 'status'], custom: true },
@@ -339,6 +339,13 @@ export class FakeApiServer {
     if (verb !== 'create' && verb !== 'apply' && !old) throw notFound();
     if (verb === 'get') return [200, this.present(plural, key)];
     if (verb === 'delete') {
+      const pre = (body as { preconditions?: { uid?: string; resourceVersion?: string } } | undefined)?.preconditions;
+      if (pre?.uid !== undefined && pre.uid !== old!.metadata.uid) {
+        throw apiError(409, 'Conflict', `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${old!.metadata.uid}`);
+      }
+      if (pre?.resourceVersion !== undefined && pre.resourceVersion !== old!.metadata.resourceVersion) {
+        throw apiError(409, 'Conflict', `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${old!.metadata.resourceVersion}`);
+      }
       this.commit(plural, null, old);
       return [200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name: objName, kind: plural, uid: old!.metadata.uid } }];
     }

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { ConfigError, loadConfig } from '../../src/config.ts';
 
 describe('config: leader election, metrics and shutdown flags', () => {
-  it('trust lifecycle defaults: 20 re-issues/s, 2m propagation, 5m skew, no workload restarts', () => {
+  it('trust lifecycle defaults: 20 re-issues/s, 5m propagation (kubelet refresh ~2m + workload reload), 5m skew, no workload restarts', () => {
     const c = loadConfig([], {});
-    assert.deepEqual([c.reissuePerSecond, c.propagationDelayMs, c.skewMs, c.allowWorkloadRestart], [20, 120_000, 300_000, false]);
+    assert.deepEqual([c.reissuePerSecond, c.propagationDelayMs, c.skewMs, c.allowWorkloadRestart], [20, 300_000, 300_000, false]);
     const d = loadConfig(['--reissue-rate=5', '--rotation-propagation-delay=30s'], { MTLS_ROTATION_SKEW: '1m', MTLS_ALLOW_WORKLOAD_RESTART: 'true' });
     assert.deepEqual([d.reissuePerSecond, d.propagationDelayMs, d.skewMs, d.allowWorkloadRestart], [5, 30_000, 60_000, true]);
   });

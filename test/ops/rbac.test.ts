@@ -42,21 +42,22 @@ describe('deploy/ RBAC: least privilege (issue 19, point 4)', () => {
     const all = docs('deploy/rbac.yaml');
     const cm = all.flatMap((o) => (o.rules ?? []).map((r: Any) => ({ kind: o.kind, ns: o.metadata.namespace, ...r }))).filter((r: Any) => r.resources.includes('configmaps'));
     assert.deepEqual(cm, [
-      { kind: 'ClusterRole', ns: undefined, apiGroups: [''], resources: ['configmaps'], resourceNames: ['mtls-trust-bundle'], verbs: ['list', 'watch', 'patch', 'create', 'delete'] },
-      // The rotation state is written only with a resourceVersion precondition (PUT = update), its first write a POST:
-      // a POST has no name in the URL, so that create cannot carry resourceNames (and is limited to mtls-system).
+      { kind: 'ClusterRole', ns: undefined, apiGroups: [''], resources: ['configmaps'], resourceNames: ['mtls-trust-bundle'], verbs: ['list', 'watch', 'patch', 'delete'] },
+      // First writes are POSTs (the trust bundle, never taking over someone's ConfigMap; the rotation state): a POST has
+      // no name in the URL, so create cannot carry resourceNames. A create can make a new object, never change one.
+      { kind: 'ClusterRole', ns: undefined, apiGroups: [''], resources: ['configmaps'], verbs: ['create'] },
+      // The rotation state is written only with a resourceVersion precondition (PUT = update).
       { kind: 'Role', ns: 'mtls-system', apiGroups: [''], resources: ['configmaps'], resourceNames: ['mtls-trust-rotation'], verbs: ['list', 'watch', 'update'] },
-      { kind: 'Role', ns: 'mtls-system', apiGroups: [''], resources: ['configmaps'], verbs: ['create'] },
     ]);
   });
 
-  it('identities: list/watch only; status: patch only (no update); no delete or update of Secrets', () => {
+  it('identities: list/watch only; status: patch only (no update); no update of Secrets (delete only for a renamed secretName)', () => {
     const role = docs('deploy/rbac.yaml').find((o) => o.kind === 'ClusterRole');
     const verbs = (resource: string) => role.rules.find((r: Any) => r.resources.includes(resource))?.verbs;
     assert.deepEqual(verbs('mutualtlsidentities'), ['list', 'watch']);
     assert.deepEqual(verbs('mutualtlsidentities/status'), ['patch']);
     assert.deepEqual(verbs('mutualtlsidentities/finalizers'), ['update']);
-    assert.deepEqual(verbs('secrets'), ['get', 'list', 'watch', 'patch', 'create']);
+    assert.deepEqual(verbs('secrets'), ['get', 'list', 'watch', 'patch', 'create', 'delete']);
     assert.deepEqual(verbs('events'), ['create', 'patch']);
   });
 

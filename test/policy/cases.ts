@@ -84,6 +84,13 @@ const other = (name: string, owner: string, o: Opts = {}) =>
 const notOurs = (name: string, o: Opts = {}) => noName(name, 'namespace-bound', /is not a name of namespace .*no allow-list rule/, o);
 const notService = (name: string, o: Opts = {}) => noName(name, 'namespace-bound', /is not a service name: a name ending in/, o);
 const zone = (name: string, o: Opts = {}) => noName(name, 'namespace-bound', /is in the cluster DNS zone/, o);
+const shortName = (name: string, o: Opts = {}) =>
+  noName(
+    name,
+    'short-name',
+    `dnsNames[0] ${JSON.stringify(name)} is a short name: a client resolves it through its DNS search path in its own namespace first, so it is not bound to namespace "${o.ns ?? 'dev'}": write <service>.${o.ns ?? 'dev'}.svc; the short names <service> and <service>.${o.ns ?? 'dev'} (exactly, without wildcards or subdomains) need an allow-list rule with shortNames for "${o.ns ?? 'dev'}" (rule: short-name)`,
+    o,
+  );
 const pod = (name: string, o: Opts = {}) => noName(name, 'namespace-bound', /has the form of a pod record/, o);
 const wild = (name: string, message: RegExp, o: Opts = {}) => noName(name, 'wildcard', message, o);
 
@@ -97,18 +104,17 @@ const ipRefused = (ip: string, index = 0): Refusal => ({
   message: new RegExp(`^ipAddresses\\[${index}\\] ${JSON.stringify(ip).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`),
 });
 
-const LONG_OK = `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(57)}.dev`; // 253
-const LONG_BAD = `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(58)}.dev`; // 254
+const LONG_OK = `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(53)}.dev.svc`; // 253
+const LONG_BAD = `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(54)}.dev.svc`; // 254
+/** The allow-list grants dev (and redis) the short names. */
+const SHORT: AllowRule[] = [{ namespaces: ['dev', 'redis'], shortNames: true }];
 
 const EXAMPLE_COM: AllowRule[] = [{ namespaces: ['dev'], dnsSuffixes: ['example.com'] }];
 
 export const CASES: Case[] = [
   // ---- every allowed form, namespace dev
-  okName('api'),
-  okName('api.dev'),
   okName('api.dev.svc'),
   okName('api.dev.svc.cluster.local'),
-  okName('v1.api.dev'),
   okName('x.y.api.dev.svc'),
   okName('a.b.svc.dev.svc.cluster.local'),
   okName('web-0.api.dev.svc.cluster.local'), // a StatefulSet pod's stable name
@@ -116,14 +122,9 @@ export const CASES: Case[] = [
   okName('*.api.dev.svc.cluster.local'),
   okName('*.dev.svc'), // every service of dev: still dev's
   okName('*.dev.svc.cluster.local'),
-  okName('*.dev'),
-  okName('svc'), // single labels are service names, whatever they spell
-  okName('pod'),
-  okName('local'),
-  okName('xn--bcher-kva.dev'), // punycode is plain ASCII
-  okName('xn--bcher-kva'),
+  okName('xn--bcher-kva.dev.svc'), // punycode is plain ASCII
   okName('dev.dev.svc'), // a service named like its namespace
-  okName('123.dev'),
+  okName('123.dev.svc'),
   okName(LONG_OK),
   okName('api.dev.svc.corp.example', { clusterDomain: 'corp.example' }),
   okName('*.api.dev.svc.corp.example', { clusterDomain: 'corp.example' }),
@@ -131,13 +132,47 @@ export const CASES: Case[] = [
   // namespaces named like the reserved labels or the cluster domain's labels
   okName('api.svc.svc', { ns: 'svc' }),
   okName('api.svc.svc.cluster.local', { ns: 'svc' }),
-  okName('api', { ns: 'svc' }),
-  okName('x.local', { ns: 'local' }),
-  okName('x.cluster', { ns: 'cluster' }),
-  okName('*.cluster', { ns: 'cluster' }),
   okName('x.pod.svc', { ns: 'pod' }),
-  make('several names of dev at once: allowed', { dnsNames: ['api', 'api.dev', 'api.dev.svc', 'api.dev.svc.cluster.local', '*.api.dev.svc'] }, 'allowed'),
+  make('several names of dev at once: allowed', { dnsNames: ['api.dev.svc', 'api.dev.svc.cluster.local', '*.api.dev.svc'] }, 'allowed'),
   make('no names at all: allowed', {}, 'allowed'),
+
+  // ---- short names: a client resolves them in its own namespace first, so no namespace owns them
+  shortName('api'),
+  shortName('api.dev'),
+  shortName('v1.api.dev'),
+  shortName('*.dev'),
+  shortName('svc'), // single labels, whatever they spell
+  shortName('pod'),
+  shortName('local'),
+  shortName('xn--bcher-kva'),
+  shortName('123.dev'),
+  shortName(`${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(57)}.dev`),
+  shortName('api', { ns: 'svc' }),
+  shortName('x.local', { ns: 'local' }),
+  shortName('x.cluster', { ns: 'cluster' }),
+  shortName('*.cluster', { ns: 'cluster' }),
+  // issue 19: in namespace redis, `redis-0.redis` dialled from namespace app is app's own pod redis-0
+  shortName('redis-0.redis', { ns: 'redis' }),
+  shortName('*.redis', { ns: 'redis' }),
+  okName('redis-0.redis.svc', { ns: 'redis' }),
+  okName('redis-0.redis.redis.svc', { ns: 'redis' }),
+  // a namespace named like a top-level domain claims nothing under it
+  shortName('www.example.com', { ns: 'com' }),
+  shortName('example.dev', { ns: 'dev' }),
+  shortName('www.example.com', { ns: 'com', allow: [{ namespaces: ['com'], shortNames: true }] }),
+  // shortNames: exactly <svc> and <svc>.N, for the namespaces listed
+  okName('api', { allow: SHORT }),
+  okName('api.dev', { allow: SHORT }),
+  okName('xn--bcher-kva', { allow: SHORT }),
+  okName('redis-0.redis', { ns: 'redis', allow: SHORT }),
+  shortName('v1.api.dev', { allow: SHORT }),
+  shortName('*.dev', { allow: SHORT }),
+  shortName('*.redis', { ns: 'redis', allow: SHORT }),
+  shortName('api', { ns: 'prod', allow: SHORT }),
+  notOurs('api.prod', { allow: SHORT }),
+  other('api.prod.svc', 'prod', { allow: SHORT }),
+  wild('*', /is a wildcard for every name/, { allow: SHORT }),
+  make('several names of dev with shortNames: allowed', { dnsNames: ['api', 'api.dev', 'api.dev.svc', 'api.dev.svc.cluster.local', '*.api.dev.svc'], allow: SHORT }, 'allowed'),
 
   // ---- other namespaces, in each position
   make(
@@ -307,9 +342,9 @@ export const CASES: Case[] = [
   ips('leading zeros', ['010.0.0.1'], { field: 'ipAddresses', value: '010.0.0.1', rule: 'ip-syntax' }, { admission: false }),
 
   // ---- commonName
-  make('CN equal to one of the dnsNames: allowed', { dnsNames: ['api', 'api.dev.svc'], cn: 'api.dev.svc' }, 'allowed'),
+  make('CN equal to one of the dnsNames: allowed', { dnsNames: ['api.dev.svc.cluster.local', 'api.dev.svc'], cn: 'api.dev.svc' }, 'allowed'),
   make('CN equal to an allow-listed dnsName: allowed', { dnsNames: ['api.example.com'], cn: 'api.example.com', allow: EXAMPLE_COM }, 'allowed'),
-  make('CN of the namespace but not in dnsNames: refused', { dnsNames: ['api'], cn: 'api.dev.svc' }, {
+  make('CN of the namespace but not in dnsNames: refused', { dnsNames: ['api.dev.svc.cluster.local'], cn: 'api.dev.svc' }, {
     field: 'commonName',
     value: 'api.dev.svc',
     rule: 'common-name',
@@ -317,9 +352,9 @@ export const CASES: Case[] = [
       'commonName "api.dev.svc" is not one of the identity\'s dnsNames: the common name may only repeat one of its DNS names (add it to dnsNames, or leave commonName unset) (rule: common-name)',
   }),
   make('CN without dnsNames: refused', { cn: 'api' }, { field: 'commonName', value: 'api', rule: 'common-name' }),
-  make('CN of free text: refused', { dnsNames: ['api'], cn: 'Payments Service' }, { field: 'commonName', value: 'Payments Service', rule: 'common-name' }),
-  make('CN of another namespace: refused', { dnsNames: ['api'], cn: 'payments.prod.svc' }, { field: 'commonName', value: 'payments.prod.svc', rule: 'common-name' }),
-  make('CN equal to the SPIFFE ID: refused', { dnsNames: ['api'], cn: 'spiffe://cluster.local/ns/dev/sa/default' }, {
+  make('CN of free text: refused', { dnsNames: ['api.dev.svc'], cn: 'Payments Service' }, { field: 'commonName', value: 'Payments Service', rule: 'common-name' }),
+  make('CN of another namespace: refused', { dnsNames: ['api.dev.svc'], cn: 'payments.prod.svc' }, { field: 'commonName', value: 'payments.prod.svc', rule: 'common-name' }),
+  make('CN equal to the SPIFFE ID: refused', { dnsNames: ['api.dev.svc'], cn: 'spiffe://cluster.local/ns/dev/sa/default' }, {
     field: 'commonName',
     value: 'spiffe://cluster.local/ns/dev/sa/default',
     rule: 'common-name',
@@ -327,13 +362,13 @@ export const CASES: Case[] = [
   make('CN differing in case: refused', { dnsNames: ['api.dev.svc'], cn: 'API.dev.svc' }, { field: 'commonName', value: 'API.dev.svc', rule: 'common-name' }),
 
   // ---- order: dnsNames, then ipAddresses, then commonName
-  make('a bad dnsName is reported before a bad IP and CN', { dnsNames: ['api', 'x.prod.svc'], ips: ['10.0.0.1'], cn: 'nope' }, {
+  make('a bad dnsName is reported before a bad IP and CN', { dnsNames: ['api.dev.svc', 'x.prod.svc'], ips: ['10.0.0.1'], cn: 'nope' }, {
     field: 'dnsNames',
     value: 'x.prod.svc',
     rule: 'namespace-bound',
     message: /^dnsNames\[1\] "x\.prod\.svc" belongs to namespace "prod"/,
   }),
-  make('a bad IP is reported before a bad CN', { dnsNames: ['api'], ips: ['10.0.0.1'], cn: 'nope' }, ipRefused('10.0.0.1')),
+  make('a bad IP is reported before a bad CN', { dnsNames: ['api.dev.svc'], ips: ['10.0.0.1'], cn: 'nope' }, ipRefused('10.0.0.1')),
 
   // ---- uris: the operator's own SPIFFE ID only (not in the spec: no admission)
   make('own SPIFFE ID: allowed', { uris: ['spiffe://cluster.local/ns/dev/sa/default'], admission: false }, 'allowed'),
@@ -381,6 +416,7 @@ export function paramData(cfg: NamePolicyConfig): Record<string, string> {
     for (const ns of rule.namespaces ?? [undefined]) {
       add(ns === undefined ? 'dnsSuffixes' : `dnsSuffixes.${ns}`, rule.dnsSuffixes);
       add(ns === undefined ? 'ipRanges' : `ipRanges.${ns}`, rule.ipRanges);
+      if (rule.shortNames && ns !== undefined) add('shortNames', [ns]);
     }
   }
   return data;

@@ -98,6 +98,14 @@ allow:
     assert.equal(checkNames({ namespace: 'qa', dnsNames: ['a.pay.example.com'], ipAddresses: [] }, cfg)?.rule, 'namespace-bound');
   });
 
+  it('reads shortNames: exactly <svc> and <svc>.<ns> for the namespaces listed', () => {
+    const cfg = parsePolicyConfig('allow:\n  - namespaces: [legacy]\n    shortNames: true\n');
+    assert.deepEqual(cfg, { clusterDomain: 'cluster.local', allow: [{ namespaces: ['legacy'], shortNames: true }] });
+    assert.equal(checkNames({ namespace: 'legacy', dnsNames: ['api', 'api.legacy'], ipAddresses: [] }, cfg), undefined);
+    assert.equal(checkNames({ namespace: 'legacy', dnsNames: ['*.legacy'], ipAddresses: [] }, cfg)?.rule, 'short-name');
+    assert.equal(checkNames({ namespace: 'qa', dnsNames: ['api'], ipAddresses: [] }, cfg)?.rule, 'short-name');
+  });
+
   it('reads JSON', () => {
     const cfg = parsePolicyConfig('{"allow": [{"namespaces": ["dev"], "ipRanges": ["10.0.0.0/8"]}]}');
     assert.deepEqual(cfg, { clusterDomain: 'cluster.local', allow: [{ namespaces: ['dev'], ipRanges: ['10.0.0.0/8'] }] });
@@ -132,8 +140,11 @@ allow:
     ['an uppercase namespace', 'allow:\n  - namespaces: [Dev]\n    dnsSuffixes: [a.b]\n', /allow\[0\]\.namespaces\[0\]: "Dev" is not a namespace name/],
     ['a dotted namespace', 'allow:\n  - namespaces: [a.b]\n    dnsSuffixes: [a.b]\n', /allow\[0\]\.namespaces\[0\]: "a.b" is not a namespace name/],
     ['a number as namespace', 'allow:\n  - namespaces: [123]\n    dnsSuffixes: [a.b]\n', /allow\[0\]\.namespaces\[0\]: must be a string, not number 123/],
-    ['a rule that allows nothing', 'allow:\n  - namespaces: [dev]\n', /allow\[0\]: allows nothing: give dnsSuffixes, ipRanges or both/],
+    ['a rule that allows nothing', 'allow:\n  - namespaces: [dev]\n', /allow\[0\]: allows nothing: give dnsSuffixes, ipRanges, shortNames: true, or several/],
     ['empty lists allow nothing', 'allow:\n  - dnsSuffixes: []\n    ipRanges: []\n', /allow\[0\]: allows nothing/],
+    ['shortNames for every namespace', 'allow:\n  - shortNames: true\n', /allow\[0\]\.shortNames: needs the namespaces listed/],
+    ['shortNames not a boolean', 'allow:\n  - namespaces: [dev]\n    shortNames: "yes"\n', /allow\[0\]\.shortNames: must be true or false, not string "yes"/],
+    ['shortNames false alone', 'allow:\n  - namespaces: [dev]\n    shortNames: false\n', /allow\[0\]: allows nothing/],
     ['a leading dot', 'allow:\n  - dnsSuffixes: [.example.com]\n', /allow\[0\]\.dnsSuffixes\[0\]: ".example.com" starts with a dot: write "example.com"/],
     ['a wildcard suffix', 'allow:\n  - dnsSuffixes: ["*.example.com"]\n', /allow\[0\]\.dnsSuffixes\[0\]: "\*.example.com" has a wildcard: write "example.com"/],
     ['a bare wildcard suffix', 'allow:\n  - dnsSuffixes: ["*"]\n', /allow\[0\]\.dnsSuffixes\[0\]: "\*" has a wildcard/],
