@@ -14,7 +14,7 @@ import {
   type OwnerReference,
   type Secret,
 } from '../api/types.ts';
-import { boundedMeta, reduceData, reduceSecret, type IdentityUid } from './reduce.ts';
+import { boundedMeta, reduceData, reduceSecret, STATE_CONFIGMAP_MAX_KEYS, type IdentityUid } from './reduce.ts';
 
 type Raw = Record<string, unknown>;
 
@@ -129,10 +129,13 @@ export function cachedSecret(v: unknown, uidOf: IdentityUid): Secret {
 }
 
 /** A ConfigMap as the cache keeps it: bounded metadata and a few bounded entries (reduce.ts). */
-export function cachedConfigMap(v: unknown): ConfigMap {
+export function cachedConfigMap(v: unknown, maxKeys?: number): ConfigMap {
   const cm = toConfigMap(v);
-  return compact({ ...cm, metadata: boundedMeta(cm.metadata), data: reduceData(cm.data) });
+  return compact({ ...cm, metadata: boundedMeta(cm.metadata), data: reduceData(cm.data, maxKeys) });
 }
+
+/** The rotation state ConfigMap as cached: every key it records (each value still bounded). */
+export const cachedStateConfigMap = (v: unknown): ConfigMap => cachedConfigMap(v, STATE_CONFIGMAP_MAX_KEYS);
 
 /**
  * The body of a write (apply or create): the whole desired Secret, without the fields the

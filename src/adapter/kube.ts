@@ -42,7 +42,7 @@ import {
 } from '../api/types.ts';
 import { ClusterError, type Cluster, type ClusterHandlers } from '../cluster/port.ts';
 import { DEFAULT_BACKOFF } from './backoff.ts';
-import { cachedConfigMap, cachedIdentity, cachedSecret, toSecret, writableConfigMap, writableSecret } from './convert.ts';
+import { cachedConfigMap, cachedIdentity, cachedStateConfigMap, cachedSecret, toSecret, writableConfigMap, writableSecret } from './convert.ts';
 import { isPartial } from './reduce.ts';
 import { describeError } from './errors.ts';
 import { EventRecorder } from './events.ts';
@@ -279,8 +279,12 @@ export class KubeCluster implements Cluster {
   }
 
   /** The cache a ConfigMap of ours lives in: only the two names the operator writes are watched. */
+  private isRotationState(namespace: string, name: string): boolean {
+    return namespace === this.opts.operatorNamespace && name === TRUST_ROTATION_CONFIGMAP;
+  }
+
   private configMapCache(namespace: string, name: string) {
-    if (namespace === this.opts.operatorNamespace && name === TRUST_ROTATION_CONFIGMAP) return this.watches.rotation;
+    if (this.isRotationState(namespace, name)) return this.watches.rotation;
     return forNamespace(this.watches.configMaps, namespace);
   }
 
@@ -307,7 +311,7 @@ export class KubeCluster implements Cluster {
         this.core.replaceNamespacedConfigMap({ name, namespace, body, fieldManager: FIELD_MANAGER }, o), this.write)
       : await callApi(`POST configmaps/${namespace}/${name}`, this.timeoutMs, (o) =>
         this.core.createNamespacedConfigMap({ namespace, body, fieldManager: FIELD_MANAGER }, o), this.write);
-    const result = cachedConfigMap(written);
+    const result = this.isRotationState(namespace, name) ? cachedStateConfigMap(written) : cachedConfigMap(written);
     const cache = this.configMapCache(namespace, name);
     if (result.metadata.labels?.[LABEL_MANAGED_BY] === MANAGED_BY) cache?.put(result);
     return result;

@@ -29,6 +29,11 @@ export const META_VALUE_MAX_CHARS = 1024;
 export const META_MAX_ENTRIES = 64;
 export const OWNER_REFS_MAX = 8;
 export const CONFIGMAP_MAX_KEYS = 8;
+/**
+ * The rotation state ConfigMap (the operator's own, in its namespace, watched by name) records the phase, both
+ * bundles, the CA fingerprints seen and the last refusal: more keys than a trust bundle, all of them needed.
+ */
+export const STATE_CONFIGMAP_MAX_KEYS = 64;
 
 /** The Secret keys the operator writes and reads back. */
 export const OWNED_SECRET_KEYS: readonly string[] = [TLS_CRT, TLS_KEY, CA_CRT, KEYSTORE_P12, TRUSTSTORE_P12, TLS_COMBINED_PEM];
@@ -92,10 +97,10 @@ export function reduceSecret(secret: Secret, uidOf: IdentityUid): Secret {
 }
 
 /** A ConfigMap as the cache keeps it: bounded metadata, at most a few bounded entries. */
-export function reduceData(data: Record<string, string> | undefined): Record<string, string> | undefined {
+export function reduceData(data: Record<string, string> | undefined, maxKeys = CONFIGMAP_MAX_KEYS): Record<string, string> | undefined {
   if (!data) return undefined;
   const out: Record<string, string> = {};
-  for (const k of Object.keys(data).sort().slice(0, CONFIGMAP_MAX_KEYS)) {
+  for (const k of Object.keys(data).sort().slice(0, maxKeys)) {
     if (data[k]!.length <= DATA_VALUE_MAX_CHARS) out[k] = data[k]!;
   }
   return out;

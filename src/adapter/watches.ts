@@ -26,7 +26,7 @@ import {
   type Secret,
 } from '../api/types.ts';
 import type { BackoffOptions } from './backoff.ts';
-import { cachedConfigMap, cachedIdentity, cachedSecret, toSecret } from './convert.ts';
+import { cachedConfigMap, cachedStateConfigMap, cachedIdentity, cachedSecret, toSecret } from './convert.ts';
 import { IDENTITY_PAGE_SIZE, listAllPages, SMALL_PAGE_SIZE, type PageFn } from './paging.ts';
 import type { IdentityUid } from './reduce.ts';
 import { Reflector } from './reflector.ts';
@@ -130,7 +130,7 @@ export function buildWatches(o: WatchSetOptions): WatchSet {
       (_kind, obj) => o.onConfigMap(obj)));
   }
   const rotationQuery = { ...managed, fieldSelector: `metadata.name=${TRUST_ROTATION_CONFIGMAP}` };
-  const rotation = make('rotation-state', configMapPath(o.operatorNamespace), rotationQuery, cachedConfigMap,
+  const rotation = make('rotation-state', configMapPath(o.operatorNamespace), rotationQuery, cachedStateConfigMap,
     (limit, cont) => listConfigMaps(o.core, o.operatorNamespace, rotationQuery, limit, cont),
     (_kind, obj) => o.onConfigMap(obj));
   const caQuery = { fieldSelector: `metadata.name=${o.caSecretName}` };

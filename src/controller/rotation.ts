@@ -9,6 +9,8 @@
  * starting a second rotation.
  */
 import { randomBytes, X509Certificate } from 'node:crypto';
+import { DEFAULT_DURATION, MAX_DURATION } from '../api/constants.ts';
+import { parseDuration } from '../api/duration.ts';
 import { CA_CRT, LABEL_MANAGED_BY, MANAGED_BY, TLS_CRT, TLS_KEY, type ObjectRef } from '../api/types.ts';
 import type { Clock } from '../clock.ts';
 import type { Cluster } from '../cluster/port.ts';
@@ -222,9 +224,21 @@ export class RotationReconciler {
       if (target) this.event('Warning', 'RotationRecovered', 'the rotation state was lost before the new CA signed anything: Prepared again with the same new root');
       return;
     }
+    // The old leaves already replaced are no longer in the cluster, but copies may still be in use: the old root stays
+    // until any of them could have expired (the longest lifetime an identity asks for, capped by the old CA's own
+    // expiry) plus skew. Retiring sooner could fail handshakes; the retire time only moves later from here.
+    const longest = Math.max(parseDuration(DEFAULT_DURATION), ...this.cluster.listIdentities().map((i) => {
+      try {
+        return parseDuration(i.spec?.duration ?? DEFAULT_DURATION);
+      } catch {
+        return parseDuration(MAX_DURATION);
+      }
+    }));
+    const retireAfter = new Date(Math.min(now.getTime() + longest, main.notAfter.getTime()) + this.config.skewMs);
     const state: RotationState = {
       phase: 'Active', request, since: now.toISOString(), newRootSecret: target!.name, newRootFingerprint: next.fingerprint,
       oldRootFingerprint: main.fingerprint, oldBundlePem: main.bundlePem, newBundlePem: next.bundlePem, keptRootsPem: keptRoots(main.bundlePem, next.bundlePem, main),
+      retireAfter: retireAfter.toISOString(),
       done: signed, total: 0,
       message: `recovered after the rotation state was lost: ${signed} live leaves are signed by the new root, so the rotation was Active; it resumes there`,
     };
