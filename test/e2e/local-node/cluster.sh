@@ -120,7 +120,7 @@ make_bridge() {
 }
 
 remove_bridge() {
-  [[ ${BRIDGE_MADE:-0} == 1 ]] && ip link del "$BRIDGE" 2>/dev/null || true
+  if [[ ${BRIDGE_MADE:-0} == 1 ]]; then ip link del "$BRIDGE" 2>/dev/null || true; fi
 }
 
 # overlayfs where the filesystem takes it, else containerd's native snapshotter
@@ -163,6 +163,7 @@ state = "$c/state"
   sandbox_image = "$PAUSE_IMAGE"
   restrict_oom_score_adj = true
   enable_selinux = false
+  netns_mounts_under_state_dir = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "$SNAPSHOTTER"
     default_runtime_name = "runc"
@@ -259,6 +260,7 @@ stop_node() {
   fi
   stop_all
   # the kubelet's secret/configmap tmpfs mounts and containerd's sandbox mounts
-  grep -F " $WORK/" /proc/mounts | awk '{print $2}' | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  local m
+  for m in $(awk -v w="$WORK/" 'index($2, w) == 1 { print $2 }' /proc/mounts | sort -r); do umount -l "$m" 2>/dev/null || true; done
   remove_bridge
 }
