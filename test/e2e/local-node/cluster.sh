@@ -226,6 +226,8 @@ port: $KUBELET_PORT
 readOnlyPort: 0
 healthzPort: 0
 cgroupDriver: cgroupfs
+# these machines run cgroup v1 (hybrid); 1.37's kubelet refuses it unless told not to
+failCgroupV1: false
 containerRuntimeEndpoint: unix://$CONTAINERD_SOCK
 authentication:
   anonymous: {enabled: false}

@@ -49,9 +49,18 @@ build_base_image() {
   cp -a "$npm_dir" "$rootfs/usr/local/lib/node_modules/npm"
   ln -s ../lib/node_modules/npm/bin/npm-cli.js "$rootfs/usr/local/bin/npm"
   ln -s ../lib/node_modules/npm/bin/npx-cli.js "$rootfs/usr/local/bin/npx"
-  # the host's registry (npm ci in the Dockerfile's build stage reaches it with --network=host)
-  printf 'registry=%s\nfund=false\naudit=false\nupdate-notifier=false\n' "$(npm config get registry)" >"$rootfs/usr/local/etc/npmrc" 2>/dev/null ||
-    { mkdir -p "$rootfs/usr/local/etc" && printf 'registry=%s\n' "$(npm config get registry)" >"$rootfs/usr/local/etc/npmrc"; }
+  # The host's registry and the CAs the host trusts (this environment's egress goes through a TLS proxy with its
+  # own CA): npm ci in the Dockerfile's build stage reaches the registry as the host does (--network=host).
+  # The official image has neither; nothing of it reaches the final stage but node_modules.
+  mkdir -p "$rootfs/usr/local/etc" "$rootfs/etc/ssl/certs"
+  local cafile
+  cafile=$(npm config get cafile 2>/dev/null || true)
+  [[ -f $cafile ]] || cafile=/etc/ssl/certs/ca-certificates.crt
+  if [[ -f $cafile ]]; then
+    cp "$cafile" "$rootfs/etc/ssl/certs/ca-certificates.crt"
+    printf 'cafile=/etc/ssl/certs/ca-certificates.crt\n' >"$rootfs/usr/local/etc/npmrc"
+  fi
+  printf 'registry=%s\nfund=false\naudit=false\nupdate-notifier=false\n' "$(npm config get registry)" >>"$rootfs/usr/local/etc/npmrc"
   rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
   tar -C "$rootfs" -c . | podman_ import --change 'CMD ["node"]' --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     - "$BASE_IMAGE" >/dev/null
