@@ -14,8 +14,8 @@
 #   scenario   test/e2e/scenario.sh (deploy/ through overlays, steps 1-8)
 #   teardown   pods stopped, every process stopped by its PID, mounts and the bridge removed, $WORK deleted
 #
-# Network: loopback and the CNI bridge only. The node address is 127.0.0.1; pods live on the bridge
-# ($E2E_POD_SUBNET, default 10.244.93.0/24); the apiserver listens on the bridge's gateway address, which pods are
+# Network: loopback and the CNI bridge only. Pods live on the bridge ($E2E_POD_SUBNET, default 10.244.93.0/24); the
+# node's address is the bridge's gateway, where the kubelet and the apiserver listen; pods are
 # given as KUBERNETES_SERVICE_HOST (no kube-proxy: Service IPs do not route), and there is no cluster DNS: the
 # test's clients get a hostAliases entry server.demo.svc -> the server pod's IP, so they dial the pod IP while TLS
 # still verifies the DNS name.

@@ -2,9 +2,10 @@
 #   etcd, kube-apiserver (Node,RBAC; NodeRestriction), kube-controller-manager, kube-scheduler  — from the control
 #   plane's build cache (test/controlplane/build.sh --node), flags and certificates as test/support/controlplane.ts;
 #   containerd (its own config, root, state and socket under $WORK) with runc; one kubelet, node $NODE_NAME.
-# Network: the kubelet and the node address are 127.0.0.1; pods sit on the CNI bridge $BRIDGE ($POD_SUBNET); the
-# apiserver listens on the bridge's gateway address (the only address both the host and the pods reach), and pods
-# are told so through KUBERNETES_SERVICE_HOST/PORT (no kube-proxy: Service IPs do not route). Nothing else.
+# Network: pods sit on the CNI bridge $BRIDGE ($POD_SUBNET). The bridge's gateway address is the node's address
+# (the kubelet refuses a loopback node IP) and where the kubelet and the apiserver listen: the one address both
+# the host and the pods reach. Pods are told the apiserver's through KUBERNETES_SERVICE_HOST/PORT (no kube-proxy:
+# Service IPs do not route). Etcd, the controller-manager and the scheduler stay on 127.0.0.1. Nothing else.
 # Needs: WORK, BIN, log, die.
 
 NODE_NAME=${NODE_NAME:-node1}
@@ -80,9 +81,9 @@ make_certs() {
     leaf controller-manager /CN=system:kube-controller-manager "$client"
     leaf scheduler /CN=system:kube-scheduler "$client"
     # the kubelet: a client certificate in system:nodes (the Node authorizer and NodeRestriction know it by its
-    # name), and a serving certificate for the apiserver's logs/exec calls to 127.0.0.1
+    # name), and a serving certificate for the apiserver's logs/exec calls to the node address
     leaf kubelet "/O=system:nodes/CN=system:node:$NODE_NAME" "$client"
-    leaf kubelet-serving "/CN=$NODE_NAME" "subjectAltName=IP:127.0.0.1,DNS:$NODE_NAME\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n"
+    leaf kubelet-serving "/CN=$NODE_NAME" "subjectAltName=IP:$GATEWAY,IP:127.0.0.1,DNS:$NODE_NAME\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n"
     leaf apiserver-kubelet-client /O=system:masters/CN=kube-apiserver-kubelet-client "$client"
     openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out sa.key 2>/dev/null
     openssl pkey -in sa.key -pubout -out sa.pub
@@ -221,7 +222,7 @@ start_kubelet() {
   cat >"$k/config.yaml" <<YAML
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
-address: 127.0.0.1
+address: $GATEWAY
 port: $KUBELET_PORT
 readOnlyPort: 0
 healthzPort: 0
@@ -246,7 +247,7 @@ localStorageCapacityIsolation: false
 syncFrequency: 10s
 YAML
   start kubelet "$BIN/kubelet" --config "$k/config.yaml" --kubeconfig "$WORK/kubelet.kubeconfig" \
-    --root-dir "$k/root" --cert-dir "$k/pki" --hostname-override "$NODE_NAME" --node-ip 127.0.0.1 --v 1
+    --root-dir "$k/root" --cert-dir "$k/pki" --hostname-override "$NODE_NAME" --node-ip "$GATEWAY" --v 1
   until_ok 180 "node $NODE_NAME registered" kubectl --kubeconfig "$WORK/admin.kubeconfig" get node "$NODE_NAME"
   until_ok 180 "node $NODE_NAME Ready" kubectl --kubeconfig "$WORK/admin.kubeconfig" wait --for=condition=Ready "node/$NODE_NAME" --timeout=5s
 }
