@@ -15,8 +15,8 @@
 #   teardown   pods stopped, every process stopped by its PID, mounts and the bridge removed, $WORK deleted
 #
 # Network: loopback and the CNI bridge only. Pods live on the bridge ($E2E_POD_SUBNET, default 10.244.93.0/24); the
-# node's address is the bridge's gateway, where the kubelet and the apiserver listen; pods are
-# given as KUBERNETES_SERVICE_HOST (no kube-proxy: Service IPs do not route), and there is no cluster DNS: the
+# node's address is the bridge's gateway, where the kubelet and the apiserver listen; pods are given the
+# apiserver's address as KUBERNETES_SERVICE_HOST (no kube-proxy: Service IPs do not route), and there is no cluster DNS: the
 # test's clients get a hostAliases entry server.demo.svc -> the server pod's IP, so they dial the pod IP while TLS
 # still verifies the DNS name.
 #
@@ -24,6 +24,7 @@
 # Where the host cannot run containers (not root, no namespaces) it prints one line and exits 0 (skipped), unless
 # CI=true or E2E_REQUIRED=1, where that is a failure.
 # Environment: E2E_TIMEOUT (s per condition, default 240), KEEP_WORK=1 (keep $WORK and its logs), DEBIAN_MIRROR,
+#   E2E_IMAGE_CACHE=DIR (developers: save the built images there, and import them instead of building next time),
 #   E2E_ROTATION_RETIRE_WAIT (s; how long a due Retired phase is waited for), E2E_POD_SUBNET, E2E_BRIDGE.
 set -Eeuo pipefail
 
@@ -200,13 +201,20 @@ start_kubelet
 kubectl get nodes -o wide | sed 's/^/    /'
 
 phase images
-podman_setup
-s=$SECONDS; build_pause_image; log "pause image: $((SECONDS - s)) s"
-s=$SECONDS; build_base_image; log "node:24-slim stand-in: $((SECONDS - s)) s"
-s=$SECONDS; build_operator_image; log "operator image from the Dockerfile: $((SECONDS - s)) s"
-import_images
-ctr_ -n k8s.io images ls -q | sed 's/^/    /'
-rm -rf "$WORK/podman/root" # the podman store: the images are in containerd now
+if [[ -n ${E2E_IMAGE_CACHE:-} && -f $E2E_IMAGE_CACHE/operator.tar && -f $E2E_IMAGE_CACHE/pause.tar ]]; then
+  # developers only: the images of an earlier run (CI never sets it; it would not test this checkout's Dockerfile)
+  log "E2E_IMAGE_CACHE: importing the images of an earlier run from $E2E_IMAGE_CACHE (not built)"
+  import_images "$E2E_IMAGE_CACHE"
+else
+  podman_setup
+  s=$SECONDS; build_pause_image; log "pause image: $((SECONDS - s)) s"
+  s=$SECONDS; build_base_image; log "node:24-slim stand-in: $((SECONDS - s)) s"
+  s=$SECONDS; build_operator_image; log "operator image from the Dockerfile: $((SECONDS - s)) s"
+  save_images "${E2E_IMAGE_CACHE:-$WORK/images}"
+  import_images "${E2E_IMAGE_CACHE:-$WORK/images}"
+  rm -rf "$WORK/podman" "$WORK/images" # the podman store: the images are in containerd now
+fi
+ctr_ -n k8s.io images ls -q | grep -v '^sha256:' | sed 's/^/    /'
 
 phase scenario
 write_overlays

@@ -99,13 +99,18 @@ build_operator_image() {
     die "podman build of the Dockerfile failed: $(tail -20 "$WORK/podman-build.log")"
 }
 
-# import_images: podman → docker-archive → containerd's k8s.io namespace (the CRI's).
+# save_images DIR: podman → docker-archives DIR/pause.tar, DIR/operator.tar
+save_images() {
+  mkdir -p "$1"
+  podman_ save --format docker-archive -o "$1/pause.tar" "$PAUSE_IMAGE" >/dev/null
+  podman_ save --format docker-archive -o "$1/operator.tar" "docker.io/library/$IMAGE" >/dev/null
+}
+
+# import_images DIR: the archives into containerd's k8s.io namespace (the CRI's).
 import_images() {
-  local ref
-  for ref in "$PAUSE_IMAGE" "docker.io/library/$IMAGE"; do
-    podman_ save --format docker-archive -o "$WORK/image.tar" "$ref" >/dev/null
-    ctr_ -n k8s.io images import --snapshotter "$SNAPSHOTTER" "$WORK/image.tar" >/dev/null ||
-      die "ctr images import of $ref failed"
-    rm -f "$WORK/image.tar"
+  local f
+  for f in pause operator; do
+    ctr_ -n k8s.io images import --snapshotter "$SNAPSHOTTER" "$1/$f.tar" >/dev/null ||
+      die "ctr images import of $1/$f.tar failed"
   done
 }
