@@ -249,6 +249,8 @@ async function start(bins: string): Promise<ControlPlane> {
       '--service-account-key-file', join(dir, 'sa.pub'), '--service-account-signing-key-file', join(dir, 'sa.key'),
       '--api-audiences', 'https://kubernetes.default.svc.cluster.local',
       '--service-cluster-ip-range', '10.0.0.0/24', '--allow-privileged=true',
+      // As envtest: no kubernetes Service endpoints for a loopback-only apiserver (it refuses 127.0.0.1 for them).
+      '--endpoint-reconciler-type', 'none',
       '--cert-dir', join(dir, 'apiserver-certs'), '--v', '1',
       '--audit-policy-file', join(dir, 'audit-policy.yaml'), '--audit-log-path', join(dir, 'audit.log'),
       '--audit-log-format', 'json', '--audit-log-mode', 'blocking', '--audit-log-maxsize', '0',
@@ -378,7 +380,7 @@ async function start(bins: string): Promise<ControlPlane> {
   }
 }
 
-function tail(path: string, lines = 30): string {
+function tail(path: string, lines = 8): string {
   try {
     return readFileSync(path, 'utf8').split('\n').slice(-lines).join('\n');
   } catch {
