@@ -79,10 +79,9 @@ else
   echo "    NOT WAITED: Retired is due at $retire_after (in ${left}s: the last old leaf's expiry + skew), beyond E2E_ROTATION_RETIRE_WAIT=${wait_retired}s"
 fi
 check "no failed handshake during the rotation"
-kubectl -n "$NS" delete job e2e-rotation-loop --wait=false >/dev/null 2>&1 &
-# the log as it stands (the Job is being stopped; its pod's log stays readable for a while)
+# the whole log first, then the loop is stopped
 text=$(loop_text)
-wait
+kubectl -n "$NS" delete job e2e-rotation-loop --wait=false >/dev/null 2>&1 || true
 calls=$(grep -c '"msg":"response"' <<<"$text" || true)
 failed=$(grep -c 'demo client failed' <<<"$text" || true)
 printf '    ROTATION: %s calls answered, %s failed handshakes, over %s s (phases reached: %s)\n' \
