@@ -2,7 +2,7 @@
  * The demo workload of the examples and the kind tests, shipped in the operator image:
  *
  *   node dist/demo/main.js server [--port 8443] [--listen ADDRESS] [--reload-interval MS]
- *   node dist/demo/main.js client [--host HOST] [--port 8443] [--loop N] [--interval MS] [--timeout MS]
+ *   node dist/demo/main.js client [--host HOST] [--port 8443] [--loop N] [--interval MS] [--timeout MS] [--keep-going]
  *
  * (`npm run demo -- server` from a checkout.) Both read their identity from MTLS_DIR (default
  * /var/run/mtls): tls.crt, tls.key and ca.crt, as an mtls-operator Secret mounts them. The
@@ -19,7 +19,7 @@ import { runServer } from './server.ts';
 
 const USAGE = [
   'usage: main.js server [--port 8443] [--listen ADDRESS] [--reload-interval MS]',
-  '       main.js client [--host HOST] [--port 8443] [--loop N] [--interval MS] [--timeout MS]',
+  '       main.js client [--host HOST] [--port 8443] [--loop N] [--interval MS] [--timeout MS] [--keep-going]',
   'env:   MTLS_DIR (default /var/run/mtls: tls.crt, tls.key, ca.crt), MTLS_EXPECT_SERVER_ID (client)',
 ].join('\n');
 

@@ -88,6 +88,23 @@ describe('demo server and client (child processes)', function () {
     assert.equal(r.lines[3]?.calls, 3);
   });
 
+  it('--keep-going: every failed call is logged and counted, the loop goes on, exit 1', async () => {
+    const r = await runClient(dirs.noCert, server.port, ['--loop', '2', '--interval', '50', '--keep-going']);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    const failures = r.lines.filter((l) => /^demo client failed: call \d/.test(String(l.msg)));
+    assert.deepEqual(failures.map((l) => l.call), [1, 2], 'both calls tried and both logged');
+    const done = r.lines.at(-1);
+    assert.equal(done?.msg, 'done');
+    assert.deepEqual([done?.calls, done?.ok, done?.failed], [2, 0, 2]);
+  });
+
+  it('--keep-going with every call answered: failed 0, exit 0', async () => {
+    const r = await runClient(dirs.client, server.port, ['--loop', '2', '--interval', '50', '--keep-going']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.deepEqual(r.lines.map((l) => l.msg), ['response', 'response', 'done']);
+    assert.equal(r.lines[2]?.failed, 0);
+  });
+
   it('a client without a certificate (trust bundle only) is refused: exit 1, one clear line', async () => {
     const r = await runClient(dirs.noCert, server.port);
     assert.equal(r.code, 1);

@@ -12,6 +12,9 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 
 const SCRIPT = fileURLToPath(new URL('../../test/e2e/kind.sh', import.meta.url));
+const LOCAL = fileURLToPath(new URL('../../test/e2e/local-node.sh', import.meta.url));
+const SHARED = ['scenario.sh', 'scenario-rotation.sh', 'scenario-restart.sh', 'local-node/cluster.sh', 'local-node/images.sh']
+  .map((f) => fileURLToPath(new URL(`../../test/e2e/${f}`, import.meta.url)));
 
 function which(tool: string): string | undefined {
   const r = spawnSync('bash', ['-c', `command -v ${tool}`], { encoding: 'utf8' });
@@ -96,5 +99,38 @@ describe('.github/workflows/ci.yaml', () => {
     assert.equal(wf.jobs.e2e.env.E2E_REQUIRED, '1');
     assert.ok(step('e2e', (s) => /kind version/.test(String(s.run))), 'installs kind');
     assert.ok(step('e2e', (s) => s.run === 'npm run test:e2e'));
+  });
+});
+
+describe('test/e2e/local-node.sh and the shared scenario (without a node)', function () {
+  this.timeout(60_000);
+  const bash = which('bash')!;
+
+  it('parses: bash -n, each file', () => {
+    for (const f of [LOCAL, ...SHARED]) execFileSync(bash, ['-n', f]);
+  });
+
+  it('kind.sh and local-node.sh run the same scenario file', () => {
+    for (const driver of [SCRIPT, LOCAL]) {
+      assert.match(readFileSync(driver, 'utf8'), /source "\$ROOT\/test\/e2e\/scenario\.sh"/, driver);
+      assert.match(readFileSync(driver, 'utf8'), /^run_scenario$/m, driver);
+    }
+  });
+
+  it('with nothing on PATH: one line, exit 0 (skipped); with CI=true: a failure, exit 1', function () {
+    if (process.getuid?.() !== 0) this.skip(); // not root: it stops earlier, at the root check (same shape)
+    const empty = mkdtempSync(join(tmpdir(), 'mtls-e2e-path-'));
+    try {
+      const r = spawnSync(bash, [LOCAL], { env: { HOME: process.env.HOME, PATH: empty }, encoding: 'utf8', timeout: 30_000 });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout.trim().split('\n').length, 1);
+      assert.match(r.stdout, /^local-node e2e: SKIPPED: needs on PATH: kubectl openssl node npm go ip unshare mount realpath$/m);
+      const ci = spawnSync(bash, [LOCAL], { env: { HOME: process.env.HOME, PATH: empty, CI: 'true' }, encoding: 'utf8', timeout: 30_000 });
+      assert.equal(ci.status, 1);
+      assert.match(ci.stderr, /FAILED: needs on PATH: .*\(CI=true or E2E_REQUIRED=1: no skipping\)/);
+      assert.equal(ci.stdout, '');
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
   });
 });

@@ -102,7 +102,7 @@ describe('examples/ (kubectl kustomize)', function () {
     for (const sa of ['server', 'client']) assert.equal(find('ServiceAccount', sa).automountServiceAccountToken, false);
   });
 
-  it('the name policy admits both identities, and refuses the e2e impostor (payments.prod.svc in demo) with the words kind.sh checks', () => {
+  it('the name policy admits both identities, and refuses the e2e impostor (payments.prod.svc in demo) with the words the e2e scenario checks', () => {
     const check = namePolicyCheck({ clusterDomain: 'cluster.local', trustDomain: 'cluster.local' }, undefined);
     for (const name of ['server', 'client']) {
       const o = find('MutualTLSIdentity', name) as unknown as MutualTLSIdentity;
@@ -111,7 +111,7 @@ describe('examples/ (kubectl kustomize)', function () {
     const impostor = { apiVersion: 'mtls.dev/v1alpha1', kind: 'MutualTLSIdentity', metadata: { name: 'impostor', namespace: 'demo' }, spec: { serviceAccountName: 'client', dnsNames: ['payments.prod.svc'] } };
     const message = check(impostor as MutualTLSIdentity, resolveSpec(impostor as MutualTLSIdentity, { trustDomain: 'cluster.local' }));
     assert.match(message ?? '', /belongs to namespace "prod"/);
-    assert.ok(readFileSync(`${ROOT}test/e2e/kind.sh`, 'utf8').includes(`*'belongs to namespace "prod"'*`));
+    assert.ok(readFileSync(`${ROOT}test/e2e/scenario.sh`, 'utf8').includes(`*'belongs to namespace "prod"'*`));
   });
 
   it('server: runs `node dist/demo/main.js server` as SA server, Secret server-mtls read-only at /var/run/mtls, Service 8443', () => {
