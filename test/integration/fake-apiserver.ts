@@ -1,4 +1,10 @@
 /**
+ * Kept for faults a real kube-apiserver cannot be made to produce on demand; every claim about Kubernetes behaviour is
+ * tested against the real one (test/real/). What only this fake gives: watches dropped mid-stream with the server still
+ * up (to see a resume from resourceVersion without a relist), a compaction at an exact moment (410 on every watch at
+ * once), requests held and released at will (the HA freeze tests), and each request's exact method, path and content
+ * type. Where it and the real server disagree, it is wrong.
+ *
  * A fake Kubernetes API server for the integration tests: plain HTTP on 127.0.0.1, objects in
  * memory, one global resourceVersion counter (etcd's revision), streaming watches. It serves only
  * the resources and verbs in RESOURCES; anything else is answered 404/405/415 with a Status and
