@@ -17,6 +17,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { eventually as waitEventually } from './wait.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -200,28 +201,8 @@ export class OperatorProcess {
   }
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export { sleep, within } from './wait.ts';
 
-/** Poll until `fn` returns something other than undefined/false. */
-export async function eventually<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, ms = 30_000, intervalMs = 25): Promise<T> {
-  const deadline = performance.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (performance.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await sleep(intervalMs);
-  }
-}
-
-export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
+/** Poll until `fn` returns something other than undefined/false (wait.ts's, with this file's tighter defaults). */
+export const eventually = <T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, ms = 30_000, intervalMs = 25): Promise<T> =>
+  waitEventually(what, fn, ms, intervalMs);

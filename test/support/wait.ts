@@ -11,7 +11,8 @@ export async function eventually<T>(
   ms = 15_000,
   intervalMs = 50,
 ): Promise<T> {
-  const deadline = Date.now() + ms;
+  // Monotonic: a test that steps or freezes processes must not move its own deadlines.
+  const deadline = performance.now() + ms;
   let last: unknown;
   for (;;) {
     try {
@@ -20,7 +21,7 @@ export async function eventually<T>(
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    if (performance.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
     await sleep(intervalMs);
   }
 }
