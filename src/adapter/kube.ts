@@ -211,8 +211,8 @@ export class KubeCluster implements Cluster {
 
   async deleteOwnedSecret(namespace: string, name: string, precondition: { uid: string; resourceVersion: string }): Promise<void> {
     try {
-      await callApi(`DELETE secrets/${namespace}/${name}`, this.timeoutMs, () =>
-        this.core.deleteNamespacedSecret({ name, namespace, body: { preconditions: precondition } }));
+      await callApi(`DELETE secrets/${namespace}/${name}`, this.timeoutMs, (o) =>
+        this.core.deleteNamespacedSecret({ name, namespace, body: { preconditions: precondition } }, o), this.write);
     } catch (err) {
       if (!ClusterError.isNotFound(err)) throw err;
     }

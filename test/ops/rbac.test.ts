@@ -63,9 +63,12 @@ describe('deploy/ RBAC: least privilege (issue 19, point 4)', () => {
 
   it('the code uses the verbs granted: the adapter has no identity get, no status update, no ConfigMap read by API', () => {
     const kube = readFileSync('src/adapter/kube.ts', 'utf8');
-    assert.doesNotMatch(kube, /getNamespacedCustomObject\b|replaceNamespacedCustomObjectStatus|readNamespacedConfigMap|deleteNamespacedSecret|replaceNamespacedSecret/);
+    assert.doesNotMatch(kube, /getNamespacedCustomObject\b|replaceNamespacedCustomObjectStatus|readNamespacedConfigMap|replaceNamespacedSecret/);
     assert.match(kube, /patchNamespacedCustomObjectStatus/);
     assert.match(kube, /deleteNamespacedConfigMap/);
+    // Secret delete: only deleteOwnedSecret (a Secret left under an earlier spec.secretName), with uid + resourceVersion
+    // preconditions.
+    assert.deepEqual(kube.match(/deleteNamespacedSecret\(\{[^}]*\}/g), ['deleteNamespacedSecret({ name, namespace, body: { preconditions: precondition }']);
   });
 
   it('workload restart is offered per namespace: a Role and RoleBinding, no namespace of their own until applied', () => {
