@@ -197,7 +197,10 @@ export function describeHaStall(title: string, make: () => Promise<HaBackend>): 
       const env = state.env!;
       const b = env.backend;
       const [a, standby] = await startOperators(env, 2, DEFAULTS);
-      const lastRenewal = () => a!.proxy.requests.filter((r) => r.method === 'PUT' && r.path.includes('/leases/') && r.status === 200).at(-1)!.at;
+      // Its last successful Lease write: a renewal (PUT), or the create that made it leader when the freeze came
+      // before its first renewal (a loaded machine).
+      const lastRenewal = () => a!.proxy.requests.filter((r) => r.path.includes('/leases/') &&
+        ((r.method === 'PUT' && r.status === 200) || (r.method === 'POST' && r.status === 201))).at(-1)!.at;
       b.freeze();
       const began = performance.now();
       let code: number | null;
