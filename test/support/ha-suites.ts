@@ -199,7 +199,8 @@ export function describeHaStall(title: string, make: () => Promise<HaBackend>): 
       const [a, standby] = await startOperators(env, 2, DEFAULTS);
       // Its last successful Lease write: a renewal (PUT), or the create that made it leader when the freeze came
       // before its first renewal (a loaded machine).
-      const lastRenewal = () => a!.proxy.requests.filter((r) => r.path.includes('/leases/') &&
+      // (A create is a POST to the collection, .../leases, a renewal a PUT to .../leases/<name>.)
+      const lastRenewal = () => a!.proxy.requests.filter((r) => /\/leases(\/|$)/.test(r.path) &&
         ((r.method === 'PUT' && r.status === 200) || (r.method === 'POST' && r.status === 201))).at(-1)!.at;
       b.freeze();
       const began = performance.now();
