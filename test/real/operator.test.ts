@@ -65,14 +65,7 @@ describe('real apiserver: the operator as its own ServiceAccount with deploy/\'s
 
   const getIdentity = async (ns: string, name: string) =>
     (await custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: PLURAL, name })) as Identity;
-  const getSecret = async (ns: string, name: string) => {
-    try {
-      return await core.readNamespacedSecret({ namespace: ns, name });
-    } catch (err) {
-      if (err instanceof ApiException && err.code === 404) return undefined;
-      throw err;
-    }
-  };
+  const getSecret = (ns: string, name: string) => cp.readSecret(ns, name);
   const putIdentity = async (ns: string, name: string, spec: Record<string, unknown>) => {
     const body = { apiVersion: `${GROUP}/${VERSION}`, kind: 'MutualTLSIdentity', metadata: { name, namespace: ns }, spec };
     return (await custom.patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: PLURAL, name, body, fieldManager: 'tester', force: true },

@@ -36,14 +36,7 @@ describe('real apiserver: the root of trust and the rotation state', function ()
   let custom: CustomObjectsApi;
   let controller: Controller | undefined;
 
-  const getSecret = async (ns: string, name: string) => {
-    try {
-      return await core.readNamespacedSecret({ namespace: ns, name });
-    } catch (err) {
-      if (err instanceof ApiException && err.code === 404) return undefined;
-      throw err;
-    }
-  };
+  const getSecret = (ns: string, name: string) => cp.readSecret(ns, name);
   const state = async () => {
     try {
       return rotationFromData((await core.readNamespacedConfigMap({ namespace: OPERATOR_NS, name: ROTATION_CONFIGMAP })).data);

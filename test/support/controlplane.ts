@@ -20,7 +20,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, KubeConfig, type V1Secret } from '@kubernetes/client-node';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const run = promisify(execFile);
@@ -68,6 +68,8 @@ export interface ControlPlane {
   kubectl(args: string[], opts?: { input?: string; kubeconfig?: string }): Promise<KubectlResult>;
   /** `kubectl apply --server-side -f -` of YAML text; throws with kubectl's stderr on failure. */
   apply(yaml: string, opts?: { kubeconfig?: string; fieldManager?: string }): Promise<string>;
+  /** A Secret read from the API as admin; undefined when it does not exist (404). */
+  readSecret(namespace: string, name: string): Promise<V1Secret | undefined>;
   /** Install crds/ and wait until the CRD is Established. */
   installCrd(): Promise<void>;
   /**
@@ -349,6 +351,14 @@ async function start(bins: string): Promise<ControlPlane> {
           opts.kubeconfig ?? kubeconfig, yaml);
         if (res.code !== 0) throw new Error(`kubectl apply failed: ${res.stderr.trim()}`);
         return res.stdout;
+      },
+      async readSecret(namespace, name) {
+        try {
+          return await core.readNamespacedSecret({ namespace, name });
+        } catch (err) {
+          if (err instanceof ApiException && err.code === 404) return undefined;
+          throw err;
+        }
       },
       async installCrd() {
         const res = await kubectlRun(['apply', '--server-side', '--force-conflicts', '-f', join(ROOT, 'crds/mtls.dev_mutualtlsidentities.yaml')], kubeconfig);
