@@ -78,8 +78,14 @@ export interface WorkloadRef {
   name: string;
 }
 
-/** Pod-template annotation the operator sets to restart a workload that opted in. */
+/** Pod-template annotation the operator sets to restart a workload that opted in: the leaf's serial. */
 export const ANNOTATION_CERTIFICATE_HASH = 'mtls.dev/certificate-hash';
+/**
+ * Pod-template annotation set beside it: a hash of the trust bundle (ca.crt) the workload was
+ * restarted for. A new bundle (a rotation's Prepared, Retired) restarts the workload once, so a
+ * program that reads ca.crt only at start trusts the new root before any peer presents it.
+ */
+export const ANNOTATION_TRUST_BUNDLE_HASH = 'mtls.dev/trust-bundle-hash';
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
@@ -107,6 +113,8 @@ export interface MutualTLSIdentityStatus {
   lastFailureTime?: string;
   /** The serial the opted-in workloads were last restarted for. */
   workloadsRestartedFor?: string;
+  /** The trust bundle (hash of ca.crt) the opted-in workloads were last restarted for. */
+  workloadsTrustBundle?: string;
 }
 
 export interface OwnerReference {

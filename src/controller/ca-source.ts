@@ -38,6 +38,12 @@ export const ANNOTATION_DISTRUST_ROOT = 'mtls.dev/distrust-root';
 export const ANNOTATION_ROTATION_DONE = 'mtls.dev/rotation-done';
 /** The Secret a `generate` request created, recorded on the CA Secret before the Secret exists. */
 export const ANNOTATION_ROTATION_GENERATED = 'mtls.dev/rotation-generated';
+/**
+ * Set by the operator on the CA Secret while an unstaged rotation runs (the CA Secret replaced in
+ * place): the fingerprints of the roots it replaced, comma-separated. A lost state is recovered
+ * with them (rotation-recovery.ts); removed when the rotation retires those roots.
+ */
+export const ANNOTATION_UNSTAGED_OLD_ROOTS = 'mtls.dev/unstaged-old-roots';
 
 export interface CASourceOptions {
   namespace: string;
@@ -106,10 +112,12 @@ export class CASource {
         : undefined;
     if (!isRunning(rotation)) {
       if (!main.ca) return main;
-      if (!record.caFingerprint && annotations[ANNOTATION_ROTATE_TO] !== undefined && this.cluster.listSecrets().length > 0) {
-        // The state ConfigMap is gone while a request stands: the rotation reconciler first finds
-        // out from the cluster how far it got; until then nothing signs and no bundle changes.
-        return { error: `the root rotation state (ConfigMap ${this.opts.namespace}/${ROTATION_CONFIGMAP}) is missing while a rotation is requested: recovering it from the cluster before anything is issued` };
+      const lost = annotations[ANNOTATION_ROTATE_TO] !== undefined || annotations[ANNOTATION_UNSTAGED_OLD_ROOTS] !== undefined;
+      if (!record.caFingerprint && lost && this.cluster.listSecrets().length > 0) {
+        // The state ConfigMap is gone while a rotation was requested or running: the rotation
+        // reconciler first finds out from the cluster how far it got; until then nothing signs
+        // and no bundle changes.
+        return { error: `the root rotation state (ConfigMap ${this.opts.namespace}/${ROTATION_CONFIGMAP}) is missing while a rotation is requested or running: recovering it from the cluster before anything is issued` };
       }
       const stale = expired(main.ca, `CA Secret ${this.ref}`);
       if (stale) return stale;

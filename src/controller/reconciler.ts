@@ -17,7 +17,7 @@ import { ManualRenewalLimiter, type RateLimiter } from './limiter.ts';
 import { noObserver, type ControllerObserver } from './observer.ts';
 import { getCondition } from './conditions.ts';
 import { failedStatus, notReadyStatus, readyStatus, settledIssuing } from './status.ts';
-import { IdentityWriter } from './writer.ts';
+import { IdentityWriter, trustBundleHash } from './writer.ts';
 import { ANNOTATION_RENEW_REQUEST, buildSecret, containsAll, desiredMetadata, fieldManagerFor, isOwnedBy, unb64, type SecretExtras, type SecretFacts, type SecretPems } from './secret.ts';
 import { buildOutputDataOffThread, KEYSTORE_P12, resolveKeystoreSpec, TLS_COMBINED_PEM, TRUSTSTORE_P12, usablePassword, type OutputsSpec } from '../outputs/index.ts';
 
@@ -203,11 +203,11 @@ export class Reconciler {
       };
       await this.write.secret(buildSecret(identity, spec, issued, secretFacts, await extras(issued, existing)), existing, fieldManagerFor(identity));
       await this.write.staleSecrets(identity, spec.secretName);
-      const workloadsRestartedFor = await this.write.restartWorkloads(identity, spec, issued.serialNumber, facts.renewed);
+      const restarted = await this.write.restartWorkloads(identity, spec, { serial: issued.serialNumber, bundle: trustBundleHash(ca.bundlePem) }, facts.renewed);
       await this.write.status(identity, readyStatus(identity, spec, {
         notBefore: issued.notBefore, notAfter: issued.notAfter, serial: issued.serialNumber, revision: facts.revision,
         issuing: { type: 'Issuing', status: 'False', reason: need.reason, message: `issued serial ${issued.serialNumber} (${need.message})` },
-        workloadsRestartedFor, caNotAfter: ca.notAfter,
+        workloadsRestartedFor: restarted.serial, workloadsTrustBundle: restarted.bundle, caNotAfter: ca.notAfter,
       }, new Date(this.clock.now())));
       if (issued.clamped) {
         const message = `the CA expires at ${ca.notAfter.toISOString()}, before the requested duration: the certificate's notAfter was cut to it; rotate or renew the CA`;
@@ -257,10 +257,13 @@ export class Reconciler {
       this.logger.info('Secret brought up to date', { namespace: identity.metadata.namespace, name: identity.metadata.name, reason: bundleStale ? 'TrustBundleChanged' : outputsStale ? 'OutputsChanged' : 'SecretOutOfDate', serial });
     }
     await this.write.staleSecrets(identity, spec.secretName);
-    // A crash between the Secret write and the restart: restart now, still once for this serial.
-    const workloadsRestartedFor = await this.write.restartWorkloads(identity, spec, serial, true);
+    // A new trust bundle restarts opted-in workloads once (a program that reads ca.crt only at
+    // start must trust a new root before peers present it); a crash between the Secret write and
+    // the restart restarts them now, still once for this serial and bundle.
+    const restarted = await this.write.restartWorkloads(identity, spec, { serial, bundle: trustBundleHash(ca.bundlePem) }, true);
     await this.write.status(identity, readyStatus(identity, spec, {
-      notBefore, notAfter, serial, revision: facts.revision, issuing: settledIssuing(identity), workloadsRestartedFor, caNotAfter: ca.notAfter,
+      notBefore, notAfter, serial, revision: facts.revision, issuing: settledIssuing(identity),
+      workloadsRestartedFor: restarted.serial, workloadsTrustBundle: restarted.bundle, caNotAfter: ca.notAfter,
     }, new Date(this.clock.now())));
     const renewal = renewalTime(notBefore, notAfter, spec.renewBeforeMs, ca.notAfter);
     this.observer.identityState?.(identity.metadata.namespace!, identity.metadata.name, { ready: true, reason: 'Ready', notAfter, renewalTime: renewal });

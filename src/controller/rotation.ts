@@ -8,22 +8,21 @@
  * cluster (the request, the generated root's name, which CA signed the live leaves) instead of
  * starting a second rotation.
  */
-import { randomBytes, X509Certificate } from 'node:crypto';
-import { DEFAULT_DURATION, MAX_DURATION } from '../api/constants.ts';
-import { parseDuration } from '../api/duration.ts';
+import { randomBytes } from 'node:crypto';
 import { CA_CRT, LABEL_MANAGED_BY, MANAGED_BY, TLS_CRT, TLS_KEY, type ObjectRef } from '../api/types.ts';
 import type { Clock } from '../clock.ts';
 import type { Cluster } from '../cluster/port.ts';
 import { isRunning, nextRotationStep, recordToData, type RotationState, type TrustRecord } from '../decide/rotation.ts';
 import type { Logger } from '../log.ts';
-import { bundleFingerprints, fingerprintOf, generateRootCA, isIssuedBy, loadSigningCA, mergeBundles } from '../pki/index.ts';
+import { bundleFingerprints, generateRootCA, keptRoots, latestExpiry, loadSigningCA, mergeBundles } from '../pki/index.ts';
 import type { SigningCA } from '../pki/types.ts';
 import {
   ANNOTATION_DISTRUST_ROOT, ANNOTATION_ROTATE_TO, ANNOTATION_ROTATION_ABORT, ANNOTATION_ROTATION_DONE, ANNOTATION_ROTATION_GENERATED,
-  caSecretFor, ROTATION_CONFIGMAP, type CASource,
+  ANNOTATION_UNSTAGED_OLD_ROOTS, caSecretFor, ROTATION_CONFIGMAP, type CASource,
 } from './ca-source.ts';
 import type { ControllerObserver } from './observer.ts';
-import { blockedIdentities, bundleCopies, issuedCopies, leafProgress, leavesSignedBy } from './rotation-progress.ts';
+import { blockedIdentities, bundleCopies, issuedCopies, leafProgress } from './rotation-progress.ts';
+import { recoverStaged, recoverUnstaged, unstagedOldRoots, type RecoveryHost } from './rotation-recovery.ts';
 import { unb64 } from './secret.ts';
 
 export const ROTATION_KEY = '@rotation';
@@ -37,11 +36,11 @@ export interface RotationConfig {
   checkIntervalMs: number;
 }
 
-export class RotationReconciler {
-  private readonly cluster: Cluster;
+export class RotationReconciler implements RecoveryHost {
+  readonly cluster: Cluster;
   private readonly clock: Clock;
-  private readonly logger: Logger;
-  private readonly ca: CASource;
+  readonly logger: Logger;
+  readonly ca: CASource;
   private readonly config: RotationConfig;
   private readonly observer: ControllerObserver;
 
@@ -58,6 +57,10 @@ export class RotationReconciler {
     this.observer = deps.observer;
   }
 
+  get skewMs(): number {
+    return this.config.skewMs;
+  }
+
   /** One step of the rotation; returns when to look again. */
   async reconcile(): Promise<{ requeueAfterMs?: number }> {
     const trust = this.ca.trust;
@@ -68,7 +71,12 @@ export class RotationReconciler {
       const requested = annotations[ANNOTATION_ROTATE_TO];
       if (!record.caFingerprint && requested !== undefined && !rotation) {
         // The state ConfigMap is gone (or never was) while a request stands: recover, never restart blind.
-        await this.recover(requested, main.ca, now);
+        await recoverStaged(this, requested, main.ca, now);
+        return { requeueAfterMs: this.config.checkIntervalMs };
+      }
+      if (!record.caFingerprint && !rotation && unstagedOldRoots(annotations).length > 0) {
+        // Gone while an unstaged rotation ran: its replaced roots are found again, never forgotten.
+        await recoverUnstaged(this, main.ca, annotations, now);
         return { requeueAfterMs: this.config.checkIntervalMs };
       }
       if (!record.caFingerprint) {
@@ -79,7 +87,12 @@ export class RotationReconciler {
         await this.startUnstaged(record, main.ca, now);
         return { requeueAfterMs: this.config.checkIntervalMs };
       }
+      if (annotations[ANNOTATION_UNSTAGED_OLD_ROOTS] !== undefined) {
+        // The unstaged rotation retired its old roots: nothing left to recover them for.
+        await this.cluster.patchSecretAnnotations(this.ca.namespace, this.ca.name, { [ANNOTATION_UNSTAGED_OLD_ROOTS]: null });
+      }
     }
+    if (isRunning(rotation) && rotation!.unstaged) await this.keepUnstagedRoots(rotation!, annotations);
     const signing = this.ca.current().ca;
     const copies = issuedCopies(this.cluster);
     const newCA = trust.next?.ca?.certificate ?? (rotation?.newRootFingerprint === signing?.fingerprint ? signing?.certificate : undefined);
@@ -139,12 +152,26 @@ export class RotationReconciler {
       message: `CA Secret ${this.ca.ref} was replaced in place: the new CA signs; the old root stays in every bundle until every leaf is re-issued and the old ones expired (set ${ANNOTATION_DISTRUST_ROOT}=${record.caFingerprint} on it to drop a compromised old root at once)`,
     };
     await this.save({ ...record, rotation: state, seen: seenWith(record.seen, ca.fingerprint) });
+    await this.keepUnstagedRoots(state, this.ca.trust.annotations);
     this.logger.warn('CA replaced in place: unstaged root rotation', { reason: 'RotationUnstaged', oldRoot: record.caFingerprint, newRoot: ca.fingerprint });
     this.event('Warning', 'RotationUnstaged', state.message);
   }
 
+  /**
+   * While an unstaged rotation runs, the CA Secret names the roots it replaced (fingerprints
+   * only: the admin's object, read by the recovery if the state is lost).
+   */
+  private async keepUnstagedRoots(state: RotationState, annotations: Record<string, string>): Promise<void> {
+    const inNew = new Set(bundleFingerprints(state.newBundlePem ?? ''));
+    const want = bundleFingerprints(state.oldBundlePem ?? '').filter((f) => !inNew.has(f)).join(',');
+    if (want && annotations[ANNOTATION_UNSTAGED_OLD_ROOTS] !== want) {
+      await this.cluster.patchSecretAnnotations(this.ca.namespace, this.ca.name, { [ANNOTATION_UNSTAGED_OLD_ROOTS]: want });
+    }
+  }
+
   /** The request's new root: the named Secret, or the one a `generate` already made (recorded on the CA Secret). */
-  private async target(request: string, now: Date, create: boolean): Promise<{ name: string; secret: Awaited<ReturnType<Cluster['getSecret']>> } | undefined> {
+  /** (RecoveryHost) */
+  async target(request: string, now: Date, create: boolean): Promise<{ name: string; secret: Awaited<ReturnType<Cluster['getSecret']>> } | undefined> {
     if (request !== 'generate') return { name: request, secret: await this.cluster.getSecret(this.ca.namespace, request) };
     let name = this.ca.trust.annotations[ANNOTATION_ROTATION_GENERATED];
     if (name) {
@@ -162,7 +189,8 @@ export class RotationReconciler {
     return { name, secret };
   }
 
-  private async loadTarget(name: string, secret: Awaited<ReturnType<Cluster['getSecret']>>, now: Date): Promise<SigningCA> {
+  /** (RecoveryHost) */
+  async loadTarget(name: string, secret: Awaited<ReturnType<Cluster['getSecret']>>, now: Date): Promise<SigningCA> {
     const certPem = unb64(secret?.data?.[TLS_CRT]);
     const keyPem = unb64(secret?.data?.[TLS_KEY]);
     const bundlePem = unb64(secret?.data?.[CA_CRT]);
@@ -170,7 +198,8 @@ export class RotationReconciler {
     return loadSigningCA({ certPem, keyPem, ...(bundlePem ? { bundlePem } : {}) }, now);
   }
 
-  private async start(request: string, old: SigningCA, record: TrustRecord, now: Date, recovered = false): Promise<void> {
+  /** (RecoveryHost) */
+  async start(request: string, old: SigningCA, record: TrustRecord, now: Date, recovered = false): Promise<void> {
     const target = await this.target(request, now, true);
     const secretName = target!.name;
     let next: SigningCA;
@@ -193,58 +222,6 @@ export class RotationReconciler {
     const { refused: _r, ...rest } = record;
     await this.save({ ...rest, caFingerprint: old.fingerprint, caBundlePem: old.bundlePem, rotation: state, seen: seenWith(seenWith(record.seen, old.fingerprint), next.fingerprint) });
     this.announce(state);
-  }
-
-  /**
-   * No state but a standing request: find out how far the rotation got. The new root already
-   * in the CA Secret: it finished (the request is cleared). Leaves signed by it: it was Active.
-   * Otherwise Prepared again, with the same new root.
-   */
-  private async recover(request: string, main: SigningCA, now: Date): Promise<void> {
-    const record: TrustRecord = { rotation: undefined, seen: [main.fingerprint] };
-    const target = await this.target(request, now, false);
-    let next: SigningCA | undefined;
-    try {
-      if (target) next = await this.loadTarget(target.name, target.secret, now);
-    } catch {
-      next = undefined;
-    }
-    if (next && next.fingerprint === main.fingerprint) {
-      const state: RotationState = {
-        phase: 'Retired', request, since: now.toISOString(), newRootSecret: target!.name, newRootFingerprint: next.fingerprint,
-        oldRootFingerprint: '', done: 0, total: 0, message: 'recovered after the rotation state was lost: the new root is already the CA Secret\'s; clearing the request',
-      };
-      await this.save({ ...record, caFingerprint: main.fingerprint, caBundlePem: main.bundlePem, rotation: state });
-      this.event('Warning', 'RotationRecovered', state.message);
-      return;
-    }
-    const signed = next ? leavesSignedBy(issuedCopies(this.cluster), next.certificate) : 0;
-    if (!next || signed === 0) {
-      await this.start(request, main, { ...record, caFingerprint: main.fingerprint, caBundlePem: main.bundlePem }, now, target !== undefined);
-      if (target) this.event('Warning', 'RotationRecovered', 'the rotation state was lost before the new CA signed anything: Prepared again with the same new root');
-      return;
-    }
-    // The old leaves already replaced are no longer in the cluster, but copies may still be in use: the old root stays
-    // until any of them could have expired (the longest lifetime an identity asks for, capped by the old CA's own
-    // expiry) plus skew. Retiring sooner could fail handshakes; the retire time only moves later from here.
-    const longest = Math.max(parseDuration(DEFAULT_DURATION), ...this.cluster.listIdentities().map((i) => {
-      try {
-        return parseDuration(i.spec?.duration ?? DEFAULT_DURATION);
-      } catch {
-        return parseDuration(MAX_DURATION);
-      }
-    }));
-    const retireAfter = new Date(Math.min(now.getTime() + longest, main.notAfter.getTime()) + this.config.skewMs);
-    const state: RotationState = {
-      phase: 'Active', request, since: now.toISOString(), newRootSecret: target!.name, newRootFingerprint: next.fingerprint,
-      oldRootFingerprint: main.fingerprint, oldBundlePem: main.bundlePem, newBundlePem: next.bundlePem, keptRootsPem: keptRoots(main.bundlePem, next.bundlePem, main),
-      retireAfter: retireAfter.toISOString(),
-      done: signed, total: 0,
-      message: `recovered after the rotation state was lost: ${signed} live leaves are signed by the new root, so the rotation was Active; it resumes there`,
-    };
-    await this.save({ ...record, caFingerprint: main.fingerprint, caBundlePem: main.bundlePem, rotation: state, seen: seenWith(record.seen, next.fingerprint) });
-    this.logger.warn('root rotation state recovered', { reason: 'RotationRecovered', phase: 'Active', newRoot: next.fingerprint });
-    this.event('Warning', 'RotationRecovered', state.message);
   }
 
   /** A request that cannot be carried out: said once (state, Event, log) per request and reason. */
@@ -279,7 +256,7 @@ export class RotationReconciler {
   }
 
   /** Every write of the state: a replace guarded by the resourceVersion read, or a create. */
-  private async save(record: TrustRecord): Promise<void> {
+  async save(record: TrustRecord): Promise<void> {
     const rv = this.ca.trust.resourceVersion;
     const written = await this.cluster.writeConfigMap({
       apiVersion: 'v1',
@@ -296,7 +273,8 @@ export class RotationReconciler {
     this.event('Normal', `Rotation${state.phase}`, `${state.phase}: ${state.message}`);
   }
 
-  private event(type: 'Normal' | 'Warning', reason: string, message: string): void {
+  /** (RecoveryHost) */
+  event(type: 'Normal' | 'Warning', reason: string, message: string): void {
     const about: ObjectRef = { apiVersion: 'v1', kind: 'ConfigMap', namespace: this.ca.namespace, name: ROTATION_CONFIGMAP };
     this.cluster.recordEvent(about, type, reason, message).catch(() => undefined);
   }
@@ -304,42 +282,4 @@ export class RotationReconciler {
 
 function seenWith(seen: string[], fingerprint: string): string[] {
   return seen.includes(fingerprint) ? seen : [...seen, fingerprint];
-}
-
-/** The latest notAfter of the old bundle's roots that are not kept: after it the old root verifies nothing. */
-function latestExpiry(oldBundlePem: string, keptPem: string | undefined): Date | undefined {
-  const kept = new Set(keptPem ? bundleFingerprints(keptPem) : []);
-  let latest = 0;
-  for (const pem of oldBundlePem.split(/(?<=-----END CERTIFICATE-----)\s*/)) {
-    if (!pem.includes('BEGIN CERTIFICATE')) continue;
-    const cert = new X509Certificate(pem);
-    if (kept.has(fingerprintOf(cert))) continue;
-    latest = Math.max(latest, new Date(cert.validTo).getTime());
-  }
-  return latest ? new Date(latest) : undefined;
-}
-
-/**
- * Roots of the old bundle that the rotation does not replace: every root except the ones the old
- * CA's chain ends at (the old root), and except those already in the new bundle.
- */
-function keptRoots(oldBundlePem: string, newBundlePem: string, old?: SigningCA): string {
-  const chainTop = old ? lastOf(old) : undefined;
-  const inNew = new Set(bundleFingerprints(newBundlePem));
-  let out = '';
-  for (const pem of oldBundlePem.split(/(?<=-----END CERTIFICATE-----)\s*/)) {
-    if (!pem.includes('BEGIN CERTIFICATE')) continue;
-    const cert = new X509Certificate(pem);
-    const fp = fingerprintOf(cert);
-    if (inNew.has(fp)) continue;
-    // Unstaged: the old CA is gone from the CA Secret, so every old root is the one replaced.
-    if (!chainTop || fingerprintOf(chainTop) === fp || isIssuedBy(chainTop, cert)) continue;
-    out += pem.trim() + '\n';
-  }
-  return out;
-}
-
-function lastOf(ca: SigningCA): X509Certificate {
-  const pems = ca.chainPem.split(/(?<=-----END CERTIFICATE-----)\s*/).filter((p) => p.includes('BEGIN CERTIFICATE'));
-  return pems.length > 0 ? new X509Certificate(pems[pems.length - 1]!) : ca.certificate;
 }

@@ -16,6 +16,7 @@ export interface CertificateFacts {
   /** The Issuing condition to set alongside Ready=True. */
   issuing: ConditionInput;
   workloadsRestartedFor: string | undefined;
+  workloadsTrustBundle: string | undefined;
   /** The signing CA's notAfter: a certificate cut to it says so, and what to do. */
   caNotAfter?: Date;
 }
@@ -45,6 +46,7 @@ export function readyStatus(identity: MutualTLSIdentity, spec: ResolvedSpec, cer
     failedIssuanceAttempts: 0,
     lastFailureTime: undefined,
     workloadsRestartedFor: cert.workloadsRestartedFor,
+    workloadsTrustBundle: cert.workloadsTrustBundle,
   };
 }
 

@@ -1,5 +1,6 @@
 /** The writes of one reconcile: the Secret, the status, Events, and opted-in workload restarts. */
-import { ANNOTATION_CERTIFICATE_HASH, FIELD_MANAGER, LABEL_IDENTITY, type MutualTLSIdentity, type MutualTLSIdentityStatus, type ObjectRef, type Secret } from '../api/types.ts';
+import { createHash } from 'node:crypto';
+import { ANNOTATION_CERTIFICATE_HASH, ANNOTATION_TRUST_BUNDLE_HASH, FIELD_MANAGER, LABEL_IDENTITY, type MutualTLSIdentity, type MutualTLSIdentityStatus, type ObjectRef, type Secret } from '../api/types.ts';
 import type { ResolvedSpec } from '../api/spec.ts';
 import type { Cluster } from '../cluster/port.ts';
 import type { Logger } from '../log.ts';
@@ -88,27 +89,46 @@ export class IdentityWriter {
   }
 
   /**
-   * Restart the workloads an identity opted in to, once per certificate: returns the serial they
-   * were restarted for (recorded in status), or the last one when there is nothing to do.
+   * Restart the workloads an identity opted in to, once per certificate and once per trust bundle:
+   * a program that reads its files only at start needs a new leaf, and as much a new ca.crt (a
+   * rotation's Prepared adds the new root before any peer presents a leaf from it). Returns what
+   * they were restarted for (recorded in status), or the last one when there is nothing to do.
+   * It is called after the Secret holds that serial and bundle, so it acts at the pace of those
+   * writes (the re-issue and bundle-update rate limits), never more than once for either.
    */
-  async restartWorkloads(identity: MutualTLSIdentity, spec: ResolvedSpec, serial: string, renewed: boolean): Promise<string | undefined> {
-    const done = identity.status?.workloadsRestartedFor;
-    if (spec.restartWorkloads.length === 0 || done === serial) return done;
+  async restartWorkloads(identity: MutualTLSIdentity, spec: ResolvedSpec, now: RestartedFor, renewed: boolean): Promise<Partial<RestartedFor>> {
+    const done = { serial: identity.status?.workloadsRestartedFor, bundle: identity.status?.workloadsTrustBundle };
+    if (spec.restartWorkloads.length === 0) return done;
+    // Before this field existed, the bundle they run with is unknown: take today's, restart nothing.
+    const newBundle = done.bundle !== undefined && done.bundle !== now.bundle;
+    if (done.serial === now.serial && !newBundle) return { serial: now.serial, bundle: now.bundle };
     const { namespace, name } = identity.metadata as { namespace: string; name: string };
-    if (!renewed) return serial; // the first certificate: the pods start with it
+    if (!renewed) return now; // the first certificate: the pods start with it
     if (!this.allowWorkloadRestart) {
       this.event(identity, 'Warning', 'WorkloadRestartDisabled', 'spec.restartWorkloads is set, but the operator runs without --allow-workload-restart: nothing was restarted');
-      return serial;
+      return now;
     }
+    const why = done.serial !== now.serial ? `certificate serial ${now.serial}` : `a new trust bundle (ca.crt ${now.bundle})`;
     for (const w of spec.restartWorkloads) {
       try {
-        await this.cluster.patchWorkloadTemplate(namespace, w, { [ANNOTATION_CERTIFICATE_HASH]: serial });
-        this.logger.info('workload restarted for a new certificate', { namespace, name, workload: `${w.kind}/${w.name}`, serial });
+        await this.cluster.patchWorkloadTemplate(namespace, w, { [ANNOTATION_CERTIFICATE_HASH]: now.serial, [ANNOTATION_TRUST_BUNDLE_HASH]: now.bundle });
+        this.logger.info('workload restarted', { namespace, name, reason: done.serial !== now.serial ? 'NewCertificate' : 'NewTrustBundle', workload: `${w.kind}/${w.name}`, serial: now.serial });
       } catch (err) {
         this.event(identity, 'Warning', 'WorkloadRestartFailed', `${w.kind} ${w.name} could not be restarted: ${(err as Error).message}`);
       }
     }
-    this.event(identity, 'Normal', 'WorkloadsRestarted', `restarted ${spec.restartWorkloads.map((w) => `${w.kind}/${w.name}`).join(', ')} for certificate serial ${serial}`);
-    return serial;
+    this.event(identity, 'Normal', 'WorkloadsRestarted', `restarted ${spec.restartWorkloads.map((w) => `${w.kind}/${w.name}`).join(', ')} for ${why}`);
+    return now;
   }
+}
+
+/** What opted-in workloads run with: the leaf's serial and a hash of the trust bundle. */
+export interface RestartedFor {
+  serial: string;
+  bundle: string;
+}
+
+/** The trust bundle's short hash, as the pod-template annotation and status carry it. */
+export function trustBundleHash(bundlePem: string): string {
+  return createHash('sha256').update(bundlePem).digest('hex').slice(0, 16);
 }

@@ -7,4 +7,5 @@ export { DEFAULT_BACKDATE_MS, issueLeaf } from './leaf.ts';
 export { inspectIssued } from './inspect.ts';
 export { fingerprintOf, isIssuedBy, isSelfSigned, normalizeIp, sanOf, type SubjectAltNames } from './certs.ts';
 export { bundleFingerprints, mergeBundles } from './bundle.ts';
+export { certificatesWithFingerprints, keptRoots, latestExpiry } from './roots.ts';
 export { leafRequestFor, type LeafSpec } from './request.ts';

@@ -264,6 +264,7 @@ describe('crds/mtls.dev_mutualtlsidentities.yaml: schema', () => {
       'serialNumber',
       'spiffeID',
       'workloadsRestartedFor',
+      'workloadsTrustBundle',
     ]);
     for (const f of ['notBefore', 'notAfter', 'renewalTime', 'lastFailureTime']) {
       assert.equal(at(root, `status.${f}`).format, 'date-time', f);

@@ -7,7 +7,7 @@ import { X509Certificate } from 'node:crypto';
 import { CA_CRT, TLS_CRT, TLS_KEY, TRUST_BUNDLE_CONFIGMAP, type Secret } from '../../src/api/types.ts';
 import { ClusterError } from '../../src/cluster/port.ts';
 import {
-  ANNOTATION_DISTRUST_ROOT, ANNOTATION_ROTATE_TO, ANNOTATION_ROTATION_GENERATED, ROTATION_CONFIGMAP,
+  ANNOTATION_DISTRUST_ROOT, ANNOTATION_ROTATE_TO, ANNOTATION_ROTATION_GENERATED, ANNOTATION_UNSTAGED_OLD_ROOTS, ROTATION_CONFIGMAP,
 } from '../../src/controller/ca-source.ts';
 import { b64, unb64 } from '../../src/controller/secret.ts';
 import { recordFromData } from '../../src/decide/rotation.ts';
@@ -278,7 +278,9 @@ describe('the phase machine, not the CA Secrets, decides trust (20.2, 20.4)', ()
   });
 });
 
-describe('a lost rotation state is recovered, never restarted (20.3, 20.7)', () => {
+describe('a lost rotation state is recovered, never restarted (20.3, 20.7)', function () {
+  // fake-clock walks through a day of rotation: CPU-bound, slow on a loaded 2-core machine
+  this.timeout(180_000);
   let h: Harness;
   afterEach(async () => {
     await h?.stop();
@@ -309,6 +311,64 @@ describe('a lost rotation state is recovered, never restarted (20.3, 20.7)', () 
     for (let i = 0; i < 4; i++) assert.ok(bundleOf(h.secret(`id${i}-mtls`)).includes(fp(n1)));
     await until(h, 'Retired', 60_000);
     assert.equal(fp(unb64(caSecretNow(h).data![TLS_CRT])!), fp(n1));
+  });
+
+  it('the state ConfigMap deleted during an unstaged rotation: the replaced root is found again and stays until its leaves could expire', async () => {
+    h = await startHarness({ config: { ...ROTATION, reissuePerSecond: 1 } });
+    for (let i = 0; i < 3; i++) h.identity(`id${i}`, { duration: '2h' });
+    h.identity('other', { duration: '2h' }, 'prod');
+    await h.settle();
+    const oldFp = fp(h.root.certPem);
+    const next = await generateRootCA({ now: new Date(h.time.now() - H) });
+    h.cluster.putSecret(caSecret(next));
+    await h.settle();
+    assert.equal(rotation(h)!.phase, 'Active');
+    assert.equal(rotation(h)!.unstaged, true);
+    assert.equal(caSecretNow(h).metadata.annotations?.[ANNOTATION_UNSTAGED_OLD_ROOTS], oldFp, 'the CA Secret names the replaced root');
+    const retireBefore = Date.parse(rotation(h)!.retireAfter!);
+    await h.cluster.deleteConfigMap(CA_NS, ROTATION_CONFIGMAP);
+    await h.settle();
+    await h.advance(10_000);
+    const after = rotation(h)!;
+    assert.equal(after.phase, 'Active', 'the unstaged rotation resumes, not a fresh record of the new CA alone');
+    assert.equal(after.unstaged, true);
+    assert.deepEqual(bundleFingerprints(after.oldBundlePem!), [oldFp], 'the replaced root, found by its fingerprint');
+    assert.ok(Date.parse(after.retireAfter!) >= retireBefore, 'the retire time only moves later');
+    assert.ok(h.cluster.events.some((e) => e.reason === 'RotationRecovered'));
+    const copies = [['id0-mtls', 'dev'], ['id1-mtls', 'dev'], ['id2-mtls', 'dev'], ['other-mtls', 'prod']] as const;
+    for (const [name, ns] of copies) assert.ok(bundleOf(h.secret(name, ns)).includes(oldFp), `${ns}/${name} still trusts the replaced root`);
+    for (let i = 0; i < 10; i++) await h.advance(1000); // the re-issue, 1 per second
+    for (const [name, ns] of copies) {
+      assert.deepEqual(bundleOf(h.secret(name, ns)), [oldFp, fp(next.certPem)], `${ns}/${name}: both roots`);
+      assert.ok(new X509Certificate(unb64(h.secret(name, ns)!.data![TLS_CRT])!).checkIssued(new X509Certificate(next.certPem)), `${ns}/${name}: a leaf from the new CA`);
+    }
+    assert.deepEqual(cmBundle(h), [oldFp, fp(next.certPem)]);
+    await until(h, 'Retired', 600_000);
+    assert.ok(h.time.now() >= Date.parse(after.retireAfter!), 'not before the recovered retire time');
+    for (let i = 0; i < 60 && bundleOf(h.secret('id0-mtls')).length > 1; i++) await h.advance(1000);
+    assert.deepEqual(bundleOf(h.secret('id0-mtls')), [fp(next.certPem)], 'then the replaced root leaves');
+    await h.advance(10_000);
+    assert.equal(caSecretNow(h).metadata.annotations?.[ANNOTATION_UNSTAGED_OLD_ROOTS], undefined, 'removed once retired');
+  });
+
+  it('a root named on the CA Secret is taken only from a PEM with that fingerprint: a tenant\'s forged bundle adds nothing', async () => {
+    h = await startHarness({ config: { ...ROTATION, reissuePerSecond: 1 } });
+    h.identity('web', { duration: '2h' });
+    h.identity('evil', { duration: '2h' }, 'prod');
+    await h.settle();
+    const oldFp = fp(h.root.certPem);
+    const next = await generateRootCA({ now: new Date(h.time.now() - H) });
+    h.cluster.putSecret(caSecret(next));
+    await h.settle();
+    const tenantRoot = await generateRootCA({ now: new Date(h.time.now() - H) });
+    // The tenant of prod rewrites its own Secret's ca.crt with its root, and names it on nothing it can write.
+    h.cluster.putSecret(withData(h.secret('evil-mtls', 'prod')!, { [CA_CRT]: b64(tenantRoot.certPem) }));
+    await h.cluster.deleteConfigMap(CA_NS, ROTATION_CONFIGMAP);
+    await h.settle();
+    await h.advance(10_000);
+    const after = rotation(h)!;
+    assert.deepEqual(bundleFingerprints(after.oldBundlePem!), [oldFp]);
+    assert.ok(!bundleOf(h.secret('web-mtls')).includes(fp(tenantRoot.certPem)), 'the tenant\'s root is trusted nowhere');
   });
 
   it('the state ConfigMap deleted mid-Prepared: Prepared again with the same generated root', async () => {

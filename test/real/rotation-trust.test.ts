@@ -6,18 +6,22 @@
  *   - the CA Secret deleted by an admin once a CA existed: no new root, CANotReady, the issued Secret untouched, and
  *     the admin's own create succeeds;
  *   - the CA replaced in place: the old root stays in every bundle (unstaged rotation);
- *   - the state ConfigMap deleted mid-Active: the same rotation resumes Active, no second rotation.
+ *   - the state ConfigMap deleted mid-Active: the same rotation resumes Active, no second rotation;
+ *   - an opted-in Deployment is restarted when Prepared changes its trust bundle (20.6), before any new-root leaf.
  */
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { ApiException, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1Secret } from '@kubernetes/client-node';
+import { ApiException, AppsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1Secret } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type MutualTLSIdentity } from '../../src/api/types.ts';
 import { KubeCluster } from '../../src/adapter/kube.ts';
 import { ClusterError } from '../../src/cluster/port.ts';
 import { ANNOTATION_ROTATE_TO, ROTATION_CONFIGMAP } from '../../src/controller/ca-source.ts';
 import { Controller } from '../../src/controller/controller.ts';
 import { rotationFromData } from '../../src/decide/rotation.ts';
-import { silentLogger } from '../../src/log.ts';
+import { createLogger, silentLogger } from '../../src/log.ts';
+import { createWriteStream } from 'node:fs';
+const testLogger = () => process.env.MTLS_TEST_LOG ? createLogger('debug', createWriteStream(process.env.MTLS_TEST_LOG, { flags: 'a' })) : silentLogger();
+import { trustBundleHash } from '../../src/controller/writer.ts';
 import { bundleFingerprints, fingerprintOf, generateRootCA } from '../../src/pki/index.ts';
 import type { CAMaterial } from '../../src/pki/types.ts';
 import { controlPlane, type ControlPlane } from '../support/controlplane.ts';
@@ -67,7 +71,7 @@ describe('real apiserver: the root of trust and the rotation state', function ()
   const start = async (ns: string, config: Record<string, unknown> = {}) => {
     const cluster = new KubeCluster({ kubeConfig: cp.kubeConfig, namespaces: [ns], operatorNamespace: OPERATOR_NS, caSecretName: CA, logger: silentLogger() });
     controller = new Controller({
-      cluster, clock: { now: () => Date.now() }, logger: silentLogger(),
+      cluster, clock: { now: () => Date.now() }, logger: testLogger(),
       config: {
         trustDomain: 'cluster.local', operatorNamespace: OPERATOR_NS, caSecretName: CA, bootstrapCA: true, workers: 2,
         propagationDelayMs: 1000, skewMs: 1000, checkIntervalMs: 500, reissuePerSecond: 100, ...config,
@@ -183,5 +187,39 @@ describe('real apiserver: the root of trust and the rotation state', function ()
     assert.ok(bundleFingerprints(text(await getSecret(ns, 'web-mtls'), 'ca.crt')).includes(fingerprintOf(newRoot)), 'the new root is still trusted');
     const events = await recentEvents();
     assert.equal(events.filter((e) => e.reason === 'RotationPrepared').length, 1);
+  });
+
+  it('an opted-in Deployment restarts when Prepared changes its trust bundle, before any leaf from the new root (20.6)', async () => {
+    const ns = await cp.newNamespace('restart');
+    const apps = cp.kubeConfig.makeApiClient(AppsV1Api);
+    const root = await generateRootCA({ now: new Date(Date.now() - 3_600_000) });
+    await createCa(root);
+    await apps.createNamespacedDeployment({ namespace: ns, body: {
+      metadata: { name: 'reader' },
+      spec: { selector: { matchLabels: { app: 'reader' } }, template: { metadata: { labels: { app: 'reader' } }, spec: { containers: [{ name: 'c', image: 'example/reader:1' }] } } },
+    } });
+    await start(ns, { allowWorkloadRestart: true, propagationDelayMs: 8000 });
+    await putIdentity(ns, 'reader', { duration: '2h', restartWorkloads: [{ kind: 'Deployment', name: 'reader' }] });
+    const first = await eventually('Secret reader-mtls', () => getSecret(ns, 'reader-mtls'), 60_000, 200);
+    const serial = new X509Certificate(text(first, 'tls.crt')).serialNumber.toLowerCase();
+    const template = async () => (await apps.readNamespacedDeployment({ namespace: ns, name: 'reader' })).spec!.template.metadata!.annotations ?? {};
+    assert.deepEqual(await template(), {}, 'the first certificate restarts nothing');
+    await core.patchNamespacedSecret({ namespace: OPERATOR_NS, name: CA, body: { metadata: { annotations: { [ANNOTATION_ROTATE_TO]: 'generate' } } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    const twoRoots = await eventually('the bundle with both roots', async () => {
+      const x = await getSecret(ns, 'reader-mtls');
+      return x && bundleFingerprints(text(x, 'ca.crt')).length === 2 && x;
+    }, 60_000, 100);
+    const restarted = await eventually('the Deployment restarted for the new bundle', async () => {
+      const a = await template();
+      return a['mtls.dev/trust-bundle-hash'] === trustBundleHash(text(twoRoots, 'ca.crt')) && a;
+    }, 30_000, 100);
+    assert.equal(restarted['mtls.dev/certificate-hash'], serial, 'restarted while the leaf is still the first one');
+    const r = (await state())!;
+    assert.equal(r.phase, 'Prepared', 'the restart came in Prepared, before the new CA signs');
+    await eventually('the new leaf restarts it once more', async () => {
+      const leaf = new X509Certificate(text(await getSecret(ns, 'reader-mtls'), 'tls.crt')).serialNumber.toLowerCase();
+      return leaf !== serial && (await template())['mtls.dev/certificate-hash'] === leaf;
+    }, 60_000, 200);
   });
 });
