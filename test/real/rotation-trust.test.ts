@@ -7,6 +7,7 @@
  *     the admin's own create succeeds;
  *   - the CA replaced in place: the old root stays in every bundle (unstaged rotation);
  *   - the state ConfigMap deleted mid-Active: the same rotation resumes Active, no second rotation;
+ *   - the state ConfigMap deleted during an unstaged rotation: the replaced root is found again (20.3);
  *   - an opted-in Deployment is restarted when Prepared changes its trust bundle (20.6), before any new-root leaf.
  */
 import assert from 'node:assert/strict';
@@ -15,7 +16,7 @@ import { ApiException, AppsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, se
 import { GROUP, PLURAL, VERSION, type MutualTLSIdentity } from '../../src/api/types.ts';
 import { KubeCluster } from '../../src/adapter/kube.ts';
 import { ClusterError } from '../../src/cluster/port.ts';
-import { ANNOTATION_ROTATE_TO, ROTATION_CONFIGMAP } from '../../src/controller/ca-source.ts';
+import { ANNOTATION_ROTATE_TO, ANNOTATION_UNSTAGED_OLD_ROOTS, ROTATION_CONFIGMAP } from '../../src/controller/ca-source.ts';
 import { Controller } from '../../src/controller/controller.ts';
 import { rotationFromData } from '../../src/decide/rotation.ts';
 import { createLogger, silentLogger } from '../../src/log.ts';
@@ -160,6 +161,38 @@ describe('real apiserver: the root of trust and the rotation state', function ()
     const r = (await state())!;
     assert.equal(r.phase, 'Active');
     assert.equal(r.unstaged, true);
+  });
+
+  it('the state ConfigMap deleted during an unstaged rotation: the replaced root is found again and stays in every bundle', async () => {
+    const ns = await cp.newNamespace('unstaged-lost');
+    const [oldRoot, newRoot] = await Promise.all([generateRootCA({ now: new Date(Date.now() - 3_600_000) }), generateRootCA({ now: new Date(Date.now() - 3_600_000) })]);
+    await createCa(oldRoot);
+    await start(ns);
+    await putIdentity(ns, 'web', { duration: '2h' });
+    await eventually('Secret web-mtls', () => getSecret(ns, 'web-mtls'), 60_000, 200);
+    await eventually('the CA recorded', async () => (await core.readNamespacedConfigMap({ namespace: OPERATOR_NS, name: ROTATION_CONFIGMAP })).data?.caFingerprint === fp(oldRoot.certPem), 30_000, 200);
+    await core.replaceNamespacedSecret({
+      namespace: OPERATOR_NS, name: CA,
+      body: { metadata: { name: CA }, type: 'kubernetes.io/tls', data: { 'tls.crt': b64(newRoot.certPem), 'tls.key': b64(newRoot.keyPem), 'ca.crt': b64(newRoot.certPem) } },
+    });
+    await eventually('the CA Secret names the replaced root', async () =>
+      (await getSecret(OPERATOR_NS, CA))?.metadata?.annotations?.[ANNOTATION_UNSTAGED_OLD_ROOTS] === fp(oldRoot.certPem), 60_000, 200);
+    await eventually('a leaf from the new CA', async () => {
+      const x = await getSecret(ns, 'web-mtls');
+      return x && new X509Certificate(text(x, 'tls.crt')).checkIssued(new X509Certificate(newRoot.certPem));
+    }, 60_000, 200);
+    await core.deleteNamespacedConfigMap({ namespace: OPERATOR_NS, name: ROTATION_CONFIGMAP });
+    const after = await eventually('the state again', async () => {
+      const r = await state();
+      return r?.phase === 'Active' && r;
+    }, 60_000, 200);
+    assert.equal(after.unstaged, true);
+    assert.deepEqual(bundleFingerprints(after.oldBundlePem!), [fp(oldRoot.certPem)]);
+    await sleep(2000);
+    assert.deepEqual(bundleFingerprints(text(await getSecret(ns, 'web-mtls'), 'ca.crt')), [fp(oldRoot.certPem), fp(newRoot.certPem)], 'the Secret still trusts the replaced root');
+    const cm = await core.readNamespacedConfigMap({ namespace: ns, name: 'mtls-trust-bundle' });
+    assert.deepEqual(bundleFingerprints(cm.data!['ca.crt']!), [fp(oldRoot.certPem), fp(newRoot.certPem)]);
+    assert.ok((await recentEvents()).some((e) => e.reason === 'RotationRecovered'));
   });
 
   it('the state ConfigMap deleted mid-Active: the same rotation resumes Active, no second rotation', async () => {
