@@ -81,6 +81,21 @@ describe('real apiserver: the root of trust and the rotation state', function ()
     await controller.start();
   };
 
+  /** Identity web issued under one root, then the CA Secret replaced in place by another (an unstaged rotation). */
+  const replacedInPlace = async (ns: string) => {
+    const [oldRoot, newRoot] = await Promise.all([generateRootCA({ now: new Date(Date.now() - 3_600_000) }), generateRootCA({ now: new Date(Date.now() - 3_600_000) })]);
+    await createCa(oldRoot);
+    await start(ns);
+    await putIdentity(ns, 'web', { duration: '2h' });
+    await eventually('Secret web-mtls', () => getSecret(ns, 'web-mtls'), 60_000, 200);
+    await eventually('the CA recorded', async () => (await core.readNamespacedConfigMap({ namespace: OPERATOR_NS, name: ROTATION_CONFIGMAP })).data?.caFingerprint === fp(oldRoot.certPem), 30_000, 200);
+    await core.replaceNamespacedSecret({
+      namespace: OPERATOR_NS, name: CA,
+      body: { metadata: { name: CA }, type: 'kubernetes.io/tls', data: { 'tls.crt': b64(newRoot.certPem), 'tls.key': b64(newRoot.keyPem), 'ca.crt': b64(newRoot.certPem) } },
+    });
+    return { oldRoot, newRoot };
+  };
+
   before(async function () {
     cp = await controlPlane(this);
     core = cp.kubeConfig.makeApiClient(CoreV1Api);
@@ -141,16 +156,7 @@ describe('real apiserver: the root of trust and the rotation state', function ()
 
   it('the CA replaced in place: the old root stays in the bundles beside the new one', async () => {
     const ns = await cp.newNamespace('inplace');
-    const [oldRoot, newRoot] = await Promise.all([generateRootCA({ now: new Date(Date.now() - 3_600_000) }), generateRootCA({ now: new Date(Date.now() - 3_600_000) })]);
-    await createCa(oldRoot);
-    await start(ns);
-    await putIdentity(ns, 'web', { duration: '2h' });
-    await eventually('Secret web-mtls', () => getSecret(ns, 'web-mtls'), 60_000, 200);
-    await eventually('the CA recorded', async () => (await core.readNamespacedConfigMap({ namespace: OPERATOR_NS, name: ROTATION_CONFIGMAP })).data?.caFingerprint === fp(oldRoot.certPem), 30_000, 200);
-    await core.replaceNamespacedSecret({
-      namespace: OPERATOR_NS, name: CA,
-      body: { metadata: { name: CA }, type: 'kubernetes.io/tls', data: { 'tls.crt': b64(newRoot.certPem), 'tls.key': b64(newRoot.keyPem), 'ca.crt': b64(newRoot.certPem) } },
-    });
+    const { oldRoot, newRoot } = await replacedInPlace(ns);
     const s = await eventually('a leaf from the new CA', async () => {
       const x = await getSecret(ns, 'web-mtls');
       return x && new X509Certificate(text(x, 'tls.crt')).checkIssued(new X509Certificate(newRoot.certPem)) && x;
@@ -165,16 +171,7 @@ describe('real apiserver: the root of trust and the rotation state', function ()
 
   it('the state ConfigMap deleted during an unstaged rotation: the replaced root is found again and stays in every bundle', async () => {
     const ns = await cp.newNamespace('unstaged-lost');
-    const [oldRoot, newRoot] = await Promise.all([generateRootCA({ now: new Date(Date.now() - 3_600_000) }), generateRootCA({ now: new Date(Date.now() - 3_600_000) })]);
-    await createCa(oldRoot);
-    await start(ns);
-    await putIdentity(ns, 'web', { duration: '2h' });
-    await eventually('Secret web-mtls', () => getSecret(ns, 'web-mtls'), 60_000, 200);
-    await eventually('the CA recorded', async () => (await core.readNamespacedConfigMap({ namespace: OPERATOR_NS, name: ROTATION_CONFIGMAP })).data?.caFingerprint === fp(oldRoot.certPem), 30_000, 200);
-    await core.replaceNamespacedSecret({
-      namespace: OPERATOR_NS, name: CA,
-      body: { metadata: { name: CA }, type: 'kubernetes.io/tls', data: { 'tls.crt': b64(newRoot.certPem), 'tls.key': b64(newRoot.keyPem), 'ca.crt': b64(newRoot.certPem) } },
-    });
+    const { oldRoot, newRoot } = await replacedInPlace(ns);
     await eventually('the CA Secret names the replaced root', async () =>
       (await getSecret(OPERATOR_NS, CA))?.metadata?.annotations?.[ANNOTATION_UNSTAGED_OLD_ROOTS] === fp(oldRoot.certPem), 60_000, 200);
     await eventually('a leaf from the new CA', async () => {
