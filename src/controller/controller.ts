@@ -112,6 +112,7 @@ export class Controller {
     this.rotation = new RotationReconciler({
       cluster: deps.cluster, clock: deps.clock, logger: deps.logger, ca: this.ca, observer: this.observer,
       bundleConflicts: () => this.bundles.conflicted(),
+      podCertificateLifetimeMs: () => (this.signer ? this.signer.longestLifetimeMs() : undefined),
       config: {
         propagationDelayMs: deps.config.propagationDelayMs ?? 300_000,
         skewMs: deps.config.skewMs ?? 300_000,

@@ -10,7 +10,8 @@
 import { InvalidSpecError, resolveSpec } from '../api/spec.ts';
 import { PCR_KIND, CERTIFICATES_GROUP, terminalCondition, type MetaCondition, type PodCertificateRequest } from '../api/podcert-types.ts';
 import type { MutualTLSIdentity } from '../api/types.ts';
-import { DEFAULT_SERVICE_ACCOUNT } from '../api/constants.ts';
+import { DEFAULT_DURATION, DEFAULT_SERVICE_ACCOUNT, MAX_DURATION } from '../api/constants.ts';
+import { parseDuration } from '../api/duration.ts';
 import type { ResolvedSpec } from '../api/spec.ts';
 import type { Clock } from '../clock.ts';
 import { ClusterError, type Cluster, type PodCertificateCluster } from '../cluster/port.ts';
@@ -49,6 +50,23 @@ export class PodCertificateSigner {
     this.config = deps.config;
   }
 
+  /**
+   * The longest lifetime a pod certificate can get: the default duration (SPIFFE-only) or the
+   * duration of an identity that opts in (the root rotation waits this long for old ones).
+   */
+  longestLifetimeMs(): number {
+    let longest = parseDuration(DEFAULT_DURATION);
+    for (const id of this.cluster.listIdentities()) {
+      if (id.spec?.podCertificates !== true) continue;
+      try {
+        longest = Math.max(longest, parseDuration(id.spec.duration ?? DEFAULT_DURATION));
+      } catch {
+        longest = Math.max(longest, parseDuration(MAX_DURATION));
+      }
+    }
+    return longest;
+  }
+
   /** Keys of every request still waiting for an answer (start, relist). */
   pending(): string[] {
     return this.pods.listRequests().filter((r) => !terminalCondition(r)).map((r) => pcrKey(r.metadata.namespace!, r.metadata.name));
@@ -74,6 +92,7 @@ export class PodCertificateSigner {
       namespace,
       serviceAccountName: spec.serviceAccountName,
       maxExpirationSeconds: spec.maxExpirationSeconds ?? 86_400,
+      defaultDurationMs: parseDuration(DEFAULT_DURATION),
       key: requested.ok ? { ok: true, key: requested.key } : requested,
       userAnnotationKeys: Object.keys(spec.unverifiedUserAnnotations ?? {}),
       ca: caState.ca ? { ok: true, notBefore: caState.ca.notBefore, notAfter: caState.ca.notAfter } : { ok: false, message: caState.error },

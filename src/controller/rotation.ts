@@ -47,9 +47,16 @@ export class RotationReconciler {
 
   /** Namespaces whose mtls-trust-bundle ConfigMap is someone else's: no copy of ours to wait for. */
   private readonly bundleConflicts: () => ReadonlySet<string>;
+  /**
+   * While the pod-certificate signer runs: the longest lifetime it issues. Pod certificates live on
+   * nodes, not in the cluster, so the old root stays until any one the old CA signed could have
+   * expired: until (the moment the new CA began signing) + this, like an old leaf's notAfter.
+   */
+  private readonly podCertificateLifetimeMs: () => number | undefined;
 
-  constructor(deps: { cluster: Cluster; clock: Clock; logger: Logger; ca: CASource; config: RotationConfig; observer: ControllerObserver; bundleConflicts?: () => ReadonlySet<string> }) {
+  constructor(deps: { cluster: Cluster; clock: Clock; logger: Logger; ca: CASource; config: RotationConfig; observer: ControllerObserver; bundleConflicts?: () => ReadonlySet<string>; podCertificateLifetimeMs?: () => number | undefined }) {
     this.bundleConflicts = deps.bundleConflicts ?? (() => new Set());
+    this.podCertificateLifetimeMs = deps.podCertificateLifetimeMs ?? (() => undefined);
     this.cluster = deps.cluster;
     this.clock = deps.clock;
     this.logger = deps.logger;
@@ -93,7 +100,7 @@ export class RotationReconciler {
       oldRootNotAfter: rotation?.oldBundlePem ? latestExpiry(rotation.oldBundlePem, rotation.keptRootsPem) : undefined,
       blocked: blockedIdentities(this.cluster),
       bundles: bundleCopies(this.cluster, copies, signing?.bundlePem, this.bundleConflicts()),
-      leaves: leafProgress(copies, newCA, now),
+      leaves: withPodCertificates(leafProgress(copies, newCA, now), rotation, this.podCertificateLifetimeMs(), now),
       propagationDelayMs: this.config.propagationDelayMs,
       skewMs: this.config.skewMs,
     });
@@ -342,4 +349,16 @@ function keptRoots(oldBundlePem: string, newBundlePem: string, old?: SigningCA):
 function lastOf(ca: SigningCA): X509Certificate {
   const pems = ca.chainPem.split(/(?<=-----END CERTIFICATE-----)\s*/).filter((p) => p.includes('BEGIN CERTIFICATE'));
   return pems.length > 0 ? new X509Certificate(pems[pems.length - 1]!) : ca.certificate;
+}
+
+/**
+ * Old leaves, counting pod certificates: the old CA signed them until the rotation went Active (or
+ * until now, before), each living at most `lifetimeMs`, so the latest could expire then.
+ */
+export function withPodCertificates<T extends { oldMaxNotAfter?: Date }>(leaves: T, rotation: RotationState | undefined, lifetimeMs: number | undefined, now: Date): T {
+  if (lifetimeMs === undefined) return leaves;
+  const lastOldSigning = rotation?.phase === 'Active' ? Date.parse(rotation.since) : now.getTime();
+  const until = lastOldSigning + lifetimeMs;
+  if (until <= now.getTime() || (leaves.oldMaxNotAfter && leaves.oldMaxNotAfter.getTime() >= until)) return leaves;
+  return { ...leaves, oldMaxNotAfter: new Date(until) };
 }

@@ -9,6 +9,9 @@
  *   Denied — what policy forbids (terminal: the kubelet makes a new request later);
  *   Failed — what the signer cannot do now (the CA is not ready or ends too soon).
  *
+ * Lifetime: the shortest of the request's maxExpirationSeconds, the identity's duration (without
+ * one, the default duration, 24h) and what the CA has left; at least one hour or Failed.
+ *
  * unverifiedUserAnnotations never widen what is issued: the signer knows no keys, so a request
  * carrying any is denied (InvalidUnverifiedUserAnnotations), as the API's documentation asks.
  */
@@ -44,6 +47,8 @@ export interface PodCertInput {
   serviceAccountName: string;
   /** spec.maxExpirationSeconds (the API server defaults it to 86400). */
   maxExpirationSeconds: number;
+  /** The lifetime cap without an identity (an identity's default duration, 24h). */
+  defaultDurationMs: number;
   /** The request's key: usable, or why not. */
   key: { ok: true; key: KeyParams } | { ok: false; message: string };
   /** Keys of spec.unverifiedUserAnnotations. */
@@ -96,7 +101,7 @@ export function decidePodCertificate(i: PodCertInput): PodCertDecision {
   if (!i.ca.ok) return { kind: 'Failed', reason: 'CANotReady', message: i.ca.message };
   const notBefore = Math.max(i.now.getTime() - POD_CERT_BACKDATE_MS, i.ca.notBefore.getTime());
   const byCa = i.ca.notAfter.getTime() - notBefore;
-  const durationMs = Math.min(i.maxExpirationSeconds * 1000, identity ? identity.durationMs : Infinity, byCa);
+  const durationMs = Math.min(i.maxExpirationSeconds * 1000, identity ? identity.durationMs : i.defaultDurationMs, byCa);
   if (durationMs < MIN_POD_CERT_LIFETIME_MS) {
     const why = byCa === durationMs ? `the CA expires at ${i.ca.notAfter.toISOString()}` : `MutualTLSIdentity ${i.namespace}/${identity?.name} asks for a duration of ${Math.round(durationMs / 1000)} s`;
     return { kind: 'Failed', reason: byCa === durationMs ? 'CAExpiresSoon' : 'LifetimeTooShort', message: `${why}: pod certificates live at least one hour` };

@@ -1,5 +1,7 @@
 /** decidePodCertificate and beginRefreshAt: what the signer answers to a PodCertificateRequest, pure. */
 import assert from 'node:assert/strict';
+import { withPodCertificates } from '../../src/controller/rotation.ts';
+import type { RotationState } from '../../src/decide/rotation.ts';
 import { beginRefreshAt, decidePodCertificate, type IdentityCandidate, type PodCertInput } from '../../src/decide/podcert.ts';
 
 const H = 3_600_000;
@@ -7,7 +9,7 @@ const now = new Date('2026-11-30T12:00:00Z');
 const P256 = { ok: true as const, key: { algorithm: 'ECDSA' as const, size: 256 } };
 const ca = { ok: true as const, notBefore: new Date('2026-01-01T00:00:00Z'), notAfter: new Date('2036-01-01T00:00:00Z') };
 const input = (o: Partial<PodCertInput> = {}): PodCertInput => ({
-  now, trustDomain: 'cluster.local', namespace: 'prod', serviceAccountName: 'web', maxExpirationSeconds: 86_400,
+  now, trustDomain: 'cluster.local', namespace: 'prod', serviceAccountName: 'web', maxExpirationSeconds: 86_400, defaultDurationMs: 24 * H,
   key: P256, userAnnotationKeys: [], ca, identities: [], ...o,
 });
 const web = (o: Partial<IdentityCandidate> = {}): IdentityCandidate => ({
@@ -21,6 +23,11 @@ describe('decidePodCertificate', () => {
     if (d.kind !== 'Issue') return;
     assert.deepEqual([d.uris, d.dnsNames, d.ipAddresses, d.durationMs], [['spiffe://cluster.local/ns/prod/sa/web'], [], [], 24 * H]);
     assert.equal(d.identity, undefined);
+  });
+
+  it('without an identity the default duration caps a longer maxExpirationSeconds', () => {
+    const d = decidePodCertificate(input({ maxExpirationSeconds: 7_862_400 }));
+    assert.equal(d.kind === 'Issue' && d.durationMs, 24 * H);
   });
 
   it('an identity that does not opt in gives no names', () => {
@@ -97,5 +104,27 @@ describe('beginRefreshAt', () => {
   });
   it('whole seconds', () => {
     assert.equal(beginRefreshAt(nb, at(3 * H + 1_000)).getTime() % 1000, 0);
+  });
+});
+
+describe('withPodCertificates: the root rotation waits for pod certificates the old CA signed', () => {
+  type Leaves = { total: number; oldMaxNotAfter?: Date };
+  const none: Leaves = { total: 0 };
+  const t = new Date('2026-11-30T12:00:00Z');
+  const active = { phase: 'Active', since: '2026-11-30T10:00:00.000Z' } as unknown as RotationState;
+  it('signer off: the Secret leaves alone decide', () => {
+    assert.deepEqual(withPodCertificates(none, active, undefined, t), { total: 0 });
+  });
+  it('Active: the old CA signed until the rotation went Active, so old pod certificates live until then + the longest lifetime', () => {
+    assert.equal(withPodCertificates(none, active, 24 * H, t).oldMaxNotAfter?.toISOString(), '2026-12-01T10:00:00.000Z');
+  });
+  it('Prepared (or before): the old CA still signs, so now + the longest lifetime', () => {
+    const prepared = { phase: 'Prepared', since: '2026-11-30T09:00:00.000Z' } as unknown as RotationState;
+    assert.equal(withPodCertificates(none, prepared, 2 * H, t).oldMaxNotAfter?.getTime(), t.getTime() + 2 * H);
+  });
+  it('a later Secret leaf wins; a bound already past changes nothing', () => {
+    const late = new Date('2027-01-01T00:00:00Z');
+    assert.equal(withPodCertificates<Leaves>({ total: 1, oldMaxNotAfter: late }, active, 24 * H, t).oldMaxNotAfter, late);
+    assert.equal(withPodCertificates(none, active, H, t).oldMaxNotAfter, undefined);
   });
 });
