@@ -437,6 +437,11 @@ ok "the Deployment is back to 2 ready replicas"
 
 source "$ROOT/test/e2e/scenario-rotation.sh"
 source "$ROOT/test/e2e/scenario-restart.sh"
+# Step 9, pod certificates (issue 18): opt-in (E2E_PODCERT=1) until it has run green on the local node; it adds ~12 min.
+if [[ ${E2E_PODCERT:-0} == 1 ]]; then
+  # shellcheck source=test/e2e/scenario-podcert.sh
+  source "$ROOT/test/e2e/scenario-podcert.sh"
+fi
 
 # ==============================================================================================
 step "done"
