@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes, webcrypto, X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
@@ -289,7 +289,7 @@ spec: {serviceAccountName: thief, dnsNames: [payments.prod.svc], podCertificates
     for (const w of writes.filter((e) => e.verb === 'update' && (e.responseStatus?.code ?? 0) < 300)) perName.set(w.objectRef!.name!, (perName.get(w.objectRef!.name!) ?? 0) + 1);
     assert.equal(perName.size, N);
     assert.ok([...perName.values()].every((n) => n === 1), 'one successful status write per request');
-    process.stdout.write(`      ${N} PodCertificateRequests signed in ${seconds.toFixed(2)} s (${(N / seconds).toFixed(1)}/s; creating them took ${((created - t0) / 1000).toFixed(2)} s) on ${cp.version}\n`);
+    process.stdout.write(`      ${N} PodCertificateRequests signed in ${seconds.toFixed(2)} s (${(N / seconds).toFixed(1)}/s; creating them took ${((created - t0) / 1000).toFixed(2)} s) on ${cp.version}, ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
   });
 
   it('a root rotation: both roots in the ClusterTrustBundle (as in the ConfigMap) until the rotation retires the old one', async () => {
