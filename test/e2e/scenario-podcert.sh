@@ -1,4 +1,5 @@
-# Sourced by run_scenario (test/e2e/scenario.sh) when E2E_PODCERT=1: step 9, pod certificates (issue 18).
+# Sourced by run_scenario (test/e2e/scenario.sh) when E2E_PODCERT=1 (local-node.sh's default): step 9, pod
+# certificates (issue 18).
 # The operator gets deploy/optional/pod-certificates (its --pod-certificates=auto turns the signer on at its next
 # start); a Deployment whose identity comes from no Secret at all: one projected volume with a podCertificate source
 # (the kubelet makes the key on the node and asks signer mtls.dev/identity with a PodCertificateRequest) and a
