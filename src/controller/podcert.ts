@@ -80,7 +80,18 @@ export class PodCertificateSigner {
     if (!request || terminalCondition(request) || request.metadata.deletionTimestamp) return {};
     const wait = this.limiter?.take() ?? 0;
     if (wait > 0) return { requeueAfterMs: wait };
+    try {
+      return await this.sign(request);
+    } catch (err) {
+      // Retried with backoff; the pod's owner sees why it waits. A 409 is someone's answer: nothing to say.
+      if (!ClusterError.isConflict(err)) this.event(request, 'Warning', 'AnswerDelayed', `not answered yet, retrying: ${(err as Error).message}`);
+      throw err;
+    }
+  }
 
+  private async sign(request: PodCertificateRequest): Promise<{ requeueAfterMs?: number }> {
+    const namespace = request.metadata.namespace!;
+    const name = request.metadata.name;
     const spec = request.spec;
     const keyBytes = (b64?: string) => (b64 ? Buffer.from(b64, 'base64') : undefined);
     const requested = requestedKey(keyBytes(spec.stubPKCS10Request), keyBytes(spec.pkixPublicKey));

@@ -24,6 +24,8 @@ class FakePods implements PodCertificateCluster {
   readonly writes: string[] = [];
   /** The next status write finds the request answered by someone else (409). */
   answeredElsewhere = false;
+  /** The next status write fails as an overloaded API server would (500). */
+  failNext = false;
   why: string | undefined;
   private rv = 100;
   private handlers?: { requestChanged(namespace: string, name: string): void };
@@ -45,6 +47,10 @@ class FakePods implements PodCertificateCluster {
     const key = `${r.metadata.namespace}/${r.metadata.name}`;
     const cur = this.requests.get(key);
     if (!cur) throw new ClusterError(404, 'NotFound', 'gone');
+    if (this.failNext) {
+      this.failNext = false;
+      throw new ClusterError(500, 'InternalError', 'PUT podcertificaterequests/dev/x/status: etcdserver: request timed out');
+    }
     if (this.answeredElsewhere) {
       this.answeredElsewhere = false;
       this.requests.set(key, { ...cur, metadata: { ...cur.metadata, resourceVersion: String(++this.rv) }, status: { conditions: [{ type: 'Denied', status: 'True', reason: 'Other', message: 'another signer', lastTransitionTime: new Date().toISOString() }] } });
@@ -133,6 +139,20 @@ describe('the pod-certificate signer in the controller (in-memory)', function ()
     await controller!.idle(2);
     assert.equal(condition(pods.getRequest('dev', 'r2'))?.reason, 'Other');
     assert.deepEqual(pods.writes, []);
+  });
+
+  it('a failed write is retried, and the request carries a Warning Event saying why it waits', async () => {
+    const { cluster, pods } = await start();
+    pods.failNext = true;
+    await pods.add('r5');
+    await controller!.idle(2);
+    await new Promise((r) => setTimeout(r, 300));
+    await controller!.idle(2);
+    assert.equal(condition(pods.getRequest('dev', 'r5'))?.type, 'Issued');
+    assert.deepEqual(pods.writes, ['dev/r5']);
+    const ev = cluster.events.find((e) => e.about.name === 'r5' && e.reason === 'AnswerDelayed');
+    assert.equal(ev?.type, 'Warning');
+    assert.match(ev!.message, /etcdserver: request timed out/);
   });
 
   it('no CA: Failed CANotReady, with a Warning Event', async () => {
