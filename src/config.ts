@@ -33,6 +33,8 @@ export interface OperatorConfig {
   skewMs: number;
   /** Honour spec.restartWorkloads. */
   allowWorkloadRestart: boolean;
+  /** The PodCertificateRequest signer mtls.dev/identity: auto (when served and permitted), true (required), false (off). */
+  podCertificates: 'auto' | 'true' | 'false';
   /** How long in-flight reconciles may run on after SIGTERM. */
   shutdownGraceMs: number;
 }
@@ -70,6 +72,7 @@ export const FLAGS = {
   'rotation-propagation-delay': { env: 'MTLS_ROTATION_PROPAGATION_DELAY', default: '5m', help: 'root rotation: wait this long after every bundle carries the new root before it signs (kubelet refresh, up to ~2m by default, plus the workloads\' reload interval)' },
   'rotation-skew': { env: 'MTLS_ROTATION_SKEW', default: '5m', help: 'root rotation: the old root leaves the bundles this long after the last old leaf expires' },
   'allow-workload-restart': { env: 'MTLS_ALLOW_WORKLOAD_RESTART', default: 'false', help: 'honour spec.restartWorkloads (needs deploy/optional/workload-restart RBAC) (true|false)' },
+  'pod-certificates': { env: 'MTLS_POD_CERTIFICATES', default: 'auto', help: 'sign PodCertificateRequests for signer mtls.dev/identity and publish the ClusterTrustBundle: auto (when the cluster serves the API and deploy/optional/pod-certificates RBAC is applied), true (refuse to start otherwise), false (off) (auto|true|false)' },
   'shutdown-grace': { env: 'MTLS_SHUTDOWN_GRACE', default: '20s', help: 'on SIGTERM, how long in-flight reconciles may finish (keep below terminationGracePeriodSeconds)' },
 } satisfies Record<string, FlagSpec>;
 
@@ -112,6 +115,11 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): OperatorConf
     const v = raw(name);
     if (v !== 'true' && v !== 'false') bad(name, `"${v}" must be true or false`);
     return v === 'true';
+  };
+  const oneOfFlag = <T extends string>(name: FlagName, values: readonly T[]): T => {
+    const v = raw(name);
+    if (!(values as readonly string[]).includes(v)) bad(name, `"${v}" must be one of ${values.join(', ')}`);
+    return v as T;
   };
   const int = (name: FlagName, min: number, max: number): number => {
     const v = raw(name);
@@ -164,5 +172,6 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): OperatorConf
     propagationDelayMs: duration('rotation-propagation-delay', 0, 86_400_000),
     skewMs: duration('rotation-skew', 0, 86_400_000),
     allowWorkloadRestart: bool('allow-workload-restart'),
+    podCertificates: oneOfFlag('pod-certificates', ['auto', 'true', 'false'] as const),
   };
 }

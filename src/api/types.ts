@@ -68,6 +68,8 @@ export interface MutualTLSIdentitySpec {
   /** PKCS#12 keystores in the same Secret (src/outputs reads them). */
   keystores?: { pkcs12?: { enabled?: boolean; passwordSecretRef?: { name: string; key: string }; profile?: 'Modern' | 'Legacy' } };
   additionalOutputFormats?: Array<{ type: 'CombinedPEM' }>;
+  /** Pods running as serviceAccountName get these names through podCertificate volumes (signer mtls.dev/identity). */
+  podCertificates?: boolean;
 }
 
 export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'DaemonSet';

@@ -15,6 +15,7 @@ import type {
   Secret,
   WorkloadRef,
 } from '../api/types.ts';
+import type { ClusterTrustBundle, PodCertificateRequest } from '../api/podcert-types.ts';
 
 /** Called by watches. Handlers must be cheap: they only enqueue keys. */
 export interface ClusterHandlers {
@@ -142,4 +143,34 @@ export interface Cluster {
     reason: string,
     message: string,
   ): Promise<void>;
+}
+
+/**
+ * The pod-certificate part of the cluster (certificates.k8s.io): PodCertificateRequests naming our
+ * signer (watched, cached) and our ClusterTrustBundles (read and written on demand). Separate from
+ * Cluster because clusters before Kubernetes 1.34 (or with the API off) have none of it.
+ */
+export interface PodCertificateCluster {
+  /**
+   * Whether the API is served and the operator may use it: undefined when it can, otherwise one
+   * sentence saying why not (the signer stays off).
+   */
+  unavailable(): Promise<string | undefined>;
+  /** Start the watch of requests naming `signerName`; resolves once the cache has synced. */
+  start(handlers: { requestChanged(namespace: string, name: string): void; resynced?(): void }): Promise<void>;
+  stop(): Promise<void>;
+  /** From the cache. */
+  getRequest(namespace: string, name: string): PodCertificateRequest | undefined;
+  listRequests(): PodCertificateRequest[];
+  /**
+   * Replace the status subresource, guarded by the request's metadata.resourceVersion: 409 when
+   * it changed since it was read (someone else answered), 404 when it is gone.
+   */
+  updateRequestStatus(request: PodCertificateRequest): Promise<void>;
+  /** A ClusterTrustBundle by name (read from the API); undefined: absent. */
+  getBundle(name: string): Promise<ClusterTrustBundle | undefined>;
+  /** Create (409 AlreadyExists when a bundle of that name exists, whoever made it). */
+  createBundle(bundle: ClusterTrustBundle): Promise<void>;
+  /** Replace, guarded by metadata.resourceVersion (409 when it changed since it was read). */
+  updateBundle(bundle: ClusterTrustBundle): Promise<void>;
 }

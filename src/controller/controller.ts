@@ -6,9 +6,11 @@ import { labelIsName } from '../api/labels.ts';
 import { KIND, LABEL_IDENTITY, TRUST_BUNDLE_CONFIGMAP } from '../api/types.ts';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Clock } from '../clock.ts';
-import type { Cluster, ClusterHandlers } from '../cluster/port.ts';
+import type { Cluster, ClusterHandlers, PodCertificateCluster } from '../cluster/port.ts';
 import type { Logger } from '../log.ts';
 import { BUNDLE_KEY_PREFIX, BundleReconciler } from './bundles.ts';
+import { ClusterTrustBundleReconciler, CTB_KEY } from './cluster-trust-bundle.ts';
+import { PCR_KEY_MARK, pcrKey, PodCertificateSigner } from './podcert.ts';
 import { CASource, ROTATION_CONFIGMAP } from './ca-source.ts';
 import { RateLimiter } from './limiter.ts';
 import { ROTATION_KEY, RotationReconciler, type RotationConfig } from './rotation.ts';
@@ -27,6 +29,11 @@ export interface ControllerConfig extends ReconcilerConfig, Partial<RotationConf
   maxBackoffMs?: number;
   /** Wall-clock re-check of deadlines. */
   tickMs?: number;
+  /**
+   * The pod-certificate signer (with `pods` in the deps) runs when the cluster serves the API and
+   * the operator may use it (one log line when not); with this set, start() fails instead.
+   */
+  requirePodCertificates?: boolean;
 }
 
 /** After the grace, cancelled reconciles unwind within this. */
@@ -52,6 +59,8 @@ export interface ControllerDeps {
   config: ControllerConfig;
   timers?: Timers;
   observer?: ControllerObserver;
+  /** The pod-certificate API (absent: the signer is off, --pod-certificates=false). */
+  pods?: PodCertificateCluster;
 }
 
 export class Controller {
@@ -60,6 +69,12 @@ export class Controller {
   readonly reconciler: Reconciler;
   readonly bundles: BundleReconciler;
   readonly rotation: RotationReconciler;
+  /** Set once start() found the pod-certificate API usable. */
+  signer?: PodCertificateSigner;
+  clusterTrustBundle?: ClusterTrustBundleReconciler;
+  private readonly pods: PodCertificateCluster | undefined;
+  private readonly limiter: RateLimiter;
+  private readonly clock: Clock;
   private readonly cluster: Cluster;
   private readonly logger: Logger;
   private readonly config: ControllerConfig;
@@ -74,6 +89,8 @@ export class Controller {
 
   constructor(deps: ControllerDeps) {
     this.cluster = deps.cluster;
+    this.pods = deps.pods;
+    this.clock = deps.clock;
     this.logger = deps.logger;
     this.config = deps.config;
     this.observer = deps.observer ?? noObserver;
@@ -89,12 +106,13 @@ export class Controller {
       name: deps.config.caSecretName,
       bootstrap: deps.config.bootstrapCA,
     }, this.observer);
-    const limiter = new RateLimiter({ perSecond: deps.config.reissuePerSecond ?? 20, clock: deps.clock });
+    const limiter = (this.limiter = new RateLimiter({ perSecond: deps.config.reissuePerSecond ?? 20, clock: deps.clock }));
     this.reconciler = new Reconciler({ cluster: deps.cluster, clock: deps.clock, logger: deps.logger, ca: this.ca, config: deps.config, observer: this.observer, limiter });
     this.bundles = new BundleReconciler({ cluster: deps.cluster, ca: this.ca, logger: deps.logger, observer: this.observer });
     this.rotation = new RotationReconciler({
       cluster: deps.cluster, clock: deps.clock, logger: deps.logger, ca: this.ca, observer: this.observer,
       bundleConflicts: () => this.bundles.conflicted(),
+      podCertificateLifetimeMs: () => (this.signer ? this.signer.longestLifetimeMs() : undefined),
       config: {
         propagationDelayMs: deps.config.propagationDelayMs ?? 300_000,
         skewMs: deps.config.skewMs ?? 300_000,
@@ -137,11 +155,33 @@ export class Controller {
     this.starting = true;
     await this.cluster.start(this.handlers);
     await this.ca.refresh();
+    await this.startSigner();
     if (this.stopRequested) return; // stopped before the first sync: start nothing
     this.running = true;
     this.enqueueAll();
     for (let i = 0; i < this.config.workers; i++) this.workers.push(this.work());
     this.logger.info('controller started', { workers: this.config.workers, identities: this.cluster.listIdentities().length });
+  }
+
+  /** The pod-certificate signer and its ClusterTrustBundle, when the cluster has the API and lets us use it. */
+  private async startSigner(): Promise<void> {
+    if (!this.pods) return;
+    const why = await this.pods.unavailable();
+    if (why) {
+      if (this.config.requirePodCertificates) throw new Error(`--pod-certificates=true: ${why}`);
+      this.logger.info('pod certificate signer off', { reason: 'PodCertificatesUnavailable', detail: why });
+      return;
+    }
+    await this.pods.start({
+      requestChanged: (namespace, name) => this.guard(() => this.queue.add(pcrKey(namespace, name))),
+      resynced: () => this.guard(() => this.enqueueAll()),
+    });
+    this.signer = new PodCertificateSigner({
+      pods: this.pods, cluster: this.cluster, clock: this.clock, logger: this.logger, ca: this.ca, limiter: this.limiter,
+      config: { trustDomain: this.config.trustDomain, ...(this.config.checkPolicy ? { checkPolicy: this.config.checkPolicy } : {}) },
+    });
+    this.clusterTrustBundle = new ClusterTrustBundleReconciler({ pods: this.pods, ca: this.ca, logger: this.logger, trustDomain: this.config.trustDomain });
+    this.logger.info('pod certificate signer on', { signerName: 'mtls.dev/identity', pending: this.signer.pending().length });
   }
 
   /**
@@ -156,6 +196,7 @@ export class Controller {
       if (this.starting && !this.stopRequested) {
         this.stopRequested = true;
         await this.cluster.stop();
+        await this.pods?.stop();
       }
       return;
     }
@@ -164,6 +205,7 @@ export class Controller {
     const workers = Promise.all(this.workers);
     let finished = await settlesWithin(workers, graceMs);
     await this.cluster.stop();
+    await this.pods?.stop();
     if (!finished) finished = await settlesWithin(workers, UNWIND_MS);
     if (!finished) this.logger.warn('reconciles still running after stop', { inFlight: this.queue.inFlight });
     this.workers = [];
@@ -204,6 +246,10 @@ export class Controller {
     }
     for (const ns of this.bundles.namespaces()) this.queue.add(BUNDLE_KEY_PREFIX + ns);
     this.queue.add(ROTATION_KEY);
+    if (this.signer) {
+      for (const key of this.signer.pending()) this.queue.add(key);
+      this.queue.add(CTB_KEY);
+    }
   }
 
   /** One key: the rotation, a namespace's trust bundle, or an identity. */
@@ -215,6 +261,8 @@ export class Controller {
     if (key.startsWith(BUNDLE_KEY_PREFIX)) {
       return this.bundles.reconcile(key.slice(BUNDLE_KEY_PREFIX.length));
     }
+    if (key === CTB_KEY && this.clusterTrustBundle) return this.clusterTrustBundle.reconcile();
+    if (key.includes(PCR_KEY_MARK) && this.signer) return this.signer.reconcile(key);
     return this.reconciler.reconcile(key);
   }
 

@@ -14,6 +14,7 @@ import { SECRET_NAME_SUFFIX } from '../api/constants.ts';
 import { CA_CRT, TLS_CRT, TRUST_BUNDLE_CONFIGMAP, type MutualTLSIdentity, type Secret } from '../api/types.ts';
 import type { Cluster } from '../cluster/port.ts';
 import { isIssuedBy } from '../pki/index.ts';
+import type { RotationState } from '../decide/rotation.ts';
 import { getCondition } from './conditions.ts';
 import { unb64 } from './secret.ts';
 
@@ -121,4 +122,16 @@ export function leavesSignedBy(copies: IssuedCopy[], ca: X509Certificate): numbe
     const leaf = leafOf(c.secret);
     return leaf !== undefined && isIssuedBy(leaf, ca);
   }).length;
+}
+
+/**
+ * Old leaves, counting pod certificates: the old CA signed them until the rotation went Active (or
+ * until now, before), each living at most `lifetimeMs`, so the latest could expire then.
+ */
+export function withPodCertificates<T extends { oldMaxNotAfter?: Date }>(leaves: T, rotation: RotationState | undefined, lifetimeMs: number | undefined, now: Date): T {
+  if (lifetimeMs === undefined) return leaves;
+  const lastOldSigning = rotation?.phase === 'Active' ? Date.parse(rotation.since) : now.getTime();
+  const until = lastOldSigning + lifetimeMs;
+  if (until <= now.getTime() || (leaves.oldMaxNotAfter && leaves.oldMaxNotAfter.getTime() >= until)) return leaves;
+  return { ...leaves, oldMaxNotAfter: new Date(until) };
 }

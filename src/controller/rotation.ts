@@ -21,7 +21,7 @@ import {
   ANNOTATION_UNSTAGED_OLD_ROOTS, caSecretFor, ROTATION_CONFIGMAP, type CASource,
 } from './ca-source.ts';
 import type { ControllerObserver } from './observer.ts';
-import { blockedIdentities, bundleCopies, issuedCopies, leafProgress } from './rotation-progress.ts';
+import { blockedIdentities, bundleCopies, issuedCopies, leafProgress, withPodCertificates } from './rotation-progress.ts';
 import { recoverStaged, recoverUnstaged, unstagedOldRoots, type RecoveryHost } from './rotation-recovery.ts';
 import { unb64 } from './secret.ts';
 
@@ -46,9 +46,16 @@ export class RotationReconciler implements RecoveryHost {
 
   /** Namespaces whose mtls-trust-bundle ConfigMap is someone else's: no copy of ours to wait for. */
   private readonly bundleConflicts: () => ReadonlySet<string>;
+  /**
+   * While the pod-certificate signer runs: the longest lifetime it issues. Pod certificates live on
+   * nodes, not in the cluster, so the old root stays until any one the old CA signed could have
+   * expired: until (the moment the new CA began signing) + this, like an old leaf's notAfter.
+   */
+  private readonly podCertificateLifetimeMs: () => number | undefined;
 
-  constructor(deps: { cluster: Cluster; clock: Clock; logger: Logger; ca: CASource; config: RotationConfig; observer: ControllerObserver; bundleConflicts?: () => ReadonlySet<string> }) {
+  constructor(deps: { cluster: Cluster; clock: Clock; logger: Logger; ca: CASource; config: RotationConfig; observer: ControllerObserver; bundleConflicts?: () => ReadonlySet<string>; podCertificateLifetimeMs?: () => number | undefined }) {
     this.bundleConflicts = deps.bundleConflicts ?? (() => new Set());
+    this.podCertificateLifetimeMs = deps.podCertificateLifetimeMs ?? (() => undefined);
     this.cluster = deps.cluster;
     this.clock = deps.clock;
     this.logger = deps.logger;
@@ -106,7 +113,7 @@ export class RotationReconciler implements RecoveryHost {
       oldRootNotAfter: rotation?.oldBundlePem ? latestExpiry(rotation.oldBundlePem, rotation.keptRootsPem) : undefined,
       blocked: blockedIdentities(this.cluster),
       bundles: bundleCopies(this.cluster, copies, signing?.bundlePem, this.bundleConflicts()),
-      leaves: leafProgress(copies, newCA, now),
+      leaves: withPodCertificates(leafProgress(copies, newCA, now), rotation, this.podCertificateLifetimeMs(), now),
       propagationDelayMs: this.config.propagationDelayMs,
       skewMs: this.config.skewMs,
     });

@@ -17,6 +17,7 @@
  */
 import { loadKubeConfig } from '../adapter/kubeconfig.ts';
 import { KubeCluster } from '../adapter/kube.ts';
+import { KubePodCertificates } from '../adapter/podcert.ts';
 import { shareDispatcher } from '../adapter/dispatcher.ts';
 import { KubeLeaseClient } from '../adapter/lease.ts';
 import { notLeader, type WriteFence } from '../adapter/timing.ts';
@@ -179,7 +180,13 @@ export async function buildOperator(config: OperatorConfig, controllerConfig: Co
     logger,
   });
   const metrics = new OperatorMetrics();
-  const controller = new Controller({ cluster, clock: systemClock, logger, config: controllerConfig, observer: metrics });
+  const pods = config.podCertificates === 'false' ? undefined : new KubePodCertificates({
+    kubeConfig, logger, ...(config.leaderElect ? { fence, signal: leadershipEnded.signal } : {}),
+  });
+  const controller = new Controller({
+    cluster, clock: systemClock, logger, observer: metrics, ...(pods ? { pods } : {}),
+    config: { ...controllerConfig, requirePodCertificates: config.podCertificates === 'true' },
+  });
   metrics.bind({ queueDepth: () => controller.queue.length, watchRestarts: () => cluster.stats().restarts });
   const health = new Health({ clock: systemClock, watchStats: () => cluster.stats() });
   health.start();

@@ -136,3 +136,24 @@ export async function issueLeafWith(encode: LeafEncoder, ca: SigningCA, req: Lea
     clamped: plan.clamped,
   };
 }
+
+/** A leaf for a public key we do not hold (a PodCertificateRequest's): no key is made or returned. */
+export interface KeyedLeafRequest extends Omit<LeafRequest, 'key' | 'encoding' | 'reuseKeyPem'> {
+  /** DER SubjectPublicKeyInfo of the subject's key. */
+  spki: Buffer;
+}
+
+/** Issues a leaf to `req.spki` (same plan as issueLeaf): the chain, serial and validity; no key. */
+export async function issueLeafForKey(ca: SigningCA, req: KeyedLeafRequest): Promise<Omit<IssuedCertificate, 'keyPem'>> {
+  const { spki, ...rest } = req;
+  const decided = planLeaf(ca, { ...rest, key: { algorithm: 'ECDSA', size: 256 }, encoding: 'PKCS8' });
+  const der = await encodeLeaf(ca, { ...decided, spki, subjectKeyId: keyIdOfSpki(spki) });
+  return {
+    certChainPem: toPem(der, 'CERTIFICATE') + ca.chainPem,
+    caPem: ca.bundlePem,
+    serialNumber: decided.serialNumber,
+    notBefore: decided.notBefore,
+    notAfter: decided.notAfter,
+    clamped: decided.clamped,
+  };
+}

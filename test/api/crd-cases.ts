@@ -39,6 +39,7 @@ export const FULL_SPEC = {
   keystores: { pkcs12: { enabled: true, passwordSecretRef: { name: 'web-keystore', key: 'password' }, profile: 'Legacy' } },
   additionalOutputFormats: [{ type: 'CombinedPEM' }],
   restartWorkloads: [{ kind: 'Deployment', name: 'web' }],
+  podCertificates: true,
 };
 
 export interface CrdCase {
@@ -174,6 +175,7 @@ export const CRD_CASES: CrdCase[] = [
   },
   ok('keystores.pkcs12 disabled without passwordSecretRef', { keystores: { pkcs12: { enabled: false } } }),
   ok('keystores.pkcs12 with neither', { keystores: { pkcs12: {} } }),
+  ok('podCertificates false', { podCertificates: false }),
   {
     title: 'several problems at once, each reported',
     spec: {

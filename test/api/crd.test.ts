@@ -274,6 +274,15 @@ describe('crds/mtls.dev_mutualtlsidentities.yaml: schema', () => {
     }
   });
 
+  it('spec.podCertificates: an optional boolean without a server-side default, described for users', () => {
+    const f = at(root, 'spec.podCertificates');
+    assert.equal(f.type, 'boolean');
+    assert.equal((f as { default?: unknown }).default, undefined, 'absent means false; no default written into every identity');
+    assert.match(f.description ?? '', /mtls\.dev\/identity/);
+    assert.match(f.description ?? '', /false \(default\)/);
+    assert.ok(!(spec.required ?? []).includes('podCertificates'));
+  });
+
   it('declares every spec field of src/api/types.ts', () => {
     assert.deepEqual(Object.keys(spec.properties ?? {}).sort(), [
       'additionalOutputFormats',
@@ -282,6 +291,7 @@ describe('crds/mtls.dev_mutualtlsidentities.yaml: schema', () => {
       'duration',
       'ipAddresses',
       'keystores',
+      'podCertificates',
       'privateKey',
       'renewBefore',
       'restartWorkloads',

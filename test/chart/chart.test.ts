@@ -127,9 +127,12 @@ describe('Helm chart charts/mtls-operator', function () {
     assert.ok(!def.some((o) => o.kind === 'ServiceMonitor' || o.kind === 'PrometheusRule' || o.metadata.name === 'mtls-operator-workload-restart'));
   });
 
-  it('podCertificateSigner.enabled=true fails with a message saying there is no signer yet', () => {
-    const r = helm(['template', 'mtls-operator', 'charts/mtls-operator', '-n', 'mtls-system', '--kube-version', KUBE_VERSION, '--set', 'podCertificateSigner.enabled=true']);
-    assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /podCertificateSigner.enabled: mtls-operator has no pod-certificate signer yet/);
+  it('podCertificateSigner.enabled=true: the objects of deploy/optional/pod-certificates and --pod-certificates=true; off by default', () => {
+    const on = byKey(render(['--set', 'podCertificateSigner.enabled=true']));
+    for (const [k, o] of byKey(kustomize('deploy/optional/pod-certificates'))) assert.deepEqual(on.get(k), o, k);
+    assert.ok(argsOf([...on.values()]).includes('--pod-certificates=true'));
+    const def = render();
+    assert.ok(!def.some((o) => o.metadata.name === 'mtls-operator-pod-certificates'));
+    assert.ok(!argsOf(def).some((a) => a.startsWith('--pod-certificates')));
   });
 });

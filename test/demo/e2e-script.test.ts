@@ -13,7 +13,7 @@ import { parse } from 'yaml';
 
 const SCRIPT = fileURLToPath(new URL('../../test/e2e/kind.sh', import.meta.url));
 const LOCAL = fileURLToPath(new URL('../../test/e2e/local-node.sh', import.meta.url));
-const SHARED = ['scenario.sh', 'scenario-rotation.sh', 'scenario-restart.sh', 'local-node/cluster.sh', 'local-node/images.sh']
+const SHARED = ['scenario.sh', 'scenario-rotation.sh', 'scenario-restart.sh', 'scenario-podcert.sh', 'local-node/cluster.sh', 'local-node/images.sh']
   .map((f) => fileURLToPath(new URL(`../../test/e2e/${f}`, import.meta.url)));
 
 function which(tool: string): string | undefined {

@@ -166,6 +166,19 @@ describe('examples/ (kubectl kustomize)', function () {
     assert.equal(job.spec.template.spec.containers[0].image, containersOf(render('deploy/'))[0].image);
   });
 
+  it('pod-certificate-client.yaml: no Secret anywhere; podCertificate + clusterTrustBundle of mtls.dev/identity give tls.key, tls.crt, ca.crt; restricted, same image', () => {
+    const [sa, deployment, ...rest] = parseAllDocuments(readFileSync(`${ROOT}examples/pod-certificate-client.yaml`, 'utf8')).map((d) => d.toJS());
+    assert.equal(rest.length, 0);
+    assert.deepEqual([sa.kind, sa.metadata.name, deployment.kind, deployment.spec.template.spec.serviceAccountName], ['ServiceAccount', 'podcert', 'Deployment', 'podcert']);
+    assertRestricted(deployment);
+    const sources = mtlsVolume(deployment).projected.sources;
+    assert.deepEqual(sources.map((s: Any) => Object.keys(s)[0]), ['podCertificate', 'clusterTrustBundle']);
+    assert.deepEqual(sources[0].podCertificate, { signerName: 'mtls.dev/identity', keyType: 'ECDSAP256', maxExpirationSeconds: 86400, keyPath: 'tls.key', certificateChainPath: 'tls.crt' });
+    assert.deepEqual(sources[1].clusterTrustBundle, { signerName: 'mtls.dev/identity', labelSelector: { matchLabels: { 'mtls.dev/trust-domain': 'cluster.local' } }, path: 'ca.crt' });
+    assert.ok(!JSON.stringify(deployment).includes('secret'), 'no Secret');
+    assert.equal(deployment.spec.template.spec.containers[0].image, containersOf(render('deploy/'))[0].image);
+  });
+
   it('the e2e overlays run every container on the image kind.sh builds (mtls-operator:e2e)', () => {
     const operator = render('test/e2e/overlays/operator');
     assert.ok(operator.some((o) => o.kind === 'Deployment' && o.metadata.name === 'mtls-operator'));

@@ -25,7 +25,8 @@
 # CI=true or E2E_REQUIRED=1, where that is a failure.
 # Environment: E2E_TIMEOUT (s per condition, default 240), KEEP_WORK=1 (keep $WORK and its logs), DEBIAN_MIRROR,
 #   E2E_IMAGE_CACHE=DIR (developers: save the built images there, and import them instead of building next time),
-#   E2E_ROTATION_RETIRE_WAIT (s; how long a due Retired phase is waited for), E2E_POD_SUBNET, E2E_BRIDGE.
+#   E2E_ROTATION_RETIRE_WAIT (s; how long a due Retired phase is waited for), E2E_POD_SUBNET, E2E_BRIDGE,
+#   E2E_PODCERT=0 (skip step 9, pod certificates: ~12 min).
 set -Eeuo pipefail
 
 skip() {
@@ -218,6 +219,8 @@ ctr_ -n k8s.io images ls -q | grep -v '^sha256:' | sed 's/^/    /'
 
 phase scenario
 write_overlays
+# step 9 (pod certificates, test/e2e/scenario-podcert.sh): this node runs 1.37.2, which serves the API; E2E_PODCERT=0 skips it
+export E2E_PODCERT=${E2E_PODCERT:-1}
 # shellcheck source=test/e2e/scenario.sh
 source "$ROOT/test/e2e/scenario.sh"
 run_scenario

@@ -276,6 +276,13 @@ export class FakeApiServer {
     const unknown = (code: number, reason: string, message: string) => (this.unknown.push(rec), apiError(code, reason, message));
     try {
       if (req.headers.authorization !== `Bearer ${this.token}`) throw apiError(401, 'Unauthorized', 'Unauthorized');
+      // Discovery of certificates.k8s.io, as a cluster without pod certificates answers it (the operator's signer looks
+      // for podcertificaterequests and clustertrustbundles there at start, finds none, and stays off).
+      const discovery = /^\/apis\/certificates\.k8s\.io\/(v1|v1beta1)$/.exec(url.pathname);
+      if (discovery && req.method === 'GET') {
+        const resources = discovery[1] === 'v1' ? [{ name: 'certificatesigningrequests', singularName: 'certificatesigningrequest', namespaced: false, kind: 'CertificateSigningRequest', verbs: ['create', 'get', 'list', 'watch'] }] : [];
+        return send(200, { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: `certificates.k8s.io/${discovery[1]}`, resources });
+      }
       const m = /^\/(?:api\/v1|apis\/([^/]+\/[^/]+))(?:\/namespaces\/([^/]+))?\/([^/]+)(?:\/([^/]+))?(?:\/(status))?$/.exec(url.pathname);
       const [, groupVersion = 'v1', namespace, plural = '', name, sub] = m ?? [];
       const type = RESOURCES[plural];

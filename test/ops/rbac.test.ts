@@ -10,7 +10,7 @@ import { parseAllDocuments } from 'yaml';
 
 type Any = any;
 
-const FILES = ['deploy/rbac.yaml', 'deploy/leader-election-rbac.yaml', 'deploy/optional/workload-restart/rbac.yaml', 'deploy/optional/workload-restart-namespace/rbac.yaml'];
+const FILES = ['deploy/rbac.yaml', 'deploy/leader-election-rbac.yaml', 'deploy/optional/workload-restart/rbac.yaml', 'deploy/optional/workload-restart-namespace/rbac.yaml', 'deploy/optional/pod-certificates/rbac.yaml'];
 
 /** Each rule's text with the comment lines right above it. */
 function rulesWithComments(text: string): { comment: string; rule: string }[] {
@@ -69,6 +69,25 @@ describe('deploy/ RBAC: least privilege (issue 19, point 4)', () => {
     // Secret delete: only deleteOwnedSecret (a Secret left under an earlier spec.secretName), with uid + resourceVersion
     // preconditions.
     assert.deepEqual(kube.match(/deleteNamespacedSecret\(\{[^}]*\}/g), ['deleteNamespacedSecret({ name, namespace, body: { preconditions: precondition }']);
+  });
+
+  it('pod certificates: exactly the signer\'s verbs, sign/attest for mtls.dev/identity only, and the adapter checks the same list', () => {
+    const [role, binding] = docs('deploy/optional/pod-certificates/rbac.yaml');
+    assert.equal(role.kind, 'ClusterRole');
+    assert.deepEqual(role.rules.map((r: Any) => [r.resources.join(','), r.resourceNames?.join(',') ?? '', r.verbs.join(',')]), [
+      ['podcertificaterequests', '', 'get,list,watch'],
+      ['podcertificaterequests/status', '', 'update'],
+      ['signers', 'mtls.dev/identity', 'sign,attest'],
+      ['clustertrustbundles', '', 'get,create,update'],
+    ]);
+    assert.ok(role.rules.every((r: Any) => r.apiGroups.join() === 'certificates.k8s.io'));
+    assert.deepEqual([binding.kind, binding.roleRef.name, binding.subjects[0].name], ['ClusterRoleBinding', role.metadata.name, 'mtls-operator']);
+    const adapter = readFileSync('src/adapter/podcert.ts', 'utf8');
+    // Writes the adapter makes: status PUT, bundle POST and PUT; nothing else (no delete, no patch).
+    assert.match(adapter, /replaceNamespacedCustomObjectStatus/);
+    assert.match(adapter, /createClusterCustomObject/);
+    assert.match(adapter, /replaceClusterCustomObject\(/);
+    assert.doesNotMatch(adapter, /delete\w*CustomObject|patch\w*CustomObject/);
   });
 
   it('workload restart is offered per namespace: a Role and RoleBinding, no namespace of their own until applied', () => {

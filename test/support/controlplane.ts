@@ -79,6 +79,11 @@ export interface ControlPlane {
   audit(filter?: (e: AuditEvent) => boolean): AuditEvent[];
   /** Kill the kube-apiserver (SIGKILL) and start it again on the same port and etcd; resolves when ready. */
   restartApiserver(): Promise<void>;
+  /**
+   * A kubeconfig with a kubelet's credentials for node `nodeName`: a client certificate O=system:nodes,
+   * CN=system:node:<nodeName> signed by the client CA (the Node authorizer and NodeRestriction apply to it).
+   */
+  nodeKubeconfig(nodeName: string): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -247,6 +252,9 @@ async function start(bins: string): Promise<ControlPlane> {
       '--tls-cert-file', join(dir, 'apiserver.crt'), '--tls-private-key-file', join(dir, 'apiserver.key'),
       '--client-ca-file', join(dir, 'ca.crt'),
       '--authorization-mode', 'Node,RBAC',
+      // As kubeadm: NodeRestriction on top of the default plugins. It only restricts requests of nodes (group
+      // system:nodes): what kubelets may create, e.g. PodCertificateRequests only for pods bound to that node.
+      '--enable-admission-plugins', 'NodeRestriction',
       '--service-account-issuer', 'https://kubernetes.default.svc.cluster.local',
       '--service-account-key-file', join(dir, 'sa.pub'), '--service-account-signing-key-file', join(dir, 'sa.key'),
       '--api-audiences', 'https://kubernetes.default.svc.cluster.local',
@@ -372,6 +380,18 @@ async function start(bins: string): Promise<ControlPlane> {
           text = readFileSync(join(dir, 'audit.log'), 'utf8');
         } catch { /* none yet */ }
         return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditEvent).filter(filter);
+      },
+      async nodeKubeconfig(nodeName) {
+        const path = join(dir, `node-${nodeName}.kubeconfig`);
+        if (existsSync(path)) return path;
+        const base = `node-${nodeName}`;
+        await openssl(dir, ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${base}.key`, '-out', `${base}.csr`,
+          '-subj', `/O=system:nodes/CN=system:node:${nodeName}`]);
+        writeFileSync(join(dir, `${base}.ext`), 'extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature\n');
+        await openssl(dir, ['x509', '-req', '-in', `${base}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2',
+          '-out', `${base}.crt`, '-extfile', `${base}.ext`]);
+        writeFileSync(path, kubeconfigText(server, caPem, certUser(base)), { mode: 0o600 });
+        return path;
       },
       async restartApiserver() {
         await apiserver.kill('SIGKILL');
