@@ -75,7 +75,7 @@ export const FLAGS = {
   'leader-election-lease-duration': { env: 'MTLS_LEADER_ELECTION_LEASE_DURATION', default: '60s', help: 'how long a standby waits after the last renewal before taking over (duration: 60s, 1m)' },
   'leader-election-renew-deadline': { env: 'MTLS_LEADER_ELECTION_RENEW_DEADLINE', default: '40s', help: 'a leader that cannot renew for this long stops and exits (< lease duration)' },
   'leader-election-retry-period': { env: 'MTLS_LEADER_ELECTION_RETRY_PERIOD', default: '2s', help: 'how often to try to acquire or renew the Lease; each try is bounded by 2 x this (1 s .. renew deadline / 2) (< renew deadline)' },
-  'metrics-port': { env: 'MTLS_METRICS_PORT', default: '9402', help: 'port of /metrics, /healthz and /readyz (0: any free port)' },
+  'metrics-port': { env: 'MTLS_METRICS_PORT', default: '9402', help: 'port of /metrics (with --metrics-auth=none also /healthz and /readyz) (0: any free port)' },
   'metrics-address': { env: 'MTLS_METRICS_ADDRESS', default: '0.0.0.0', help: 'IP address the metrics server binds' },
   'metrics-auth': { env: 'MTLS_METRICS_AUTH', default: 'kubernetes', help: 'kubernetes: /metrics over HTTPS, only for a bearer token that TokenReview authenticates and SubjectAccessReview allows get on /metrics; /healthz and /readyz on --health-port | none: plain HTTP /metrics, /healthz, /readyz on --metrics-port, unauthenticated' },
   'health-port': { env: 'MTLS_HEALTH_PORT', default: '8081', help: 'port of /healthz and /readyz (plain HTTP, for kubelet probes) with --metrics-auth=kubernetes (0: any free port)' },
