@@ -18,7 +18,7 @@ import { noObserver, type ControllerObserver } from './observer.ts';
 import { getCondition, type ConditionInput } from './conditions.ts';
 import { failedStatus, notReadyStatus, readyStatus, settledIssuing } from './status.ts';
 import { IdentityWriter } from './writer.ts';
-import { SERVICE_ACCOUNT_RETRY_MS, serviceAccountCondition, serviceAccountEvent } from './service-account.ts';
+import { SERVICE_ACCOUNT_RETRY_MS, serviceAccountCondition, serviceAccountEvent, serviceAccountRetryMs } from './service-account.ts';
 import { ANNOTATION_RENEW_REQUEST, buildSecret, containsAll, desiredMetadata, fieldManagerFor, isOwnedBy, unb64, type SecretExtras, type SecretFacts, type SecretPems } from './secret.ts';
 import { buildOutputDataOffThread, KEYSTORE_P12, resolveKeystoreSpec, TLS_COMBINED_PEM, TRUSTSTORE_P12, usablePassword, type OutputsSpec } from '../outputs/index.ts';
 
@@ -189,7 +189,10 @@ export class Reconciler {
     if (!saCondition) return result;
     this.noteServiceAccount(identity, saCondition);
     // Not watched: a ServiceAccount created later clears the condition on the next look.
-    if (saCondition.status === 'False') return { requeueAfterMs: Math.min(result.requeueAfterMs ?? SERVICE_ACCOUNT_RETRY_MS, SERVICE_ACCOUNT_RETRY_MS) };
+    if (saCondition.status === 'False') {
+      const retry = serviceAccountRetryMs(getCondition(identity.status, 'ServiceAccountFound'), this.clock.now());
+      return { requeueAfterMs: Math.min(result.requeueAfterMs ?? retry, retry) };
+    }
     return result;
   }
 

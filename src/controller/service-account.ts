@@ -11,8 +11,20 @@ import type { ResolvedSpec } from '../api/spec.ts';
 import type { Cluster } from '../cluster/port.ts';
 import type { ConditionInput } from './conditions.ts';
 
-/** While a ServiceAccount is missing, the identity is looked at again this often (ServiceAccounts are not watched). */
+/**
+ * While a ServiceAccount is missing, the identity is looked at again this often (ServiceAccounts are not watched):
+ * every 30 s for the first 5 minutes after the condition turned False (a ServiceAccount applied just after its
+ * identity is seen at once), then every 5 minutes, so that identities naming ServiceAccounts that never come do
+ * not each cost a reconcile every 30 s.
+ */
 export const SERVICE_ACCOUNT_RETRY_MS = 30_000;
+export const SERVICE_ACCOUNT_SLOW_RETRY_MS = 5 * 60_000;
+
+export function serviceAccountRetryMs(prev: Condition | undefined, now: number): number {
+  if (prev?.status !== 'False') return SERVICE_ACCOUNT_RETRY_MS;
+  const since = now - Date.parse(prev.lastTransitionTime);
+  return since >= 0 && since < SERVICE_ACCOUNT_SLOW_RETRY_MS ? SERVICE_ACCOUNT_RETRY_MS : SERVICE_ACCOUNT_SLOW_RETRY_MS;
+}
 
 /** ServiceAccountFound: does spec.serviceAccountName exist in the identity's namespace? */
 export async function serviceAccountCondition(cluster: Pick<Cluster, 'serviceAccountExists'>, namespace: string, spec: ResolvedSpec): Promise<ConditionInput> {

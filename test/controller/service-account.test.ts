@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { TLS_CRT } from '../../src/api/types.ts';
-import { SERVICE_ACCOUNT_RETRY_MS, serviceAccountEvent } from '../../src/controller/service-account.ts';
+import { SERVICE_ACCOUNT_RETRY_MS, SERVICE_ACCOUNT_SLOW_RETRY_MS, serviceAccountEvent, serviceAccountRetryMs } from '../../src/controller/service-account.ts';
 import { ServiceAccountCache } from '../../src/adapter/service-accounts.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
 
@@ -69,6 +69,25 @@ describe('controller: the ServiceAccount in the SPIFFE ID (issue 19, point 6)', 
     assert.equal(serviceAccountEvent(prev('False'), f), undefined);
     assert.equal(serviceAccountEvent(prev('False'), t)?.type, 'Normal');
     assert.equal(serviceAccountEvent(undefined, t), undefined);
+  });
+
+  it('a missing ServiceAccount is looked for every 30 s for 5 minutes, then every 5 minutes (no reconcile every 30 s forever)', async () => {
+    const at = (iso: string) => ({ type: 'ServiceAccountFound', status: 'False' as const, reason: 'ServiceAccountNotFound', message: 'm', lastTransitionTime: iso });
+    const t0 = Date.parse('2026-11-30T12:00:00Z');
+    assert.equal(serviceAccountRetryMs(undefined, t0), SERVICE_ACCOUNT_RETRY_MS);
+    assert.equal(serviceAccountRetryMs(at('2026-11-30T12:00:00Z'), t0 + 60_000), SERVICE_ACCOUNT_RETRY_MS);
+    assert.equal(serviceAccountRetryMs(at('2026-11-30T12:00:00Z'), t0 + SERVICE_ACCOUNT_SLOW_RETRY_MS), SERVICE_ACCOUNT_SLOW_RETRY_MS);
+    h = await startHarness({ config: { serviceAccountCheck: 'condition' } });
+    h.identity('web', { secretName: 'web-tls', serviceAccountName: 'ghost' });
+    await h.settle();
+    await h.advance(SERVICE_ACCOUNT_SLOW_RETRY_MS + 60_000);
+    // Past 5 minutes flagged: the next look is 5 minutes away, so 30 s after creating it the flag is still up...
+    h.cluster.serviceAccounts.add('dev/ghost');
+    await h.advance(SERVICE_ACCOUNT_RETRY_MS + 1_000);
+    assert.equal(cond(h, 'ServiceAccountFound')?.status, 'False');
+    // ...and within 5 minutes it is cleared.
+    await h.advance(SERVICE_ACCOUNT_SLOW_RETRY_MS);
+    assert.equal(cond(h, 'ServiceAccountFound')?.status, 'True');
   });
 
   it('ServiceAccountCache: one GET per name per TTL, 404 is false, other errors throw, bounded', async () => {
