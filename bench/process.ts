@@ -26,7 +26,7 @@ const dir = mkdtempSync(join(tmpdir(), 'mtls-bench-'));
 const kubeconfig = join(dir, 'kubeconfig');
 writeFileSync(kubeconfig, `apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: ${api.url}\n    insecure-skip-tls-verify: true\nusers:\n- name: b\n  user:\n    token: ${api.token}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: b\ncurrent-context: fake\n`);
 const started = performance.now();
-const child = spawn(process.execPath, [...NODE_OPTIONS, join(root, '.bench-build/src/main.js'), '--metrics-port=19402', '--metrics-address=127.0.0.1', '--workers=8'], {
+const child = spawn(process.execPath, [...NODE_OPTIONS, join(root, '.bench-build/src/main.js'), '--metrics-port=19402', '--metrics-address=127.0.0.1', '--metrics-auth=none', '--workers=8'], {
   env: { ...process.env, KUBECONFIG: kubeconfig, MTLS_LOG_LEVEL: 'warn' },
   stdio: ['ignore', 'ignore', 'inherit'],
 });

@@ -70,7 +70,7 @@ async function main(): Promise<void> {
 
   const logPath = join(cp.dir, 'operator.log');
   const log = createWriteStream(logPath);
-  operator = spawn(process.execPath, [join(ROOT, 'src/main.ts'), '--metrics-address=127.0.0.1', '--metrics-port=0', '--shutdown-grace=2s'], {
+  operator = spawn(process.execPath, [join(ROOT, 'src/main.ts'), '--metrics-address=127.0.0.1', '--metrics-port=0', '--metrics-auth=none', '--shutdown-grace=2s'], {
     env: { ...process.env, KUBECONFIG: cp.kubeconfig, MTLS_OPERATOR_NAMESPACE: 'mtls-system' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -22,9 +22,20 @@ export interface OperatorConfig {
   leaseDurationMs: number;
   renewDeadlineMs: number;
   retryPeriodMs: number;
-  /** /metrics, /healthz, /readyz; 0: any free port. */
+  /** /metrics (and, with metricsAuth none, /healthz and /readyz); 0: any free port. */
   metricsPort: number;
   metricsAddress: string;
+  /**
+   * kubernetes: /metrics over HTTPS (self-signed serving certificate made at start), each request authenticated by
+   * TokenReview and authorized by SubjectAccessReview (get on the non-resource URL /metrics), as controller-runtime
+   * does; /healthz and /readyz on their own plain HTTP port. none: one plain HTTP port serves all three, unauthenticated.
+   */
+  metricsAuth: 'kubernetes' | 'none';
+  /** /healthz and /readyz when metricsAuth is kubernetes; 0: any free port. */
+  healthPort: number;
+  healthAddress: string;
+  /** The ServiceAccount named in the SPIFFE ID: flag a missing one in status (condition) or refuse to issue (require). */
+  serviceAccountCheck: 'condition' | 'require';
   /** Re-issues a second when the CA changes. */
   reissuePerSecond: number;
   /** Root rotation: Prepared holds this long after every bundle copy is current. */
@@ -66,8 +77,12 @@ export const FLAGS = {
   'leader-election-lease-duration': { env: 'MTLS_LEADER_ELECTION_LEASE_DURATION', default: '60s', help: 'how long a standby waits after the last renewal before taking over (duration: 60s, 1m)' },
   'leader-election-renew-deadline': { env: 'MTLS_LEADER_ELECTION_RENEW_DEADLINE', default: '40s', help: 'a leader that cannot renew for this long stops and exits (< lease duration)' },
   'leader-election-retry-period': { env: 'MTLS_LEADER_ELECTION_RETRY_PERIOD', default: '2s', help: 'how often to try to acquire or renew the Lease; each try is bounded by 2 x this (1 s .. renew deadline / 2) (< renew deadline)' },
-  'metrics-port': { env: 'MTLS_METRICS_PORT', default: '9402', help: 'port of /metrics, /healthz and /readyz (0: any free port)' },
-  'metrics-address': { env: 'MTLS_METRICS_ADDRESS', default: '0.0.0.0', help: 'IP address the metrics and health server binds' },
+  'metrics-port': { env: 'MTLS_METRICS_PORT', default: '9402', help: 'port of /metrics (with --metrics-auth=none also /healthz and /readyz) (0: any free port)' },
+  'metrics-address': { env: 'MTLS_METRICS_ADDRESS', default: '0.0.0.0', help: 'IP address the metrics server binds' },
+  'metrics-auth': { env: 'MTLS_METRICS_AUTH', default: 'kubernetes', help: 'kubernetes: /metrics over HTTPS, only for a bearer token that TokenReview authenticates and SubjectAccessReview allows get on /metrics; /healthz and /readyz on --health-port | none: plain HTTP /metrics, /healthz, /readyz on --metrics-port, unauthenticated' },
+  'health-port': { env: 'MTLS_HEALTH_PORT', default: '8081', help: 'port of /healthz and /readyz (plain HTTP, for kubelet probes) with --metrics-auth=kubernetes (0: any free port)' },
+  'health-address': { env: 'MTLS_HEALTH_ADDRESS', default: '0.0.0.0', help: 'IP address the health server binds (--metrics-auth=kubernetes)' },
+  'require-service-account': { env: 'MTLS_REQUIRE_SERVICE_ACCOUNT', default: 'false', help: 'refuse to issue for a spec.serviceAccountName that does not exist in the namespace (false: issue, and flag it with ServiceAccountFound=False) (true|false)' },
   'reissue-rate': { env: 'MTLS_REISSUE_RATE', default: '20', help: 're-issues per second when a CA change touches every Secret (1-1000; with jitter)' },
   'rotation-propagation-delay': { env: 'MTLS_ROTATION_PROPAGATION_DELAY', default: '5m', help: 'root rotation: wait this long after every bundle carries the new root before it signs (kubelet refresh, up to ~2m by default, plus the workloads\' reload interval)' },
   'rotation-skew': { env: 'MTLS_ROTATION_SKEW', default: '5m', help: 'root rotation: the old root leaves the bundles this long after the last old leaf expires' },
@@ -151,6 +166,10 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): OperatorConf
   if (retryPeriodMs >= renewDeadlineMs) bad('leader-election-retry-period', `"${raw('leader-election-retry-period')}" must be shorter than --leader-election-renew-deadline (${raw('leader-election-renew-deadline')})`);
   const metricsAddress = raw('metrics-address');
   if (!isIP(metricsAddress)) bad('metrics-address', `"${metricsAddress}" is not an IP address`);
+  const healthAddress = raw('health-address');
+  if (!isIP(healthAddress)) bad('health-address', `"${healthAddress}" is not an IP address`);
+  const metricsAuth = raw('metrics-auth');
+  if (metricsAuth !== 'kubernetes' && metricsAuth !== 'none') bad('metrics-auth', `"${metricsAuth}" must be kubernetes or none`);
   return {
     operatorNamespace: dns('operator-namespace', DNS_LABEL),
     caSecretName: dns('ca-secret', DNS_SUBDOMAIN),
@@ -167,6 +186,10 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): OperatorConf
     retryPeriodMs,
     metricsPort: int('metrics-port', 0, 65535),
     metricsAddress,
+    metricsAuth: metricsAuth as 'kubernetes' | 'none',
+    healthPort: int('health-port', 0, 65535),
+    healthAddress,
+    serviceAccountCheck: bool('require-service-account') ? 'require' : 'condition',
     shutdownGraceMs: duration('shutdown-grace', 0, 3_600_000),
     reissuePerSecond: int('reissue-rate', 1, 1000),
     propagationDelayMs: duration('rotation-propagation-delay', 0, 86_400_000),

@@ -45,6 +45,7 @@ import { DEFAULT_BACKOFF } from './backoff.ts';
 import { cachedConfigMap, cachedIdentity, cachedStateConfigMap, cachedSecret, toSecret, writableConfigMap, writableSecret } from './convert.ts';
 import { isPartial } from './reduce.ts';
 import { describeError } from './errors.ts';
+import { ServiceAccountCache } from './service-accounts.ts';
 import { EventRecorder } from './events.ts';
 import { callApi, type CallOptions, type WriteFence } from './timing.ts';
 import type { AdapterLogger } from './types.ts';
@@ -105,6 +106,7 @@ export class KubeCluster implements Cluster {
   /** Options of every read request, and of every write request (which also pass the fence). */
   private readonly read: CallOptions;
   private readonly write: CallOptions;
+  private readonly serviceAccounts: ServiceAccountCache;
 
   constructor(opts: KubeClusterOptions) {
     this.opts = opts;
@@ -117,6 +119,11 @@ export class KubeCluster implements Cluster {
     this.read = { signal };
     this.write = opts.fence ? { signal, fence: opts.fence } : { signal };
     this.events = new EventRecorder({ core: this.core, timeoutMs: this.timeoutMs, call: this.write });
+    this.serviceAccounts = new ServiceAccountCache({
+      now: () => Date.now(),
+      get: (namespace, name) => callApi(`GET serviceaccounts/${namespace}/${name}`, this.timeoutMs, (o) =>
+        this.core.readNamespacedServiceAccount({ namespace, name }, o), this.read),
+    });
     const watchdogMs = opts.watchdogMs ?? 5 * 60_000;
     const watch = new Watch(opts.kubeConfig);
     // Watch aborts a connection after requestTimeoutMs (private, 30 s) without data: shorter than
@@ -334,6 +341,10 @@ export class KubeCluster implements Cluster {
       if (!ClusterError.isNotFound(err)) throw err;
     }
     this.configMapCache(namespace, name)?.forget(`${namespace}/${name}`);
+  }
+
+  serviceAccountExists(namespace: string, name: string): Promise<boolean> {
+    return this.serviceAccounts.exists(namespace, name);
   }
 
   recordEvent(about: ObjectRef, type: EventType, reason: string, message: string): Promise<void> {

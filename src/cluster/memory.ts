@@ -82,6 +82,8 @@ export class MemoryCluster implements Cluster {
   /** Workloads (kind/namespace/name) and their pod-template annotations. */
   readonly workloads = new Map<string, Record<string, string>>();
   readonly events: RecordedEvent[] = [];
+  /** ServiceAccounts that exist, as namespace/name. */
+  readonly serviceAccounts = new Set<string>();
   /** Every write the controller made, in order. */
   readonly writes: Array<{ kind: WriteKind; key: string }> = [];
   /** API reads that missed the cache (getSecret of a Secret that is not ours). */
@@ -119,6 +121,10 @@ export class MemoryCluster implements Cluster {
     const s = this.secrets.get(key(namespace, name));
     if (s && !this.isOurs(s) && !this.isCA(s)) this.liveReads++;
     return s;
+  }
+
+  async serviceAccountExists(namespace: string, name: string): Promise<boolean> {
+    return this.serviceAccounts.has(key(namespace, name));
   }
 
   async applySecret(secret: Secret, options: { force?: boolean; fieldManager?: string } = {}): Promise<Secret> {

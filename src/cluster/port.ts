@@ -136,6 +136,12 @@ export interface Cluster {
    */
   patchWorkloadTemplate(namespace: string, workload: WorkloadRef, annotations: Record<string, string>): Promise<void>;
 
+  /**
+   * Whether a ServiceAccount of that name exists in the namespace (issue 19, point 6). A GET, not a watch: the
+   * adapter caches the answer for a few seconds, so a reconcile loop does not ask the API each time.
+   */
+  serviceAccountExists(namespace: string, name: string): Promise<boolean>;
+
   /** Record a core/v1 Event about an object. Failures are swallowed by the caller. */
   recordEvent(
     about: ObjectRef,

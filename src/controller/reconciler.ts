@@ -15,9 +15,10 @@ import type { Inspection, SigningCA } from '../pki/types.ts';
 import type { CASource } from './ca-source.ts';
 import { ManualRenewalLimiter, type RateLimiter } from './limiter.ts';
 import { noObserver, type ControllerObserver } from './observer.ts';
-import { getCondition } from './conditions.ts';
+import { getCondition, type ConditionInput } from './conditions.ts';
 import { failedStatus, notReadyStatus, readyStatus, settledIssuing } from './status.ts';
 import { IdentityWriter, trustBundleHash } from './writer.ts';
+import { SERVICE_ACCOUNT_RETRY_MS, serviceAccountCondition, serviceAccountEvent, serviceAccountRetryMs } from './service-account.ts';
 import { ANNOTATION_RENEW_REQUEST, buildSecret, containsAll, desiredMetadata, fieldManagerFor, isOwnedBy, unb64, type SecretExtras, type SecretFacts, type SecretPems } from './secret.ts';
 import { buildOutputDataOffThread, KEYSTORE_P12, resolveKeystoreSpec, TLS_COMBINED_PEM, TRUSTSTORE_P12, usablePassword, type OutputsSpec } from '../outputs/index.ts';
 
@@ -36,16 +37,26 @@ export interface ReconcilerConfig {
   allowWorkloadRestart?: boolean;
   /** Refuses names an identity may not hold (the name policy); undefined: allowed. */
   checkPolicy?(identity: MutualTLSIdentity, spec: ResolvedSpec): string | undefined;
+  /**
+   * The ServiceAccount named in the SPIFFE ID (issue 19, point 6). undefined: not looked up. 'condition': a missing
+   * one is issued for, flagged with ServiceAccountFound=False and a Warning Event; 'require': refused (Ready=False,
+   * ServiceAccountNotFound) until it exists.
+   */
+  serviceAccountCheck?: 'condition' | 'require';
 }
 
 /** Why an identity cannot be made Ready; the reason is the condition's and the Event's. */
 class NotReady extends Error {
   readonly reason: string;
-  constructor(reason: string, message: string) {
+  readonly conditions: ConditionInput[];
+  constructor(reason: string, message: string, conditions: ConditionInput[] = []) {
     super(message);
     this.reason = reason;
+    this.conditions = conditions;
   }
 }
+
+
 
 /**
  * How soon to look again at an identity that is not Ready. Most reasons change only with
@@ -56,6 +67,7 @@ export const NOT_READY_RETRY_MS: Readonly<Record<string, number>> = {
   SecretConflict: 5 * 60_000,
   KeystorePasswordMissing: 60_000,
   KeystorePasswordInvalid: 60_000,
+  ServiceAccountNotFound: SERVICE_ACCOUNT_RETRY_MS,
 };
 
 export class Reconciler {
@@ -92,7 +104,7 @@ export class Reconciler {
       return await this.reconcileIdentity(identity);
     } catch (err) {
       if (!(err instanceof NotReady)) throw err;
-      await this.markNotReady(identity, err.reason, err.message);
+      await this.markNotReady(identity, err.reason, err.message, err.conditions);
       const retry = NOT_READY_RETRY_MS[err.reason];
       return retry === undefined ? {} : { requeueAfterMs: retry };
     }
@@ -117,6 +129,11 @@ export class Reconciler {
     const caState = this.ca.current();
     if (!caState.ca) throw new NotReady('CANotReady', caState.error);
     const ca = caState.ca;
+    const saCondition = await this.serviceAccountCondition(namespace, spec);
+    if (saCondition?.status === 'False' && this.config.serviceAccountCheck === 'require') {
+      throw new NotReady('ServiceAccountNotFound', `${saCondition.message}; the operator runs with --require-service-account=true and issues no certificate for it until it exists`, [saCondition]);
+    }
+    const more = saCondition ? [saCondition] : [];
 
     const secret = await this.cluster.getSecret(namespace, spec.secretName);
     if (secret && !isOwnedBy(secret, identity)) {
@@ -166,8 +183,28 @@ export class Reconciler {
       this.logger.info('manual renewal rate-limited', { namespace, name: identity.metadata.name, reason: 'ManuallyTriggered', retryInMs: manualWait });
       return { requeueAfterMs: manualWait };
     }
-    if (need) return this.issue(identity, spec, ca, need, inspection, secret, extras, { specHash, revision: revision + 1, renewed: !!inspection.leaf, ...(renewRequest ? { renewRequest } : {}) });
-    return this.keep(identity, spec, ca, secret!, inspection, extras, { specHash, revision, ...(renewRequest ? { renewRequest } : {}) });
+    const result = need
+      ? await this.issue(identity, spec, ca, need, inspection, secret, extras, { specHash, revision: revision + 1, renewed: !!inspection.leaf, conditions: more, ...(renewRequest ? { renewRequest } : {}) })
+      : await this.keep(identity, spec, ca, secret!, inspection, extras, { specHash, revision, conditions: more, ...(renewRequest ? { renewRequest } : {}) });
+    if (!saCondition) return result;
+    this.noteServiceAccount(identity, saCondition);
+    // Not watched: a ServiceAccount created later clears the condition on the next look.
+    if (saCondition.status === 'False') {
+      const retry = serviceAccountRetryMs(getCondition(identity.status, 'ServiceAccountFound'), this.clock.now());
+      return { requeueAfterMs: Math.min(result.requeueAfterMs ?? retry, retry) };
+    }
+    return result;
+  }
+
+  private async serviceAccountCondition(namespace: string, spec: ResolvedSpec): Promise<ConditionInput | undefined> {
+    return this.config.serviceAccountCheck ? serviceAccountCondition(this.cluster, namespace, spec) : undefined;
+  }
+
+  private noteServiceAccount(identity: MutualTLSIdentity, cond: ConditionInput): void {
+    const event = serviceAccountEvent(getCondition(identity.status, 'ServiceAccountFound'), cond);
+    if (!event) return;
+    this.write.event(identity, event.type, cond.reason, event.message);
+    if (event.type === 'Warning') this.logger.warn('service account not found', { namespace: identity.metadata.namespace, name: identity.metadata.name, reason: cond.reason, message: cond.message });
   }
 
   /** Issue a certificate and write it: Secret first (one apply), then status. */
@@ -179,7 +216,7 @@ export class Reconciler {
     inspection: Inspection,
     existing: Secret | undefined,
     extras: (pems: SecretPems, existing: Secret | undefined) => Promise<SecretExtras>,
-    facts: { specHash: string; revision: number; renewed: boolean; renewRequest?: string },
+    facts: { specHash: string; revision: number; renewed: boolean; renewRequest?: string; conditions: ConditionInput[] },
   ): Promise<ReconcileResult> {
     const { namespace, name } = identity.metadata as { namespace: string; name: string };
     const log = { namespace, name, reason: need.reason };
@@ -207,7 +244,7 @@ export class Reconciler {
       await this.write.status(identity, readyStatus(identity, spec, {
         notBefore: issued.notBefore, notAfter: issued.notAfter, serial: issued.serialNumber, revision: facts.revision,
         issuing: { type: 'Issuing', status: 'False', reason: need.reason, message: `issued serial ${issued.serialNumber} (${need.message})` },
-        workloadsRestartedFor: restarted.serial, workloadsTrustBundle: restarted.bundle, caNotAfter: ca.notAfter,
+        workloadsRestartedFor: restarted.serial, workloadsTrustBundle: restarted.bundle, caNotAfter: ca.notAfter, conditions: facts.conditions,
       }, new Date(this.clock.now())));
       if (issued.clamped) {
         const message = `the CA expires at ${ca.notAfter.toISOString()}, before the requested duration: the certificate's notAfter was cut to it; rotate or renew the CA`;
@@ -236,7 +273,7 @@ export class Reconciler {
     secret: Secret,
     inspection: Inspection,
     extras: (pems: SecretPems, existing: Secret | undefined) => Promise<SecretExtras>,
-    facts: { specHash: string; revision: number; renewRequest?: string },
+    facts: { specHash: string; revision: number; renewRequest?: string; conditions: ConditionInput[] },
   ): Promise<ReconcileResult> {
     const leaf = inspection.leaf!;
     const notBefore = new Date(leaf.validFrom);
@@ -263,17 +300,17 @@ export class Reconciler {
     const restarted = await this.write.restartWorkloads(identity, spec, { serial, bundle: trustBundleHash(ca.bundlePem) }, true);
     await this.write.status(identity, readyStatus(identity, spec, {
       notBefore, notAfter, serial, revision: facts.revision, issuing: settledIssuing(identity),
-      workloadsRestartedFor: restarted.serial, workloadsTrustBundle: restarted.bundle, caNotAfter: ca.notAfter,
+      workloadsRestartedFor: restarted.serial, workloadsTrustBundle: restarted.bundle, caNotAfter: ca.notAfter, conditions: facts.conditions,
     }, new Date(this.clock.now())));
     const renewal = renewalTime(notBefore, notAfter, spec.renewBeforeMs, ca.notAfter);
     this.observer.identityState?.(identity.metadata.namespace!, identity.metadata.name, { ready: true, reason: 'Ready', notAfter, renewalTime: renewal });
     return { requeueAfterMs: renewal.getTime() - this.clock.now() };
   }
 
-  private async markNotReady(identity: MutualTLSIdentity, reason: string, message: string): Promise<void> {
+  private async markNotReady(identity: MutualTLSIdentity, reason: string, message: string, also: ConditionInput[] = []): Promise<void> {
     const prev = getCondition(identity.status, 'Ready');
     this.observer.identityState?.(identity.metadata.namespace!, identity.metadata.name, { ready: false, reason });
-    const changed = await this.write.status(identity, notReadyStatus(identity, reason, message, new Date(this.clock.now())));
+    const changed = await this.write.status(identity, notReadyStatus(identity, reason, message, new Date(this.clock.now()), also));
     if (changed && (prev?.reason !== reason || prev?.message !== message)) {
       this.write.event(identity, 'Warning', reason, message);
       this.logger.warn('identity not ready', { namespace: identity.metadata.namespace, name: identity.metadata.name, reason, message });

@@ -19,6 +19,8 @@ export interface CertificateFacts {
   workloadsTrustBundle: string | undefined;
   /** The signing CA's notAfter: a certificate cut to it says so, and what to do. */
   caNotAfter?: Date;
+  /** Further conditions to set (ServiceAccountFound). */
+  conditions?: ConditionInput[];
 }
 
 /** The Secret holds a valid certificate for the current spec. */
@@ -32,6 +34,7 @@ export function readyStatus(identity: MutualTLSIdentity, spec: ResolvedSpec, cer
     type: 'Ready', status: 'True', reason: 'Ready', message,
   }, generation, now);
   conditions = setCondition(conditions, cert.issuing, generation, now);
+  for (const c of cert.conditions ?? []) conditions = setCondition(conditions, c, generation, now);
   return {
     ...identity.status,
     conditions,
@@ -59,12 +62,14 @@ export function settledIssuing(identity: MutualTLSIdentity): ConditionInput {
 }
 
 /** Ready=False for a reason that no retry fixes (the spec, the policy, the CA, a conflict). */
-export function notReadyStatus(identity: MutualTLSIdentity, reason: string, message: string, now: Date): MutualTLSIdentityStatus {
+export function notReadyStatus(identity: MutualTLSIdentity, reason: string, message: string, now: Date, also: ConditionInput[] = []): MutualTLSIdentityStatus {
   const generation = identity.metadata.generation ?? 0;
+  let conditions = setCondition(identity.status?.conditions, { type: 'Ready', status: 'False', reason, message }, generation, now);
+  for (const c of also) conditions = setCondition(conditions, c, generation, now);
   return {
     ...identity.status,
     observedGeneration: generation,
-    conditions: setCondition(identity.status?.conditions, { type: 'Ready', status: 'False', reason, message }, generation, now),
+    conditions,
   };
 }
 

@@ -28,7 +28,12 @@ import { createLogger, type Logger } from '../log.ts';
 import { Health } from './health.ts';
 import { LeaderElector, candidateIdentity } from './leader.ts';
 import { OperatorMetrics } from './metrics.ts';
-import { startOpsServer, type OpsServer } from './server.ts';
+import { startOpsServer, type OpsServer, type OpsServerOptions } from './server.ts';
+import { MetricsAuth } from './metrics-auth.ts';
+import { KubeReviewer } from '../adapter/reviews.ts';
+import { selfSignedServingCert } from '../pki/serving.ts';
+import { hostname } from 'node:os';
+type KubeConfig = ReturnType<typeof loadKubeConfig>;
 
 export interface ControllerLike {
   start(): Promise<void>;
@@ -190,17 +195,7 @@ export async function buildOperator(config: OperatorConfig, controllerConfig: Co
   metrics.bind({ queueDepth: () => controller.queue.length, watchRestarts: () => cluster.stats().restarts });
   const health = new Health({ clock: systemClock, watchStats: () => cluster.stats() });
   health.start();
-  let server: Awaited<ReturnType<typeof startOpsServer>>;
-  try {
-    server = await startOpsServer({ host: config.metricsAddress, port: config.metricsPort, metrics, health, logger });
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
-      const why = code === 'EADDRINUSE' ? 'is already in use (another operator running?)' : code === 'EACCES' ? 'is not allowed for this user' : 'is not an address of this machine';
-      throw new Error(`--metrics-port (MTLS_METRICS_PORT): ${config.metricsAddress}:${config.metricsPort} ${why}: choose another with --metrics-port=PORT (0: any free port)${code === 'EADDRNOTAVAIL' ? ' or --metrics-address' : ''}`);
-    }
-    throw err;
-  }
+  const server = await startServers(config, { metrics, health, logger }, kubeConfig);
   logger.info('starting', { context: kubeConfig.getCurrentContext(), operatorNamespace: config.operatorNamespace, caSecret: config.caSecretName, trustDomain: config.trustDomain, leaderElect: config.leaderElect });
   const makeElector = (callbacks: LeaderCallbacks) => {
     const made = new LeaderElector({
@@ -225,4 +220,45 @@ export async function buildOperator(config: OperatorConfig, controllerConfig: Co
     shutdownGraceMs: config.shutdownGraceMs,
     lossGraceMs: 1_000,
   };
+}
+
+/**
+ * --metrics-auth=none: one plain HTTP port for /metrics, /healthz, /readyz. kubernetes (default): /metrics over HTTPS
+ * with a self-signed certificate made now, each request reviewed (TokenReview + SubjectAccessReview, cached 10 s);
+ * /healthz and /readyz on --health-port, plain HTTP for the kubelet.
+ */
+async function startServers(config: OperatorConfig, parts: Pick<OpsServerOptions, 'metrics' | 'health' | 'logger'>, kubeConfig: KubeConfig): Promise<OpsServer> {
+  if (config.metricsAuth === 'none') return listen('metrics', config.metricsAddress, config.metricsPort, { ...parts, serve: 'all' });
+  const auth = new MetricsAuth({ reviewer: new KubeReviewer(kubeConfig), now: () => Date.now() });
+  const host = hostname();
+  const tls = await selfSignedServingCert({ dnsNames: [...new Set([host, 'mtls-operator-metrics', `mtls-operator-metrics.${config.operatorNamespace}.svc`, 'localhost'])], now: new Date() });
+  const metricsServer = await listen('metrics', config.metricsAddress, config.metricsPort, { ...parts, serve: 'metrics', tls, authorize: (h) => auth.check(h) });
+  let healthServer: OpsServer;
+  try {
+    healthServer = await listen('health', config.healthAddress, config.healthPort, { ...parts, serve: 'health' });
+  } catch (err) {
+    await metricsServer.close();
+    throw err;
+  }
+  return {
+    port: metricsServer.port,
+    healthPort: healthServer.port,
+    close: async () => {
+      await Promise.all([metricsServer.close(), healthServer.close()]);
+    },
+  };
+}
+
+async function listen(which: 'metrics' | 'health', address: string, port: number, opts: Omit<OpsServerOptions, 'host' | 'port'>): Promise<OpsServer> {
+  try {
+    return await startOpsServer({ ...opts, host: address, port });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      const why = code === 'EADDRINUSE' ? 'is already in use (another operator running?)' : code === 'EACCES' ? 'is not allowed for this user' : 'is not an address of this machine';
+      const env = which === 'metrics' ? 'MTLS_METRICS_PORT' : 'MTLS_HEALTH_PORT';
+      throw new Error(`--${which}-port (${env}): ${address}:${port} ${why}: choose another with --${which}-port=PORT (0: any free port)${code === 'EADDRNOTAVAIL' ? ` or --${which}-address` : ''}`);
+    }
+    throw err;
+  }
 }

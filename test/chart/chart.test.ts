@@ -87,7 +87,7 @@ describe('Helm chart charts/mtls-operator', function () {
     assert.equal(c.image, `ghcr.io/mtls-dev/mtls-operator@sha256:${'ab'.repeat(32)}`);
     assert.equal(d.spec.replicas, 3);
     assert.equal(c.resources.limits.memory, '512Mi');
-    assert.deepEqual(c.args, ['--ca-secret=corp-ca', '--metrics-port=9402', '--shutdown-grace=20s', '--bootstrap-ca=false', '--trust-domain=example.org', '--cluster-domain=corp.internal']);
+    assert.deepEqual(c.args, ['--ca-secret=corp-ca', '--metrics-port=9402', '--metrics-auth=kubernetes', '--health-port=8081', '--shutdown-grace=20s', '--bootstrap-ca=false', '--trust-domain=example.org', '--cluster-domain=corp.internal']);
     assert.equal(c.env.find((e) => e.name === 'MTLS_LOG_LEVEL')?.value, 'debug');
     const params = objs.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'mtls-name-policy') as unknown as { data: Record<string, string> };
     assert.equal(params.data.clusterDomain, 'corp.internal', 'the admission policy gets the same cluster domain');
@@ -125,6 +125,30 @@ describe('Helm chart charts/mtls-operator', function () {
     assert.ok(argsOf([...on.values()]).includes('--allow-workload-restart=true'));
     const def = render();
     assert.ok(!def.some((o) => o.kind === 'ServiceMonitor' || o.kind === 'PrometheusRule' || o.metadata.name === 'mtls-operator-workload-restart'));
+  });
+
+  it('metrics.auth=none (issue 19.8): plain HTTP metrics, probes on the metrics port, ServiceMonitor without token or TLS', () => {
+    type Port = { name: string; containerPort: number };
+    type Container = { args: string[]; ports: Port[]; livenessProbe: { httpGet: { port: string } }; readinessProbe: { httpGet: { port: string } } };
+    const secure = render(['--set', 'monitoring.serviceMonitor.enabled=true']);
+    const sc = (deployment(secure) as unknown as { spec: { template: { spec: { containers: Container[] } } } }).spec.template.spec.containers[0]!;
+    assert.deepEqual(sc.ports.map((p) => [p.name, p.containerPort]), [['https-metrics', 9402], ['health', 8081]]);
+    assert.equal(sc.livenessProbe.httpGet.port, 'health');
+    const smSecure = secure.find((o) => o.kind === 'ServiceMonitor') as unknown as { spec: { endpoints: Record<string, unknown>[] } };
+    assert.equal(smSecure.spec.endpoints[0]!.scheme, 'https');
+    const objs = render(['--set', 'metrics.auth=none', '--set', 'monitoring.serviceMonitor.enabled=true']);
+    const c = (deployment(objs) as unknown as { spec: { template: { spec: { containers: Container[] } } } }).spec.template.spec.containers[0]!;
+    assert.ok(c.args.includes('--metrics-auth=none'));
+    assert.ok(!c.args.some((a) => a.startsWith('--health-port')));
+    assert.deepEqual(c.ports.map((p) => [p.name, p.containerPort]), [['http-metrics', 9402]]);
+    assert.deepEqual([c.livenessProbe.httpGet.port, c.readinessProbe.httpGet.port], ['http-metrics', 'http-metrics']);
+    const svc = objs.find((o) => o.kind === 'Service') as unknown as { spec: { ports: { name: string; targetPort: string }[] } };
+    assert.deepEqual(svc.spec.ports.map((p) => [p.name, p.targetPort]), [['http-metrics', 'http-metrics']]);
+    const sm = objs.find((o) => o.kind === 'ServiceMonitor') as unknown as { spec: { endpoints: Record<string, unknown>[] } };
+    assert.equal(sm.spec.endpoints[0]!.port, 'http-metrics');
+    assert.equal(sm.spec.endpoints[0]!.scheme, 'http');
+    assert.equal(sm.spec.endpoints[0]!.bearerTokenFile, undefined);
+    assert.equal(sm.spec.endpoints[0]!.tlsConfig, undefined);
   });
 
   it('podCertificateSigner.enabled=true: the objects of deploy/optional/pod-certificates and --pod-certificates=true; off by default', () => {

@@ -50,6 +50,8 @@ export const RESOURCES: Record<string, { apiVersion: string; kind: string; verbs
   events: { apiVersion: 'v1', kind: 'Event', verbs: ['create', 'merge'] },
   mutualtlsidentities: { apiVersion: 'mtls.dev/v1alpha1', kind: 'MutualTLSIdentity', verbs: ['list', 'watch', 'get', 'status'], custom: true },
   leases: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', verbs: ['get', 'create', 'update'] },
+  // Issue 19.6: the operator GETs the ServiceAccount a SPIFFE ID names.
+  serviceaccounts: { apiVersion: 'v1', kind: 'ServiceAccount', verbs: ['get'] },
 };
 const MERGE = 'application/merge-patch+json';
 const APPLY = 'application/apply-patch+yaml';

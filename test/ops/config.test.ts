@@ -17,6 +17,16 @@ describe('config: leader election, metrics and shutdown flags', () => {
     );
   });
 
+  it('issue 19: metrics authenticated by default (health on 8081), ServiceAccounts flagged by default; none / require on request', () => {
+    const c = loadConfig([], {});
+    assert.deepEqual([c.metricsAuth, c.healthPort, c.healthAddress, c.serviceAccountCheck], ['kubernetes', 8081, '0.0.0.0', 'condition']);
+    const d = loadConfig(['--metrics-auth=none', '--health-port=0', '--health-address=127.0.0.1'], { MTLS_REQUIRE_SERVICE_ACCOUNT: 'true' });
+    assert.deepEqual([d.metricsAuth, d.healthPort, d.healthAddress, d.serviceAccountCheck], ['none', 0, '127.0.0.1', 'require']);
+    for (const [argv, flag] of [[['--metrics-auth=open'], 'metrics-auth'], [['--health-port=70000'], 'health-port'], [['--health-address=host'], 'health-address'], [['--require-service-account=yes'], 'require-service-account']] as const) {
+      assert.throws(() => loadConfig([...argv], {}), (e: Error) => e instanceof ConfigError && e.message.startsWith(`--${flag} `), flag);
+    }
+  });
+
   it('flags win over variables; Go-style durations', () => {
     const c = loadConfig(['--leader-elect=true', '--leader-election-lease-duration=2m', '--leader-election-renew-deadline=1m30s'], {
       MTLS_LEADER_ELECT: 'false', MTLS_LEADER_ELECTION_RETRY_PERIOD: '2500ms', MTLS_SHUTDOWN_GRACE: '0s',

@@ -45,7 +45,7 @@ describe('deploy/ (kubectl kustomize)', function () {
     }
   });
 
-  it('Deployment: 2 leader-elected replicas, pinned image, POD_NAME, probes on the metrics port', () => {
+  it('Deployment: 2 leader-elected replicas, pinned image, POD_NAME, secure metrics (issue 19.8), probes on the plain health port', () => {
     const d = find('Deployment', 'mtls-operator');
     assert.equal(d.spec.replicas, 2);
     const pod = d.spec.template.spec;
@@ -57,9 +57,10 @@ describe('deploy/ (kubectl kustomize)', function () {
     const grace = /^--shutdown-grace=(\d+)s$/.exec(c.args.find((a: string) => a.startsWith('--shutdown-grace=')))!;
     assert.ok(Number(grace[1]) < pod.terminationGracePeriodSeconds);
     assert.deepEqual(c.env.find((e: Any) => e.name === 'POD_NAME').valueFrom, { fieldRef: { fieldPath: 'metadata.name' } });
-    assert.deepEqual(c.ports, [{ name: 'http-metrics', containerPort: 9402, protocol: 'TCP' }]);
-    assert.deepEqual(c.livenessProbe.httpGet, { path: '/healthz', port: 'http-metrics' });
-    assert.deepEqual(c.readinessProbe.httpGet, { path: '/readyz', port: 'http-metrics' });
+    assert.ok(c.args.includes('--metrics-auth=kubernetes') && c.args.includes('--metrics-port=9402') && c.args.includes('--health-port=8081'));
+    assert.deepEqual(c.ports, [{ name: 'https-metrics', containerPort: 9402, protocol: 'TCP' }, { name: 'health', containerPort: 8081, protocol: 'TCP' }]);
+    assert.deepEqual(c.livenessProbe.httpGet, { path: '/healthz', port: 'health' });
+    assert.deepEqual(c.readinessProbe.httpGet, { path: '/readyz', port: 'health' });
     assert.ok(c.resources.requests.cpu && c.resources.requests.memory && c.resources.limits.memory);
     const soft = pod.topologySpreadConstraints.find((t: Any) => t.topologyKey === 'kubernetes.io/hostname');
     assert.equal(soft.whenUnsatisfiable, 'ScheduleAnyway');
@@ -82,9 +83,9 @@ describe('deploy/ (kubectl kustomize)', function () {
     }
   });
 
-  it('Service on 9402 (http-metrics) and a PDB keeping one replica', () => {
+  it('Service on 9402 (https-metrics) and a PDB keeping one replica', () => {
     const s = find('Service', 'mtls-operator-metrics');
-    assert.deepEqual(s.spec.ports.map((p: Any) => [p.name, p.port, p.targetPort]), [['http-metrics', 9402, 'http-metrics']]);
+    assert.deepEqual(s.spec.ports.map((p: Any) => [p.name, p.port, p.targetPort]), [['https-metrics', 9402, 'https-metrics']]);
     const labels = find('Deployment', 'mtls-operator').spec.template.metadata.labels;
     assert.deepEqual(s.spec.selector, labels);
     const pdb = find('PodDisruptionBudget', 'mtls-operator');

@@ -36,7 +36,7 @@ describe('operator first run: messages and stopping', function () {
   it('a kubeconfig with no clusters: one line saying what to do (not "No active cluster!"), exit 1', () => {
     const kubeconfig = join(dir, 'empty');
     writeFileSync(kubeconfig, 'apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n');
-    const r = spawnSync(process.execPath, [MAIN, '--metrics-port=0'], { encoding: 'utf8', timeout: 20_000, env: envWith(kubeconfig) });
+    const r = spawnSync(process.execPath, [MAIN, '--metrics-port=0', '--metrics-auth=none'], { encoding: 'utf8', timeout: 20_000, env: envWith(kubeconfig) });
     assert.equal(r.status, 1, r.stderr);
     assert.equal(r.stderr.split('\n').filter(Boolean).length, 1, r.stderr);
     assert.match(r.stderr, new RegExp(`^mtls-operator: the kubeconfig \\(KUBECONFIG=${kubeconfig.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\) has no cluster for its current context "\\(none\\)": point KUBECONFIG at a kubeconfig with a cluster .*npm run local\\n$`));
@@ -49,7 +49,7 @@ describe('operator first run: messages and stopping', function () {
     const port = (taken.address() as AddressInfo).port;
     try {
       const kubeconfig = kubeconfigFor(dir, 'http://127.0.0.1:9');
-      const r = spawnSync(process.execPath, [MAIN, '--metrics-address=127.0.0.1', `--metrics-port=${port}`], { encoding: 'utf8', timeout: 20_000, env: envWith(kubeconfig) });
+      const r = spawnSync(process.execPath, [MAIN, '--metrics-address=127.0.0.1', `--metrics-port=${port}`, '--metrics-auth=none'], { encoding: 'utf8', timeout: 20_000, env: envWith(kubeconfig) });
       assert.equal(r.status, 1, r.stderr);
       assert.equal(r.stderr, `mtls-operator: --metrics-port (MTLS_METRICS_PORT): 127.0.0.1:${port} is already in use (another operator running?): choose another with --metrics-port=PORT (0: any free port)\n`);
     } finally {
@@ -64,7 +64,7 @@ describe('operator first run: messages and stopping', function () {
     const deadPort = (closed.address() as AddressInfo).port;
     await new Promise<void>((r) => closed.close(() => r()));
     const kubeconfig = kubeconfigFor(dir, `http://127.0.0.1:${deadPort}`);
-    const child = spawn(process.execPath, [MAIN, '--metrics-address=127.0.0.1', '--metrics-port=0', '--shutdown-grace=20s'], { env: envWith(kubeconfig) });
+    const child = spawn(process.execPath, [MAIN, '--metrics-address=127.0.0.1', '--metrics-port=0', '--metrics-auth=none', '--shutdown-grace=20s'], { env: envWith(kubeconfig) });
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     let out = '';
     child.stdout.setEncoding('utf8');

@@ -72,7 +72,7 @@ describe('main (child process)', () => {
       writeFileSync(kubeconfig, `apiVersion: v1\nkind: Config\nclusters: [{name: t, cluster: {server: "${server}", insecure-skip-tls-verify: true}}]\nusers: [{name: t, user: {token: x}}]\ncontexts: [{name: t, context: {cluster: t, user: t}}]\ncurrent-context: t\n`);
       const env: NodeJS.ProcessEnv = { ...process.env, KUBECONFIG: kubeconfig, POD_NAME: 'test-pod' };
       delete env.KUBERNETES_SERVICE_HOST;
-      const child = spawn(process.execPath, [MAIN, '--leader-elect=true', '--metrics-address=127.0.0.1', '--metrics-port=0', '--shutdown-grace=1s'], { env });
+      const child = spawn(process.execPath, [MAIN, '--leader-elect=true', '--metrics-address=127.0.0.1', '--metrics-port=0', '--metrics-auth=none', '--shutdown-grace=1s'], { env });
       const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
       let out = '';
       child.stdout.setEncoding('utf8');

@@ -26,7 +26,7 @@ describe('no cluster configured', () => {
       const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
       delete env.KUBECONFIG;
       delete env.KUBERNETES_SERVICE_HOST;
-      const res = spawnSync(process.execPath, ['src/main.ts', '--metrics-port=0', '--metrics-address=127.0.0.1'], { cwd: ROOT, env, encoding: 'utf8', timeout: 50_000 });
+      const res = spawnSync(process.execPath, ['src/main.ts', '--metrics-port=0', '--metrics-address=127.0.0.1', '--metrics-auth=none'], { cwd: ROOT, env, encoding: 'utf8', timeout: 50_000 });
       assert.equal(res.status, 1, res.stderr);
       const lines = res.stderr.trim().split('\n');
       assert.equal(lines.length, 1, res.stderr);

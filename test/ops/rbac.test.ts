@@ -40,7 +40,7 @@ describe('deploy/ RBAC: least privilege (issue 19, point 4)', () => {
 
   it('ConfigMaps only by name: mtls-trust-bundle cluster-wide, mtls-trust-rotation in mtls-system; no ConfigMap get', () => {
     const all = docs('deploy/rbac.yaml');
-    const cm = all.flatMap((o) => (o.rules ?? []).map((r: Any) => ({ kind: o.kind, ns: o.metadata.namespace, ...r }))).filter((r: Any) => r.resources.includes('configmaps'));
+    const cm = all.flatMap((o) => (o.rules ?? []).map((r: Any) => ({ kind: o.kind, ns: o.metadata.namespace, ...r }))).filter((r: Any) => r.resources?.includes('configmaps'));
     assert.deepEqual(cm, [
       { kind: 'ClusterRole', ns: undefined, apiGroups: [''], resources: ['configmaps'], resourceNames: ['mtls-trust-bundle'], verbs: ['list', 'watch', 'patch', 'delete'] },
       // First writes are POSTs (the trust bundle, never taking over someone's ConfigMap; the rotation state): a POST has
@@ -59,6 +59,20 @@ describe('deploy/ RBAC: least privilege (issue 19, point 4)', () => {
     assert.deepEqual(verbs('mutualtlsidentities/finalizers'), ['update']);
     assert.deepEqual(verbs('secrets'), ['get', 'list', 'watch', 'patch', 'create', 'delete']);
     assert.deepEqual(verbs('events'), ['create', 'patch']);
+    // Issue 19.6: one GET per ServiceAccount name (no list, no watch); 19.8: the metrics endpoint's two reviews.
+    assert.deepEqual(verbs('serviceaccounts'), ['get']);
+    assert.deepEqual(verbs('tokenreviews'), ['create']);
+    assert.deepEqual(verbs('subjectaccessreviews'), ['create']);
+  });
+
+  it('the metrics reader (issue 19.8): a ClusterRole for Prometheus with get on /metrics and nothing else; the code asks exactly that', () => {
+    const reader = docs('deploy/rbac.yaml').find((o) => o.kind === 'ClusterRole' && o.metadata.name === 'mtls-operator-metrics-reader');
+    assert.deepEqual(reader.rules, [{ nonResourceURLs: ['/metrics'], verbs: ['get'] }]);
+    assert.match(readFileSync('src/ops/metrics-auth.ts', 'utf8'), /authorize\(user, 'get', path\)/);
+    assert.match(readFileSync('src/adapter/reviews.ts', 'utf8'), /nonResourceAttributes: \{ path, verb \}/);
+    assert.match(readFileSync('src/adapter/service-accounts.ts', 'utf8'), /ServiceAccountCache/);
+    assert.match(readFileSync('src/adapter/kube.ts', 'utf8'), /readNamespacedServiceAccount/);
+    assert.doesNotMatch(readFileSync('src/adapter/kube.ts', 'utf8'), /listNamespacedServiceAccount|listServiceAccountForAllNamespaces/);
   });
 
   it('the code uses the verbs granted: the adapter has no identity get, no status update, no ConfigMap read by API', () => {

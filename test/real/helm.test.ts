@@ -87,7 +87,7 @@ describe('real apiserver: Helm chart install, upgrade, uninstall', function () {
     const env: NodeJS.ProcessEnv = { ...process.env, KUBECONFIG: kubeconfig, MTLS_OPERATOR_NAMESPACE: release, POD_NAME: 'helm-test' };
     delete env.KUBERNETES_SERVICE_HOST;
     let log = '';
-    operator = spawn(process.execPath, [`${ROOT}src/main.ts`, '--metrics-address=127.0.0.1', '--metrics-port=0', '--leader-elect=true', '--bootstrap-ca=false',
+    operator = spawn(process.execPath, [`${ROOT}src/main.ts`, '--metrics-address=127.0.0.1', '--metrics-port=0', '--health-address=127.0.0.1', '--health-port=0', '--leader-elect=true', '--bootstrap-ca=false',
       '--leader-election-lease-duration=15s', '--leader-election-renew-deadline=10s', '--leader-election-retry-period=2s'], { env });
     operator.stdout!.on('data', (d) => (log += d));
     operator.stderr!.on('data', (d) => (log += d));

@@ -12,10 +12,11 @@
  */
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { AuthorizationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { AuthorizationV1Api, CoreV1Api, CoreV1Event, RbacAuthorizationV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type MutualTLSIdentity } from '../../src/api/types.ts';
 import { controlPlane, type ControlPlane } from '../support/controlplane.ts';
 import { OperatorProcess } from '../support/operator-process.ts';
+import { request as httpsRequest } from 'node:https';
 import { eventually } from '../support/wait.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -90,6 +91,11 @@ describe('real apiserver: hostile tenants (issue 19)', function () {
       ['create', 'events', { namespace: ns }],
       ['patch', 'events', { namespace: ns, name: 'web.1' }],
       ['get', 'leases', { group: 'coordination.k8s.io', namespace: OPERATOR_NS, name: 'mtls-operator' }],
+      // point 6: does the ServiceAccount in the SPIFFE ID exist (one GET, no list or watch).
+      ['get', 'serviceaccounts', { namespace: ns, name: 'default' }],
+      // point 8: the metrics endpoint's TokenReview and SubjectAccessReview.
+      ['create', 'tokenreviews', { group: 'authentication.k8s.io' }],
+      ['create', 'subjectaccessreviews', { group: 'authorization.k8s.io' }],
     ];
     const denied: [string, string, Parameters<typeof can>[2]][] = [
       ['get', 'mutualtlsidentities', { group: GROUP, namespace: ns, name: 'web' }],
@@ -107,7 +113,11 @@ describe('real apiserver: hostile tenants (issue 19)', function () {
       ['update', 'configmaps', { namespace: OPERATOR_NS, name: 'mtls-name-policy' }],
       ['patch', 'daemonsets', { group: 'apps', namespace: 'kube-system', name: 'kube-proxy' }],
       ['patch', 'deployments', { group: 'apps', namespace: ns, name: 'web' }],
-      ['get', 'serviceaccounts', { namespace: ns, name: 'default' }],
+      ['list', 'serviceaccounts', { namespace: ns }],
+      ['watch', 'serviceaccounts', {}],
+      ['create', 'serviceaccounts', { namespace: ns, name: 'ghost' }],
+      ['create', 'serviceaccounts', { namespace: ns, name: 'ghost', subresource: 'token' }],
+      ['create', 'localsubjectaccessreviews', { group: 'authorization.k8s.io', namespace: ns }],
       ['create', 'pods', { namespace: ns }],
     ];
     const wrong: string[] = [];
@@ -159,5 +169,125 @@ describe('real apiserver: hostile tenants (issue 19)', function () {
     }, 120_000, 250);
     assert.equal(op.child.exitCode, null, 'the operator is still running');
     assert.ok(!op.text.includes('heap out of memory'));
+  });
+
+  /** An identity by server-side apply as the tester. */
+  const applyIdentity = async (namespace: string, name: string, spec: Record<string, unknown>) => {
+    const custom = cp.kubeConfig.makeApiClient(CustomObjectsApi);
+    const body = { apiVersion: `${GROUP}/${VERSION}`, kind: 'MutualTLSIdentity', metadata: { name, namespace }, spec };
+    await custom.patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name, body, fieldManager: 'tester', force: true },
+      setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply));
+  };
+  const condition = async (namespace: string, name: string, type: string) => {
+    const custom = cp.kubeConfig.makeApiClient(CustomObjectsApi);
+    const o = (await custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name })) as MutualTLSIdentity;
+    return o.status?.conditions?.find((c) => c.type === type);
+  };
+
+  it('point 6: an identity naming a ServiceAccount that does not exist is flagged (ServiceAccountFound=False, Warning Event); creating it clears the flag', async () => {
+    const ns = await cp.newNamespace('sa');
+    const sa = new OperatorProcess(kubeconfig, [`--watch-namespaces=${ns}`, '--leader-elect=false']);
+    try {
+      await eventually('controller started', () => sa.logged('controller started'), 120_000, 200);
+      await applyIdentity(ns, 'ghostly', { secretName: 'ghostly-tls', serviceAccountName: 'ghost' });
+      const flagged = await eventually('ServiceAccountFound=False', async () => {
+        const c = await condition(ns, 'ghostly', 'ServiceAccountFound');
+        return c?.status === 'False' ? c : undefined;
+      }, 120_000, 250);
+      assert.equal(flagged.reason, 'ServiceAccountNotFound');
+      assert.match(flagged.message, new RegExp(`ServiceAccount ${ns}/ghost named in the SPIFFE ID spiffe://cluster.local/ns/${ns}/sa/ghost does not exist`));
+      assert.equal((await condition(ns, 'ghostly', 'Ready'))?.status, 'True', 'default: issued, and flagged');
+      await eventually('a Warning Event ServiceAccountNotFound', async () => {
+        const events = await core.listNamespacedEvent({ namespace: ns });
+        return events.items.some((e: CoreV1Event) => e.reason === 'ServiceAccountNotFound' && e.type === 'Warning' && e.involvedObject.name === 'ghostly');
+      }, 60_000, 250);
+      await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: 'ghost' } } });
+      // ServiceAccounts are not watched: the identity is looked at again within 30 s (+ the 10 s answer cache).
+      const cleared = await eventually('ServiceAccountFound=True', async () => {
+        const c = await condition(ns, 'ghostly', 'ServiceAccountFound');
+        return c?.status === 'True' ? c : undefined;
+      }, 120_000, 500);
+      assert.equal(cleared.reason, 'ServiceAccountFound');
+      assert.equal(sa.child.exitCode, null);
+    } finally {
+      sa.kill();
+      await sa.exited;
+    }
+  });
+
+  it('point 6: --require-service-account=true issues nothing for a missing ServiceAccount until it exists', async () => {
+    const ns = await cp.newNamespace('sareq');
+    const sa = new OperatorProcess(kubeconfig, [`--watch-namespaces=${ns}`, '--leader-elect=false', '--require-service-account=true']);
+    try {
+      await eventually('controller started', () => sa.logged('controller started'), 120_000, 200);
+      await applyIdentity(ns, 'strict', { secretName: 'strict-tls', serviceAccountName: 'later' });
+      const refused = await eventually('Ready=False', async () => {
+        const c = await condition(ns, 'strict', 'Ready');
+        return c?.status === 'False' ? c : undefined;
+      }, 120_000, 250);
+      assert.equal(refused.reason, 'ServiceAccountNotFound');
+      assert.equal(await cp.readSecret(ns, 'strict-tls'), undefined, 'no certificate for a ServiceAccount that does not exist');
+      await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: 'later' } } });
+      await eventually('Ready=True once the ServiceAccount exists', async () => (await condition(ns, 'strict', 'Ready'))?.status === 'True', 120_000, 500);
+      assert.ok((await cp.readSecret(ns, 'strict-tls'))?.data?.['tls.crt']);
+    } finally {
+      sa.kill();
+      await sa.exited;
+    }
+  });
+
+  it('point 8: /metrics over HTTPS answers 401 without a token, 403 to a token without mtls-operator-metrics-reader, 200 with it; probes stay plain HTTP', async () => {
+    const ns = await cp.newNamespace('metrics');
+    const m = new OperatorProcess(kubeconfig, [`--watch-namespaces=${ns}`, '--leader-elect=false', '--metrics-auth=kubernetes', '--health-address=127.0.0.1', '--health-port=0']);
+    try {
+      const listening = await eventually('metrics endpoint listening', () => m.logged('metrics endpoint listening'), 120_000, 200);
+      const health = await eventually('health endpoint listening', () => m.logged('health endpoint listening'), 30_000, 200);
+      assert.equal(listening.tls, true);
+      const get = (port: number, path: string, token?: string) => new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = httpsRequest({ host: '127.0.0.1', port, path, rejectUnauthorized: false, headers: token ? { Authorization: `Bearer ${token}` } : {} }, (res) => {
+          let body = '';
+          res.on('data', (d) => (body += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      const tokenFor = async (name: string) => {
+        await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name } } });
+        const tr = await core.createNamespacedServiceAccountToken({ name, namespace: ns, body: { spec: { expirationSeconds: 600 } } });
+        return tr.status!.token!;
+      };
+      const [scraper, nobody] = [await tokenFor('scraper'), await tokenFor('nobody')];
+      const rbac = cp.kubeConfig.makeApiClient(RbacAuthorizationV1Api);
+      await rbac.createClusterRoleBinding({ body: {
+        metadata: { name: `${ns}-scraper` },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'mtls-operator-metrics-reader' },
+        subjects: [{ kind: 'ServiceAccount', name: 'scraper', namespace: ns }],
+      } });
+      const port = listening.port as number;
+      const none = await get(port, '/metrics');
+      assert.equal(none.status, 401, none.body);
+      assert.equal((await get(port, '/metrics', 'not-a-token')).status, 401);
+      const denied = await get(port, '/metrics', nobody);
+      assert.equal(denied.status, 403, denied.body);
+      assert.match(denied.body, new RegExp(`system:serviceaccount:${ns}:nobody`));
+      const allowed = await eventually('200 for the metrics reader', async () => {
+        const r = await get(port, '/metrics', scraper);
+        return r.status === 200 ? r : undefined;
+      }, 30_000, 500);
+      assert.match(allowed.body, /^mtls_leader /m);
+      // The probes: plain HTTP on their own port, no token needed; /metrics is not served there.
+      const healthPort = health.port as number;
+      await eventually('/readyz 200', async () => (await fetch(`http://127.0.0.1:${healthPort}/readyz`)).status === 200, 60_000, 250);
+      assert.equal((await fetch(`http://127.0.0.1:${healthPort}/healthz`)).status, 200);
+      assert.equal((await fetch(`http://127.0.0.1:${healthPort}/metrics`)).status, 404);
+      // The metrics port speaks no plain HTTP.
+      await assert.rejects(fetch(`http://127.0.0.1:${port}/metrics`));
+      // The token never reaches the logs.
+      assert.ok(!m.text.includes(scraper) && !m.text.includes(nobody));
+    } finally {
+      m.kill();
+      await m.exited;
+    }
   });
 });

@@ -163,7 +163,7 @@ export class OperatorProcess {
       'contexts:\n- name: proxy\n  context:\n    cluster: proxy\n    user: op',
       'current-context: proxy', '',
     ].join('\n'));
-    this.child = spawn(process.execPath, ['src/main.ts', '--metrics-port=0', '--metrics-address=127.0.0.1', ...args], {
+    this.child = spawn(process.execPath, ['src/main.ts', '--metrics-port=0', '--metrics-address=127.0.0.1', '--metrics-auth=none', ...args], {
       cwd: ROOT,
       env: { ...process.env, KUBECONFIG: kubeconfig, MTLS_LOG_LEVEL: 'info', POD_NAME: name },
       stdio: ['ignore', 'pipe', 'pipe'],

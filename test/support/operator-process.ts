@@ -31,7 +31,7 @@ export class OperatorProcess {
   readonly exited: Promise<number | null>;
 
   constructor(kubeconfig: string, args: string[], opts: OperatorOptions = {}) {
-    this.child = spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.entry ?? 'src/main.ts', '--metrics-port=0', '--metrics-address=127.0.0.1', ...args], {
+    this.child = spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.entry ?? 'src/main.ts', '--metrics-port=0', '--metrics-address=127.0.0.1', '--metrics-auth=none', ...args], {
       cwd: ROOT,
       env: { ...process.env, MTLS_LOG_LEVEL: 'debug', ...opts.env, KUBECONFIG: kubeconfig },
       stdio: ['ignore', 'pipe', 'pipe'],
