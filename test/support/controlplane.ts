@@ -422,13 +422,18 @@ function tail(path: string, lines = 8): string {
 
 async function kubectlRun(args: string[], kubeconfig: string, input?: string): Promise<KubectlResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn('kubectl', ['--kubeconfig', kubeconfig, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    // No input: stdin is not a pipe at all (a kubectl that exits before reading it gave EPIPE,
+    // an uncaught error in the test process).
+    const child = spawn('kubectl', ['--kubeconfig', kubeconfig, ...args], { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
     child.once('error', reject);
     child.once('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-    child.stdin.end(input ?? '');
+    if (child.stdin) {
+      child.stdin.on('error', () => undefined); // kubectl exited before reading all of it: its exit code says what happened
+      child.stdin.end(input);
+    }
   });
 }
