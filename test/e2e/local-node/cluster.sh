@@ -169,10 +169,12 @@ start_containerd() {
   mkdir -p "$c" "$WORK/cni/net.d" "$WORK/cni/ipam"
   cat >"$WORK/cni/net.d/10-mtls-e2e.conflist" <<CNI
 {"cniVersion": "1.0.0", "name": "mtls-e2e", "plugins": [
-  {"type": "bridge", "bridge": "$BRIDGE", "isGateway": true, "ipMasq": false, "hairpinMode": true,
+  {"type": "bridge", "bridge": "$BRIDGE", "isGateway": true, "isDefaultGateway": true, "ipMasq": false, "hairpinMode": true,
    "ipam": {"type": "host-local", "ranges": [[{"subnet": "$POD_SUBNET", "gateway": "$GATEWAY"}]], "dataDir": "$WORK/cni/ipam"}}
 ]}
 CNI
+  # isDefaultGateway: pods route everything through the bridge's gateway, so the kubernetes Service's address
+  # (DNAT'ed there, route_kubernetes_service) is reachable; nothing is masqueraded, nothing goes past the host.
   # restrict_oom_score_adj: without it every sandbox fails here with "can't get final child's PID from pipe";
   # SystemdCgroup = false: the cgroupfs driver (no systemd), as the kubelet's.
   cat >"$c/config.toml" <<TOML
