@@ -29,6 +29,8 @@ leaf_on_new_root() {
   ! openssl verify -CAfile "$OLD_ROOT" -partial_chain "$leaf" >/dev/null 2>&1
 }
 loop_text() { kubectl -n "$NS" logs job/e2e-rotation-loop --tail=-1 2>/dev/null; }
+# the examples' client Deployment (a call every 5 s, no --keep-going: a failed call ends the container)
+client_restart_count() { kubectl -n "$NS" get pods -l app.kubernetes.io/name=client -o 'jsonpath={range .items[*]}{.status.containerStatuses[0].restartCount}{"\n"}{end}' | awk '{ n += $1 } END { print n + 0 }'; }
 
 step "7: root rotation under traffic"
 OLD_ROOT=$WORK/old-root.crt
@@ -45,6 +47,8 @@ left=$(( $(date -u -d "$ROOT_NOT_AFTER" +%s) - $(date -u +%s) ))
 echo "    the old root expires in ${left}s ($ROOT_NOT_AFTER)"
 ((left > 180)) || fail "the e2e's root expires in ${left}s: too soon for Prepared (90s) and the new leaves; raise E2E_ROOT_MINUTES (now $ROOT_MINUTES)"
 rot_started=$SECONDS
+rot_since=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+client_restarts=$(client_restart_count)
 kubectl -n mtls-system annotate secret mtls-root-ca mtls.dev/rotate-to=generate --overwrite | indent
 check "Prepared: the new root joins every bundle"
 wait_until "$TIMEOUT" rotation_phase_is Prepared ||
@@ -102,10 +106,25 @@ text=$(loop_text)
 kubectl -n "$NS" delete job e2e-rotation-loop --wait=false >/dev/null 2>&1 || true
 calls=$(grep -c '"msg":"response"' <<<"$text" || true)
 failed=$(grep -c 'demo client failed' <<<"$text" || true)
+# the other sides: every handshake the server refused since the rotation began (any client), and the examples'
+# client Deployment (its failures and restarts since then)
+server_text=$(kubectl -n "$NS" logs deployment/server --since-time="$rot_since" --tail=-1)
+refused=$(grep -c '"msg":"client refused"' <<<"$server_text" || true)
+deploy_text=$(kubectl -n "$NS" logs deployment/client --since-time="$rot_since" --tail=-1 2>/dev/null || true)
+deploy_calls=$(grep -c '"msg":"response"' <<<"$deploy_text" || true)
+deploy_failed=$(grep -c 'demo client failed' <<<"$deploy_text" || true)
+restarts=$(($(client_restart_count) - client_restarts))
 printf '    ROTATION: %s calls answered, %s failed handshakes, over %s s (phases reached: %s)\n' \
   "$calls" "$failed" "$((SECONDS - rot_started))" "$reached"
+printf '    ROTATION (other sides): the server refused %s handshakes; the client Deployment: %s calls answered, %s failed, %s restarts\n' \
+  "$refused" "$deploy_calls" "$deploy_failed" "$restarts"
 if ((failed > 0)); then
   grep 'demo client failed' <<<"$text" | head -5 | indent
   fail "$failed handshake(s) failed during the root rotation"
 fi
-ok "$calls calls, 0 failed handshakes"
+if ((refused > 0 || deploy_failed > 0 || restarts > 0)); then
+  grep '"msg":"client refused"' <<<"$server_text" | head -5 | indent
+  grep 'demo client failed' <<<"$deploy_text" | head -5 | indent
+  fail "handshakes failed during the root rotation: the server refused $refused, the client Deployment failed $deploy_failed (restarts $restarts)"
+fi
+ok "$calls calls, 0 failed handshakes; the server refused none; the client Deployment made $deploy_calls calls, none failed, no restart"
