@@ -98,7 +98,7 @@ describe('.github/workflows/ci.yaml', () => {
     assert.equal(wf.jobs.e2e.needs, 'unit');
     assert.equal(wf.jobs.e2e.env.E2E_REQUIRED, '1');
     assert.ok(step('e2e', (s) => /kind version/.test(String(s.run))), 'installs kind');
-    assert.ok(step('e2e', (s) => s.run === 'npm run test:e2e'));
+    assert.ok(step('e2e', (s) => s.run === 'npm ci && npm run test:e2e'), 'npm ci first: the README install runs the kubectl-mtls plugin');
   });
 });
 
