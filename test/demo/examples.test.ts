@@ -1,7 +1,7 @@
 /**
  * examples/ as kubectl would apply it (`kubectl kustomize examples/`, parsed with yaml): the
  * identities' SPIFFE-relevant fields, the Secrets the pods mount and where, the restricted pod
- * security, the image; examples/verify-only-client.yaml; and the e2e overlays.
+ * security, the image; examples/verify-only-client.yaml.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -179,13 +179,4 @@ describe('examples/ (kubectl kustomize)', function () {
     assert.equal(deployment.spec.template.spec.containers[0].image, containersOf(render('deploy/'))[0].image);
   });
 
-  it('the e2e overlays run every container on the image kind.sh builds (mtls-operator:e2e)', () => {
-    const operator = render('test/e2e/overlays/operator');
-    assert.ok(operator.some((o) => o.kind === 'Deployment' && o.metadata.name === 'mtls-operator'));
-    assert.ok(operator.some((o) => o.kind === 'ValidatingAdmissionPolicy'), 'the admission policy is installed too');
-    const examples = render('test/e2e/overlays/examples');
-    assert.equal(examples.length, objs.length);
-    for (const c of [...containersOf(operator), ...containersOf(examples)]) assert.equal(c.image, 'mtls-operator:e2e');
-    assert.match(readFileSync(`${ROOT}test/e2e/kind.sh`, 'utf8'), /^IMAGE=mtls-operator:e2e$/m);
-  });
 });

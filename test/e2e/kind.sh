@@ -3,13 +3,14 @@
 # driver; the steps are test/e2e/scenario.sh, shared with the local-node driver (test/e2e/local-node.sh):
 #
 #   0. cluster (create, or reuse one of the same name), image built and loaded
-#   then the scenario: deploy/ applied (test/e2e/overlays/operator), examples/, mutual TLS, refusals,
-#      forced renewal under traffic, leader failover, root rotation under traffic, workload restart
+#   then the scenario: the README's install section word for word (kubectl mtls init-root, kubectl apply -k deploy/),
+#      examples/, mutual TLS, refusals, forced renewal under traffic, leader failover, root rotation under traffic
+#      through Retired, workload restart
 #   last: the cluster is deleted (unless KEEP_CLUSTER=1)
 #
 # Run: npm run test:e2e   (or: bash test/e2e/kind.sh)
-# Needs docker (with a running engine), kind, kubectl and openssl; Kubernetes >= 1.31 in the
-# cluster. When one is missing it prints one line saying what and exits 0 (skipped), unless
+# Needs docker (with a running engine), kind, kubectl, openssl and a Node 24 (npm ci: the npm package `node`) for
+# the kubectl-mtls plugin the README's install uses; Kubernetes >= 1.31 in the cluster. When one is missing it prints one line saying what and exits 0 (skipped), unless
 # E2E_REQUIRED=1 (CI), where that is a failure.
 #
 # Environment:
@@ -66,8 +67,15 @@ STARTED=$SECONDS
 
 CLUSTER_DESC="kind cluster $CLUSTER"
 REUSED=0
-OPERATOR_OVERLAY=$ROOT/test/e2e/overlays/operator
-EXAMPLES_OVERLAY=$ROOT/test/e2e/overlays/examples
+# the operator image is loaded under the name deploy/ gives it too: the README's `kubectl apply -k deploy/` runs it as is
+DEPLOY_IMAGE=$(kubectl kustomize "$ROOT/deploy" | awk '$1 == "image:" { print $2; exit }')
+# kubectl-mtls on PATH (the README's `kubectl mtls init-root`), with the Node 24 of the npm package `node`
+NODE24=$(readlink -f "$ROOT/node_modules/node/bin/node" || true)
+"$NODE24" --version 2>/dev/null | grep -q '^v2[4-9]\.' || skip "no Node 24 at $ROOT/node_modules/node/bin/node (run npm ci)"
+mkdir -p "$WORK/bin"
+ln -s "$NODE24" "$WORK/bin/node"
+ln -s "$ROOT/bin/kubectl-mtls.js" "$WORK/bin/kubectl-mtls"
+export PATH=$WORK/bin:$PATH
 DRIVER_DIAGNOSE=()
 # kind has cluster DNS and Services: nothing to add
 pod_spec_extras() { :; }
@@ -123,11 +131,11 @@ if ((REUSED)); then
   kubectl delete namespace "$NS" --ignore-not-found --wait=true --timeout="${TIMEOUT}s" | indent
 fi
 
-echo "    docker build -t $IMAGE $ROOT"
-docker build -t "$IMAGE" "$ROOT"
-if ! kind load docker-image "$IMAGE" --name "$CLUSTER"; then
+echo "    docker build -t $IMAGE -t $DEPLOY_IMAGE $ROOT"
+docker build -t "$IMAGE" -t "$DEPLOY_IMAGE" "$ROOT"
+if ! kind load docker-image "$IMAGE" "$DEPLOY_IMAGE" --name "$CLUSTER"; then
   echo "    kind load docker-image failed: loading a saved archive instead"
-  docker save "$IMAGE" -o "$WORK/image.tar"
+  docker save "$IMAGE" "$DEPLOY_IMAGE" -o "$WORK/image.tar"
   kind load image-archive "$WORK/image.tar" --name "$CLUSTER"
 fi
 

@@ -9,15 +9,17 @@
 #   binaries   test/controlplane/build.sh --node (a cache hit after the first build)
 #   images     the pause image; a STAND-IN for node:24-slim (debootstrap --variant=minbase + the Node 24 binary of
 #              the npm package `node` + npm: node:24-slim cannot be pulled here); the operator image from the real
-#              Dockerfile with podman; both imported into containerd (no registry anywhere)
+#              Dockerfile with podman; both imported into containerd (no registry anywhere), the operator image
+#              under mtls-operator:e2e and under the name deploy/ gives it (ghcr.io/mtls-dev/mtls-operator:<tag>)
 #   cluster    bridge, certificates, containerd, control plane, kubelet; node Ready
-#   scenario   test/e2e/scenario.sh (deploy/ through overlays, steps 1-8)
+#   scenario   test/e2e/scenario.sh (the README's install section word for word, steps 1-8)
 #   teardown   pods stopped, every process stopped by its PID, mounts and the bridge removed, $WORK deleted
 #
 # Network: loopback and the CNI bridge only. Pods live on the bridge ($E2E_POD_SUBNET, default 10.244.93.0/24); the
-# node's address is the bridge's gateway, where the kubelet and the apiserver listen; pods are given the
-# apiserver's address as KUBERNETES_SERVICE_HOST (no kube-proxy: Service IPs do not route), and there is no cluster DNS: the
-# test's clients get a hostAliases entry server.demo.svc -> the server pod's IP, so they dial the pod IP while TLS
+# node's address is the bridge's gateway, where the kubelet and the apiserver listen. No kube-proxy: one iptables
+# DNAT rule (the only Service that routes) sends the `kubernetes` Service's address 10.0.0.1:443, which the kubelet
+# gives pods as KUBERNETES_SERVICE_HOST/PORT, to the apiserver, so deploy/ runs unchanged. There is no cluster DNS:
+# the test's clients get a hostAliases entry server.demo.svc -> the server pod's IP, so they dial the pod IP while TLS
 # still verifies the DNS name.
 #
 # Run: sudo bash test/e2e/local-node.sh   (or: npm run test:e2e:local)
@@ -25,8 +27,8 @@
 # CI=true or E2E_REQUIRED=1, where that is a failure.
 # Environment: E2E_TIMEOUT (s per condition, default 240), KEEP_WORK=1 (keep $WORK and its logs), DEBIAN_MIRROR,
 #   E2E_IMAGE_CACHE=DIR (developers: save the built images there, and import them instead of building next time),
-#   E2E_ROTATION_RETIRE_WAIT (s; how long a due Retired phase is waited for), E2E_POD_SUBNET, E2E_BRIDGE,
-#   E2E_PODCERT=0 (skip step 9, pod certificates: ~12 min).
+#   E2E_ROOT_MINUTES (the e2e root CA's lifetime, default 15: step 7 reaches Retired at its expiry), E2E_POD_SUBNET,
+#   E2E_BRIDGE, E2E_PODCERT=0 (skip step 9, pod certificates: ~12 min).
 set -Eeuo pipefail
 
 skip() {
@@ -41,7 +43,7 @@ skip() {
 [[ $OSTYPE == linux* ]] || skip "needs Linux (this is $OSTYPE)"
 ((EUID == 0)) || skip "needs root (containerd, the kubelet, a bridge)"
 missing=()
-for tool in kubectl openssl node npm go ip unshare mount realpath; do
+for tool in kubectl openssl node npm go ip unshare mount realpath iptables; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 ((${#missing[@]} == 0)) || skip "needs on PATH: ${missing[*]}"
@@ -87,8 +89,16 @@ source "$ROOT/test/e2e/local-node/images.sh"
 
 # --- the scenario's driver hooks ---------------------------------------------------------------
 CLUSTER_DESC="local node $NODE_NAME"
-OPERATOR_OVERLAY=$WORK/overlays/operator
-EXAMPLES_OVERLAY=$WORK/overlays/examples
+# the operator image under the name deploy/ gives it: the README's `kubectl apply -k deploy/` runs it as is
+DEPLOY_IMAGE=$(kubectl kustomize "$ROOT/deploy" | awk '$1 == "image:" { print $2; exit }')
+[[ $DEPLOY_IMAGE == */*:* ]] || die "no image found in kubectl kustomize deploy/ (got '$DEPLOY_IMAGE')"
+# kubectl-mtls on PATH (the README's `kubectl mtls init-root`), with the Node 24 of the npm package `node`
+NODE24=$(readlink -f "$ROOT/node_modules/node/bin/node")
+"$NODE24" --version 2>/dev/null | grep -q '^v2[4-9]\.' || die "no Node 24 at $ROOT/node_modules/node/bin/node (run npm ci)"
+mkdir -p "$WORK/bin"
+ln -s "$NODE24" "$WORK/bin/node"
+ln -s "$ROOT/bin/kubectl-mtls.js" "$WORK/bin/kubectl-mtls"
+export PATH=$WORK/bin:$PATH
 DRIVER_DIAGNOSE=("tail -n 40 $WORK/logs/kubelet.log" "tail -n 20 $WORK/logs/containerd.log")
 SERVER_IP=
 pod_spec_extras() {
@@ -111,35 +121,6 @@ server_name_routed() {
   kubectl -n "$NS" patch deployment client --type=merge \
     -p "{\"spec\":{\"template\":{\"spec\":{\"hostAliases\":[{\"ip\":\"$SERVER_IP\",\"hostnames\":[\"server.demo.svc\"]}]}}}}" | indent
   kubectl -n "$NS" rollout status deployment/client --timeout="${TIMEOUT}s" | indent
-}
-
-# Overlays of the scenario's overlays: the image is on the node only (imagePullPolicy: Never), and pods reach the
-# apiserver at the bridge's gateway.
-write_overlays() {
-  local rel
-  mkdir -p "$OPERATOR_OVERLAY" "$EXAMPLES_OVERLAY"
-  rel=$(realpath --relative-to="$OPERATOR_OVERLAY" "$ROOT/test/e2e/overlays/operator")
-  cat >"$OPERATOR_OVERLAY/kustomization.yaml" <<YAML
-apiVersion: kustomize.config.k8s.io/v1beta1
-kind: Kustomization
-resources: [$rel]
-patches:
-  - target: {kind: Deployment, name: mtls-operator}
-    patch: |-
-      - {op: add, path: /spec/template/spec/containers/0/imagePullPolicy, value: Never}
-      - {op: add, path: /spec/template/spec/containers/0/env/-, value: {name: KUBERNETES_SERVICE_HOST, value: "$GATEWAY"}}
-      - {op: add, path: /spec/template/spec/containers/0/env/-, value: {name: KUBERNETES_SERVICE_PORT, value: "$API_PORT"}}
-YAML
-  rel=$(realpath --relative-to="$EXAMPLES_OVERLAY" "$ROOT/test/e2e/overlays/examples")
-  cat >"$EXAMPLES_OVERLAY/kustomization.yaml" <<YAML
-apiVersion: kustomize.config.k8s.io/v1beta1
-kind: Kustomization
-resources: [$rel]
-patches:
-  - target: {kind: Deployment}
-    patch: |-
-      - {op: add, path: /spec/template/spec/containers/0/imagePullPolicy, value: Never}
-YAML
 }
 
 teardown() {
@@ -199,6 +180,7 @@ start_containerd
 start_control_plane
 CLUSTER_UP=1
 start_kubelet
+route_kubernetes_service
 kubectl get nodes -o wide | sed 's/^/    /'
 
 phase images
@@ -215,10 +197,11 @@ else
   import_images "${E2E_IMAGE_CACHE:-$WORK/images}"
   rm -rf "$WORK/podman" "$WORK/images" # the podman store: the images are in containerd now
 fi
+ctr_ -n k8s.io images tag --force "docker.io/library/$IMAGE" "$DEPLOY_IMAGE" >/dev/null ||
+  die "ctr images tag docker.io/library/$IMAGE $DEPLOY_IMAGE failed"
 ctr_ -n k8s.io images ls -q | grep -v '^sha256:' | sed 's/^/    /'
 
 phase scenario
-write_overlays
 # step 9 (pod certificates, test/e2e/scenario-podcert.sh): this node runs 1.37.2, which serves the API; E2E_PODCERT=0 skips it
 export E2E_PODCERT=${E2E_PODCERT:-1}
 # shellcheck source=test/e2e/scenario.sh

@@ -1,7 +1,7 @@
 # Sourced by run_scenario (test/e2e/scenario.sh): step 8, the workload-restart opt-in. A Deployment whose program
 # reads its certificate only at start (it prints the serial it read, then sleeps) is listed in its identity's
 # spec.restartWorkloads; the operator runs with --allow-workload-restart=true and deploy/optional/workload-restart
-# (test/e2e/overlays/operator). A forced renewal must roll it: a new pod that started on the new certificate.
+# (E2E_OPERATOR_ARGS in test/e2e/scenario.sh). A forced renewal must roll it: a new pod that started on the new certificate.
 # shellcheck shell=bash
 
 reader_pods() { kubectl -n "$NS" get pods -l app.kubernetes.io/name=reader --field-selector=status.phase=Running -o 'jsonpath={.items[*].metadata.name}'; }

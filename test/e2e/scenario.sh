@@ -2,8 +2,13 @@
 # test/e2e/local-node.sh (this project's own control plane plus one kubelet on containerd). Sourced by the driver
 # after it has its cluster and the operator image mtls-operator:e2e on the node; then `run_scenario`.
 #
-#   deploy  deploy/ applied through $OPERATOR_OVERLAY: rollout, a leader, the CA Secret
-#   1. examples/ applied ($EXAMPLES_OVERLAY): both Secrets written, identities Ready
+#   deploy  the README's install section word for word (its <!-- e2e:install --> blocks, read from README.md by
+#           test/e2e/readme.sh, run in a copy of the checkout): the e2e's own root CA through `kubectl mtls init-root`
+#           (short-lived: E2E_ROOT_MINUTES, default 15, so that step 7 reaches Retired), `kubectl apply -k deploy/`,
+#           rollout, the optional workload-restart RBAC; then a leader and the CA Secret checked, and the e2e's
+#           configuration patched in ($E2E_OPERATOR_ARGS: the shortest safe rotation delays, the restart opt-in)
+#   1. the README's <!-- e2e:try --> block (kubectl apply -k examples/, identities Ready, the server pod mounting
+#      its Secret): both Secrets written, identities Ready
 #   2. a client Job -> server over mutual TLS: the server reports the client's SPIFFE ID
 #   3. a client without a certificate (examples/verify-only-client.yaml), and one whose
 #      certificate comes from another root (made with openssl), are refused
@@ -12,13 +17,15 @@
 #   5. forced renewal (annotation mtls.dev/renew-request): the Secret's serial changes, the
 #      server loads the new certificate, and a client calling in a loop never fails
 #   6. the leader pod is deleted: the standby takes the Lease, and a new identity gets its Secret
-#   7. root rotation under traffic: Prepared, Active, every leaf re-issued (Retired when reachable), while a
-#      client calls the server once a second; every failed handshake counted and printed
+#   7. root rotation under traffic: Prepared, Active, every leaf re-issued, Retired (the old root, short-lived,
+#      expires and leaves every bundle), while a client calls the server once a second; every failed handshake
+#      counted and printed
 #   8. restartWorkloads: a Deployment that reads its certificate only at start is rolled on renewal
 #
 # What the driver defines before sourcing: ROOT, WORK, KUBECONFIG (exported), IMAGE, NS, TIMEOUT, TRUST_DOMAIN,
-# SERVER_ID, CLIENT_ID, CLUSTER_DESC (for messages), CLUSTER_UP, REUSED, OPERATOR_OVERLAY, EXAMPLES_OVERLAY,
-# DRIVER_DIAGNOSE (extra diagnostic commands, may be empty), and the functions
+# SERVER_ID, CLIENT_ID, CLUSTER_DESC (for messages), CLUSTER_UP, REUSED, DRIVER_DIAGNOSE (extra diagnostic commands,
+# may be empty), the operator image on the node under the name deploy/ gives it (DEPLOY_IMAGE: the README's install
+# runs it as is) and on PATH kubectl-mtls with a Node 24 `node` (NODE24: that node), and the functions
 #   pod_spec_extras       YAML lines at pod-spec indentation (6 spaces) for the test's own pods (may print nothing)
 #   with_pod_spec_extras  a filter adding the same to the pod template of the YAML it reads (may be `cat`)
 #   server_name_routed    called once the server Deployment is (re)rolled out: make server.demo.svc reach it
@@ -218,30 +225,75 @@ has() { grep -Fq -- "$1" <<<"$JOB_LOG"; }
 # refusal: the error of the client's failure line in the last expect_job's log.
 refusal() { sed -n '/"msg":"demo client failed/{s/.*"error":"\([^"]*\)".*/\1/p;q;}' <<<"$JOB_LOG"; }
 
+# The e2e's operator configuration, patched in after the README's install: the shortest safe rotation delays
+# (propagation 90s: the kubelet refreshes a mounted Secret within its sync period, 10 s on the local node and 1 min
+# by default, plus its cache; skew 30s: one cluster, one clock) and the workload-restart opt-in of step 8.
+E2E_OPERATOR_ARGS=(--rotation-propagation-delay=90s --rotation-skew=30s --allow-workload-restart=true)
+# The lifetime of the e2e's root CA: it must outlive steps deploy to 7's new leaves (about 6 min here), and its
+# expiry is when step 7's rotation reaches Retired (the old root expired: nothing can chain to it any more).
+ROOT_MINUTES=${E2E_ROOT_MINUTES:-15}
+
+# make_root DIR MINUTES: DIR/ca.pem and DIR/ca-key.pem, a self-signed ECDSA P-256 root valid for MINUTES minutes, made
+# by the operator's own code (openssl 3.0 cannot set a notAfter in minutes).
+make_root() {
+  (cd "$1" && "$NODE24" --input-type=module -e "
+    import { writeFileSync } from 'node:fs';
+    import { generateRootCA } from '$ROOT/src/pki/generate.ts';
+    const root = await generateRootCA({ commonName: 'mtls-operator e2e root (${2} min)', validityDays: ${2} / 1440, now: new Date() });
+    writeFileSync('ca-key.pem', root.keyPem, { mode: 0o600 });
+    writeFileSync('ca.pem', root.certPem);
+  ") || fail "could not make the e2e's root CA"
+}
+pem_fingerprint() { openssl x509 -noout -fingerprint -sha256 | cut -d= -f2; }
+
 # ==============================================================================================
 
 # shellcheck disable=SC2120
 run_scenario() {
-step "deploy: deploy/ through $OPERATOR_OVERLAY"
-kubectl apply -k "$OPERATOR_OVERLAY" | indent
-kubectl wait --for=condition=Established crd/mutualtlsidentities.mtls.dev --timeout=60s | indent
-if ((REUSED)); then # it may run an older build under the same tag
-  kubectl -n mtls-system rollout restart deployment/mtls-operator | indent
+# shellcheck source=test/e2e/readme.sh
+source "$ROOT/test/e2e/readme.sh"
+step "deploy: the README's install section, word for word"
+if ((REUSED)); then # a reused cluster: a first install again (init-root never overwrites a CA Secret)
+  kubectl delete namespace mtls-system --ignore-not-found --wait=true --timeout="${TIMEOUT}s" | indent
 fi
-check "the operator rolls out (2 replicas, Ready)"
+INSTALL_DIR=$WORK/install # a copy of the checkout's deploy/, crds/ and examples/, as a reader has them
+mkdir -p "$INSTALL_DIR"
+cp -R "$ROOT/deploy" "$ROOT/crds" "$ROOT/examples" "$INSTALL_DIR/"
+make_root "$INSTALL_DIR" "$ROOT_MINUTES"
+ROOT_NOT_AFTER=$(openssl x509 -in "$INSTALL_DIR/ca.pem" -noout -enddate | cut -d= -f2)
+echo "    the e2e's root CA: ca.pem, ca-key.pem in $INSTALL_DIR, valid until $ROOT_NOT_AFTER ($ROOT_MINUTES min)"
+echo "    the operator image on the node as deploy/ names it: $DEPLOY_IMAGE"
+echo "    kubectl mtls: $(command -v kubectl-mtls)"
+check "the README's <!-- e2e:install --> blocks run in order"
+run_readme_block install "$INSTALL_DIR"
+ok "README install: $(readme_block install | sed 's/[[:space:]]*#.*//' | paste -sd';' | sed 's/;/; /g')"
+check "the operator is running (2 replicas, Ready: the README's rollout status)"
 kubectl -n mtls-system rollout status deployment/mtls-operator --timeout="${TIMEOUT}s" ||
   fail "deployment mtls-system/mtls-operator did not roll out" "kubectl -n mtls-system describe deployment/mtls-operator"
-ok "deployment mtls-system/mtls-operator rolled out"
+image=$(kubectl -n mtls-system get deployment mtls-operator -o 'jsonpath={.spec.template.spec.containers[0].image}')
+[[ $image == "$DEPLOY_IMAGE" ]] || fail "the Deployment runs $image, not $DEPLOY_IMAGE"
+ok "deployment mtls-system/mtls-operator rolled out, image $image as deploy/ names it"
 check "one replica holds the Lease mtls-system/mtls-operator"
 wait_until "$TIMEOUT" has_leader || fail "no replica took the Lease mtls-system/mtls-operator" "kubectl -n mtls-system get lease -o yaml"
 ok "leader: $(lease_holder)"
-check "the operator made its CA (Secret mtls-system/mtls-root-ca, bootstrap)"
-wait_until "$TIMEOUT" secret_exists mtls-system mtls-root-ca || fail "no CA Secret mtls-system/mtls-root-ca"
-ok "Secret mtls-system/mtls-root-ca exists"
+check "the CA Secret mtls-system/mtls-root-ca is the root init-root stored"
+want=$(pem_fingerprint <"$INSTALL_DIR/ca.pem")
+got=$(kubectl -n mtls-system get secret mtls-root-ca -o 'jsonpath={.data.tls\.crt}' | openssl base64 -d -A | pem_fingerprint)
+[[ -n $want && $got == "$want" ]] || fail "Secret mtls-system/mtls-root-ca holds $got, not the e2e's root $want"
+ok "Secret mtls-system/mtls-root-ca: the e2e's root ($want)"
+check "the e2e's configuration: ${E2E_OPERATOR_ARGS[*]}"
+patch=$(printf '{"op":"add","path":"/spec/template/spec/containers/0/args/-","value":"%s"},' "${E2E_OPERATOR_ARGS[@]}")
+kubectl -n mtls-system patch deployment mtls-operator --type=json -p "[${patch%,}]" | indent
+kubectl -n mtls-system rollout status deployment/mtls-operator --timeout="${TIMEOUT}s" ||
+  fail "deployment mtls-system/mtls-operator did not roll out with the e2e's flags" "kubectl -n mtls-system describe deployment/mtls-operator"
+wait_until "$TIMEOUT" has_leader || fail "no replica took the Lease after the e2e's flags rolled out"
+ok "rolled out with the e2e's flags; leader $(lease_holder)"
 
 # ==============================================================================================
-step "1: examples/ applied; Secrets written, identities Ready"
-kubectl apply -k "$ROOT/test/e2e/overlays/examples" | indent
+step "1: the README's example (kubectl apply -k examples/); Secrets written, identities Ready"
+check "the README's <!-- e2e:try --> block: identities Ready, the server pod running on its Secret"
+run_readme_block try "$INSTALL_DIR"
+ok "README try: $(readme_block try | sed 's/[[:space:]]*#.*//' | paste -sd';' | sed 's/;/; /g')"
 for id in server client; do
   check "Secret $NS/$id-mtls is written"
 

@@ -4,8 +4,9 @@
 #   containerd (its own config, root, state and socket under $WORK) with runc; one kubelet, node $NODE_NAME.
 # Network: pods sit on the CNI bridge $BRIDGE ($POD_SUBNET). The bridge's gateway address is the node's address
 # (the kubelet refuses a loopback node IP) and where the kubelet and the apiserver listen: the one address both
-# the host and the pods reach. Pods are told the apiserver's through KUBERNETES_SERVICE_HOST/PORT (no kube-proxy:
-# Service IPs do not route). Etcd, the controller-manager and the scheduler stay on 127.0.0.1. Nothing else.
+# the host and the pods reach. No kube-proxy: one DNAT rule routes the `kubernetes` Service (10.0.0.1:443, what
+# the kubelet gives pods as KUBERNETES_SERVICE_HOST/PORT) to the apiserver; no other Service IP routes.
+# Etcd, the controller-manager and the scheduler stay on 127.0.0.1. Nothing else.
 # Needs: WORK, BIN, log, die.
 
 NODE_NAME=${NODE_NAME:-node1}
@@ -121,7 +122,33 @@ make_bridge() {
 }
 
 remove_bridge() {
+  unroute_kubernetes_service
   if [[ ${BRIDGE_MADE:-0} == 1 ]]; then ip link del "$BRIDGE" 2>/dev/null || true; fi
+}
+
+# What kube-proxy would do for the one Service the operator needs: pods on the bridge reach the apiserver at
+# the `kubernetes` Service's address. The rule names the bridge and carries a comment with $WORK, so removing it
+# (by that exact spec) never touches another run's.
+SERVICE_IP=10.0.0.1
+service_rule() {
+  printf '%s\n' PREROUTING -i "$BRIDGE" -d "$SERVICE_IP/32" -p tcp --dport 443 -m comment --comment "mtls-e2e $WORK" \
+    -j DNAT --to-destination "$GATEWAY:$API_PORT"
+}
+route_kubernetes_service() {
+  local rule ip
+  mapfile -t rule < <(service_rule)
+  iptables -t nat -A "${rule[@]}" || die "iptables could not add the DNAT rule for the kubernetes Service"
+  SERVICE_ROUTED=1
+  ip=$(kubectl --kubeconfig "$WORK/admin.kubeconfig" -n default get service kubernetes -o 'jsonpath={.spec.clusterIP}')
+  [[ $ip == "$SERVICE_IP" ]] || die "the kubernetes Service has address '$ip', not $SERVICE_IP"
+  log "kubernetes Service $SERVICE_IP:443 -> apiserver $GATEWAY:$API_PORT (iptables DNAT on $BRIDGE)"
+}
+unroute_kubernetes_service() {
+  [[ ${SERVICE_ROUTED:-0} == 1 ]] || return 0
+  local rule
+  mapfile -t rule < <(service_rule)
+  iptables -t nat -D "${rule[@]}" 2>/dev/null || true
+  SERVICE_ROUTED=0
 }
 
 # overlayfs where the filesystem takes it, else containerd's native snapshotter
@@ -142,10 +169,12 @@ start_containerd() {
   mkdir -p "$c" "$WORK/cni/net.d" "$WORK/cni/ipam"
   cat >"$WORK/cni/net.d/10-mtls-e2e.conflist" <<CNI
 {"cniVersion": "1.0.0", "name": "mtls-e2e", "plugins": [
-  {"type": "bridge", "bridge": "$BRIDGE", "isGateway": true, "ipMasq": false, "hairpinMode": true,
+  {"type": "bridge", "bridge": "$BRIDGE", "isGateway": true, "isDefaultGateway": true, "ipMasq": false, "hairpinMode": true,
    "ipam": {"type": "host-local", "ranges": [[{"subnet": "$POD_SUBNET", "gateway": "$GATEWAY"}]], "dataDir": "$WORK/cni/ipam"}}
 ]}
 CNI
+  # isDefaultGateway: pods route everything through the bridge's gateway, so the kubernetes Service's address
+  # (DNAT'ed there, route_kubernetes_service) is reachable; nothing is masqueraded, nothing goes past the host.
   # restrict_oom_score_adj: without it every sandbox fails here with "can't get final child's PID from pipe";
   # SystemdCgroup = false: the cgroupfs driver (no systemd), as the kubelet's.
   cat >"$c/config.toml" <<TOML
