@@ -39,8 +39,11 @@ build_base_image() {
   node_bin=$(readlink -f "$ROOT/node_modules/node/bin/node")
   [[ -x $node_bin ]] || die "no Node binary at $ROOT/node_modules/node/bin/node (run npm ci)"
   "$node_bin" --version | grep -q '^v24\.' || die "$node_bin is not Node 24"
-  npm_dir=$(npm root -g)/npm
-  [[ -f $npm_dir/bin/npm-cli.js ]] || die "no npm at $npm_dir"
+  # npm's own directory, from where its command lives (npm root -g would follow the Node 24 that the driver puts
+  # first on PATH, and that one ships no npm)
+  npm_dir=$(readlink -f "$(command -v npm)")
+  npm_dir=${npm_dir%/bin/npm-cli.js}
+  [[ -f $npm_dir/bin/npm-cli.js ]] || die "no npm at $npm_dir (from $(command -v npm))"
   log "stand-in node:24-slim: debootstrap --variant=minbase $DEBIAN_SUITE + Node $("$node_bin" --version) + npm $(node "$npm_dir/bin/npm-cli.js" --version 2>/dev/null)"
   debootstrap --variant=minbase "$DEBIAN_SUITE" "$rootfs" "$DEBIAN_MIRROR" >"$WORK/debootstrap.log" 2>&1 ||
     die "debootstrap failed: $(tail -5 "$WORK/debootstrap.log")"
