@@ -20,7 +20,7 @@
  * 3 s) and the worst event-loop delay p99 of any 3 s interval (prom-client's nodejs_eventloop_lag_p99_seconds).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { openSync, readFileSync } from 'node:fs';
+import { cpSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -53,6 +53,8 @@ const N = Number(flags.n);
 const M = Number(flags.namespaces);
 if (!(N > 0) || !(M > 0)) throw new Error('--n and --namespaces must be positive numbers');
 const say = (line: string) => process.stderr.write(`${line}\n`);
+/** dist/ copied at the start: a rebuild while the bench runs does not change the operator between phases. */
+const DIST = join(ROOT, '.bench-real', String(process.pid), 'dist');
 
 /** The operator container's args and NODE_OPTIONS, as deploy/deployment.yaml has them. */
 function deployment(): { args: string[]; nodeOptions: string; env: Record<string, string> } {
@@ -82,6 +84,8 @@ interface Operator {
   startedAt: number;
   sampler: OperatorSampler;
   exited: Promise<unknown>;
+  /** The operator's CPU seconds when the phase began (undefined: the phase began with the process). */
+  cpuAtMark?: number;
 }
 
 let operators = 0;
@@ -90,7 +94,7 @@ async function startOperator(cp: ControlPlane): Promise<Operator> {
   const port = await freePort();
   const log = openSync(join(cp.dir, `operator-${++operators}.log`), 'a');
   const startedAt = performance.now();
-  const child = spawn(process.execPath, ['--enable-source-maps', join(ROOT, 'dist/main.js'), ...d.args, `--metrics-port=${port}`, '--metrics-address=127.0.0.1'], {
+  const child = spawn(process.execPath, ['--enable-source-maps', join(DIST, 'main.js'), ...d.args, `--metrics-port=${port}`, '--metrics-address=127.0.0.1'], {
     env: { ...process.env, ...d.env, NODE_OPTIONS: d.nodeOptions, KUBECONFIG: cp.kubeconfig, POD_NAME: `bench-${operators}`, MTLS_OPERATOR_NAMESPACE: OPERATOR_NS },
     stdio: ['ignore', log, log],
   });
@@ -117,13 +121,20 @@ async function mark(cp: ControlPlane): Promise<Mark> {
 
 function phase(name: string, from: Mark, to: Mark, op: Operator, issuances: number, extra: Partial<PhaseResult> = {}): PhaseResult {
   const writes = diffWrites(to.writes, from.writes);
+  const operatorCpuSeconds = cpuSeconds(op.pid) - (op.cpuAtMark ?? 0);
   const mem = memoryMB(op.pid);
   return {
-    name, identities: N, issuances, seconds: (to.at - from.at) / 1000, writes,
+    name, identities: N, issuances, seconds: (to.at - from.at) / 1000, writes, operatorCpuSeconds,
     apiserverCpuSeconds: to.apiserverCpu - from.apiserverCpu, etcdCpuSeconds: to.etcdCpu - from.etcdCpu,
     peakRssMB: mem.peak, rssMB: mem.rss, peakHeapUsedMB: op.sampler.heapUsedMB, peakHeapTotalMB: op.sampler.heapTotalMB,
     eventLoopP99Ms: op.sampler.loopP99Ms, loadAverage: [from.load, to.load], ...extra,
   };
+}
+
+/** One phase's figures on stderr as soon as it ends (a long run that is cut short still leaves them). */
+function done(r: PhaseResult): PhaseResult {
+  say(`phase ${JSON.stringify(r)}`);
+  return r;
 }
 
 async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<unknown>): Promise<void> {
@@ -135,6 +146,8 @@ async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise
 
 async function main(): Promise<void> {
   if (!flags['skip-build']) execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  mkdirSync(DIST, { recursive: true });
+  cpSync(join(ROOT, 'dist'), DIST, { recursive: true });
   const cp = await startControlPlane({ audit: false, controllerManager: flags['controller-manager'], log: (l) => process.stderr.write(l) });
   const results: PhaseResult[] = [];
   try {
@@ -157,6 +170,8 @@ async function main(): Promise<void> {
     }
     say(`alongside: creating ${N} identities in ${M} namespaces`);
     let m0 = await mark(cp);
+    op.cpuAtMark = cpuSeconds(op.pid);
+    op.sampler.loopP99Ms = 0;
     const ids = Array.from({ length: N }, (_, i) => ({ ns: namespaces[i % M]!, name: `svc-${i}` }));
     await pool(ids, 32, ({ ns, name }) => custom.createNamespacedCustomObject({
       group: GROUP, version: VERSION, plural: PLURAL, namespace: ns,
@@ -168,7 +183,7 @@ async function main(): Promise<void> {
     await sleep(3000);
     let m1 = await mark(cp);
     m1.at = readyAt;
-    results.push(phase('alongside', m0, m1, op, N, { createSeconds: (created - m0.at) / 1000, afterCreateSeconds: (readyAt - created) / 1000, benchWrites: N }));
+    results.push(done(phase('alongside', m0, m1, op, N, { createSeconds: (created - m0.at) / 1000, afterCreateSeconds: (readyAt - created) / 1000, benchWrites: N })));
     await stopOperator(op);
 
     // cold: no Secret left; a new operator from its start.
@@ -184,7 +199,7 @@ async function main(): Promise<void> {
     await sleep(3000);
     m1 = await mark(cp);
     m1.at = coldReady;
-    results.push(phase('cold', m0, m1, op, N));
+    results.push(done(phase('cold', m0, m1, op, N)));
     await stopOperator(op);
 
     // restart: over N valid identities.
@@ -202,7 +217,7 @@ async function main(): Promise<void> {
     await sleep(5000);
     m1 = await mark(cp);
     m1.at = reverified;
-    results.push(phase('restart', m0, m1, op, 0));
+    results.push(done(phase('restart', m0, m1, op, 0)));
 
     if (!flags['skip-ca-change']) {
       say('ca-change: the CA Secret replaced by a new root');
@@ -211,6 +226,11 @@ async function main(): Promise<void> {
       before = tracker.serials();
       const rss0 = memoryMB(op.pid).peak;
       m0 = await mark(cp);
+      op.cpuAtMark = cpuSeconds(op.pid);
+      op.sampler.loopP99Ms = 0;
+      op.sampler.heapUsedMB = 0;
+      op.sampler.heapTotalMB = 0;
+      writeFileSync(`/proc/${op.pid}/clear_refs`, '5'); // VmHWM starts again from the current RSS
       const secret = await core.readNamespacedSecret({ namespace: OPERATOR_NS, name: CA_SECRET });
       secret.data = { [TLS_CRT]: b64(root.certPem), [TLS_KEY]: b64(root.keyPem), [CA_CRT]: b64(root.certPem) };
       await core.replaceNamespacedSecret({ namespace: OPERATOR_NS, name: CA_SECRET, body: secret });
@@ -219,12 +239,13 @@ async function main(): Promise<void> {
       await sleep(3000);
       m1 = await mark(cp);
       m1.at = reissued;
-      results.push(phase('ca-change', m0, m1, op, N, { peakRssBeforeMB: rss0, benchWrites: 1 }));
+      results.push(done(phase('ca-change', m0, m1, op, N, { peakRssBeforeMB: rss0, benchWrites: 1 })));
     }
     await stopOperator(op);
     tracker.stop();
   } finally {
     await cp.stop();
+    rmSync(join(DIST, '..'), { recursive: true, force: true });
   }
   const machine = { cores: cpus().length, memoryGiB: Math.round(totalmem() / 1024 ** 3), node: process.version, kubernetes: cp.version, nodeOptions: deployment().nodeOptions };
   if (flags.json) process.stdout.write(`${JSON.stringify({ n: N, namespaces: M, date: new Date().toISOString(), machine, phases: results }, null, 2)}\n`);
