@@ -62,8 +62,11 @@ export interface KubeClusterOptions {
   operatorNamespace: string;
   caSecretName: string;
   logger: AdapterLogger;
-  /** Periodic relist; default 10 min. */
-  relistIntervalMs?: number;
+  /**
+   * Periodic resync from the cache (every cached object handed to the controller again; no list,
+   * the watch stays up); default 10 min. Lists happen only at start and after 410 Gone.
+   */
+  resyncIntervalMs?: number;
   /** Restart a watch with no event or bookmark for this long; default 5 min. */
   watchdogMs?: number;
   /** Restart backoff; default 1 s .. 60 s, with jitter. */
@@ -131,7 +134,7 @@ export class KubeCluster implements Cluster {
       namespaces: opts.namespaces,
       operatorNamespace: opts.operatorNamespace,
       caSecretName: opts.caSecretName,
-      relistIntervalMs: opts.relistIntervalMs ?? 10 * 60_000,
+      resyncIntervalMs: opts.resyncIntervalMs ?? 10 * 60_000,
       watchdogMs,
       backoff: opts.backoff ?? DEFAULT_BACKOFF,
       onIdentity: ({ metadata: m }) => this.call('identityChanged', (h) => h.identityChanged(m.namespace ?? '', m.name)),
