@@ -85,8 +85,12 @@ export interface KubeClusterOptions {
 export interface KubeClusterStats {
   /** Per watch: restarts (errors, ends, watchdog, 410, failed lists). */
   restarts: Record<string, number>;
-  /** Per watch: relists after the first list (410 and periodic). */
+  /** Per watch: relists after the first list (410 Gone only). */
   relists: Record<string, number>;
+  /** Per watch: periodic resyncs from the cache (no list). */
+  resyncs: Record<string, number>;
+  /** Per watch: BOOKMARK events received (they keep the resourceVersion current). */
+  bookmarks: Record<string, number>;
   /** Per watch: epoch ms of the last list, event or bookmark (0: never). */
   lastEventAt: Record<string, number>;
   /** Every cache has listed at least once. */
@@ -166,10 +170,12 @@ export class KubeCluster implements Cluster {
   }
 
   stats(): KubeClusterStats {
-    const stats: KubeClusterStats = { restarts: {}, relists: {}, lastEventAt: {}, synced: true };
+    const stats: KubeClusterStats = { restarts: {}, relists: {}, resyncs: {}, bookmarks: {}, lastEventAt: {}, synced: true };
     for (const r of this.watches.all) {
       stats.restarts[r.name] = r.restarts;
       stats.relists[r.name] = r.relists;
+      stats.resyncs[r.name] = r.resyncs;
+      stats.bookmarks[r.name] = r.bookmarks;
       stats.lastEventAt[r.name] = r.lastEventAt;
       stats.synced &&= r.synced;
     }

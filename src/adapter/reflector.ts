@@ -52,6 +52,7 @@ export class Reflector<T extends KubeObject> {
   restarts = 0;
   relists = 0;
   resyncs = 0;
+  bookmarks = 0;
   lastEventAt = 0;
 
   private readonly opts: ReflectorOptions<T>;
@@ -249,6 +250,7 @@ export class Reflector<T extends KubeObject> {
 
   private onWatchEvent(type: string, raw: unknown): void {
     if (type === 'BOOKMARK') {
+      this.bookmarks++;
       const rv = (raw as { metadata?: { resourceVersion?: unknown } } | null)?.metadata?.resourceVersion;
       if (typeof rv === 'string' && rv) this.rv = rv;
       return;
