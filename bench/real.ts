@@ -1,5 +1,5 @@
 /**
- * `npm run bench:real -- [--n=1000] [--namespaces=20] [--json] [--controller-manager] [--skip-ca-change]`
+ * `npm run bench:real -- [--n=1000] [--namespaces=20] [--json] [--controller-manager] [--skip-alongside] [--skip-ca-change]`
  *
  * The operator on a real control plane (etcd + kube-apiserver of test/controlplane, from KUBEBUILDER_ASSETS or the
  * cached build; no audit log; kube-controller-manager only with --controller-manager), run as the image runs it:
@@ -8,7 +8,8 @@
  *
  *   alongside  operator running and synced; N identities created through the API (32 concurrent creates) across M
  *              namespaces; seconds from the first create to all Ready, and after the last create.
- *   cold       operator stopped; every issued Secret deleted; a new operator started: seconds from its start until
+ *   cold       (with --skip-alongside: the N identities created first, then the first operator, which bootstraps
+ *              the CA; otherwise:) operator stopped; every issued Secret deleted; a new operator started: seconds from its start until
  *              every identity is Ready with a new serial; API writes by resource and verb from the apiserver's own
  *              apiserver_request_total, per issuance; kube-apiserver and etcd CPU seconds per issuance (/proc).
  *   restart    operator stopped (SIGTERM) and started again over N valid identities: writes (Leases apart), seconds
@@ -47,6 +48,7 @@ const { values: flags } = parseArgs({
     'controller-manager': { type: 'boolean', default: false },
     'skip-ca-change': { type: 'boolean', default: false },
     'skip-build': { type: 'boolean', default: false },
+    'skip-alongside': { type: 'boolean', default: false },
   },
 });
 const N = Number(flags.n);
@@ -160,37 +162,50 @@ async function main(): Promise<void> {
     const tracker = new IdentityTracker(cp.kubeConfig, custom);
     await tracker.start();
 
-    // alongside: the operator synced and leading, then N creates.
-    let op = await startOperator(cp);
-    for (;;) {
-      const ok = await fetch(`http://127.0.0.1:${op.port}/readyz`).then((r) => r.ok, () => false);
-      const text = ok ? await op.sampler.scrape().catch(() => '') : '';
-      if (ok && metricValue(text, 'mtls_leader') === 1) break;
-      await sleep(250);
-    }
-    say(`alongside: creating ${N} identities in ${M} namespaces`);
-    let m0 = await mark(cp);
-    op.cpuAtMark = cpuSeconds(op.pid);
-    op.sampler.loopP99Ms = 0;
     const ids = Array.from({ length: N }, (_, i) => ({ ns: namespaces[i % M]!, name: `svc-${i}` }));
-    await pool(ids, 32, ({ ns, name }) => custom.createNamespacedCustomObject({
+    const create = () => pool(ids, 32, ({ ns, name }) => custom.createNamespacedCustomObject({
       group: GROUP, version: VERSION, plural: PLURAL, namespace: ns,
       body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'MutualTLSIdentity', metadata: { name, namespace: ns }, spec: { serviceAccountName: name, dnsNames: [`${name}.${ns}.svc`, `${name}.${ns}.svc.cluster.local`] } },
     }));
-    const created = performance.now();
-    await tracker.until(N);
-    const readyAt = performance.now();
-    await sleep(3000);
-    let m1 = await mark(cp);
-    m1.at = readyAt;
-    results.push(done(phase('alongside', m0, m1, op, N, { createSeconds: (created - m0.at) / 1000, afterCreateSeconds: (readyAt - created) / 1000, benchWrites: N })));
-    await stopOperator(op);
-
-    // cold: no Secret left; a new operator from its start.
-    say('cold: deleting every issued Secret, starting a new operator');
-    for (const ns of namespaces) await core.deleteCollectionNamespacedSecret({ namespace: ns, labelSelector: 'app.kubernetes.io/managed-by=mtls-operator' });
-    await sleep(2000);
-    let before = tracker.serials();
+    let op: Operator;
+    let m0: Mark;
+    let m1: Mark;
+    let before: Map<string, string | undefined> | undefined;
+    if (!flags['skip-alongside']) {
+      // alongside: the operator synced and leading, then N creates.
+      op = await startOperator(cp);
+      for (;;) {
+        const ok = await fetch(`http://127.0.0.1:${op.port}/readyz`).then((r) => r.ok, () => false);
+        const text = ok ? await op.sampler.scrape().catch(() => '') : '';
+        if (ok && metricValue(text, 'mtls_leader') === 1) break;
+        await sleep(250);
+      }
+      say(`alongside: creating ${N} identities in ${M} namespaces`);
+      m0 = await mark(cp);
+      op.cpuAtMark = cpuSeconds(op.pid);
+      op.sampler.loopP99Ms = 0;
+      await create();
+      const created = performance.now();
+      await tracker.until(N);
+      const readyAt = performance.now();
+      await sleep(3000);
+      m1 = await mark(cp);
+      m1.at = readyAt;
+      results.push(done(phase('alongside', m0, m1, op, N, { createSeconds: (created - m0.at) / 1000, afterCreateSeconds: (readyAt - created) / 1000, benchWrites: N })));
+      await stopOperator(op);
+      // cold: no Secret left; a new operator from its start.
+      say('cold: deleting every issued Secret, starting a new operator');
+      for (const ns of namespaces) await core.deleteCollectionNamespacedSecret({ namespace: ns, labelSelector: 'app.kubernetes.io/managed-by=mtls-operator' });
+      await sleep(2000);
+      before = tracker.serials();
+    } else {
+      // cold from scratch: identities created first (no status), then the first operator (it bootstraps the CA).
+      say(`cold: creating ${N} identities in ${M} namespaces, then starting the operator`);
+      const t = performance.now();
+      await create();
+      say(`created in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+      await sleep(2000);
+    }
     m0 = await mark(cp);
     op = await startOperator(cp);
     m0.at = op.startedAt;
@@ -199,7 +214,7 @@ async function main(): Promise<void> {
     await sleep(3000);
     m1 = await mark(cp);
     m1.at = coldReady;
-    results.push(done(phase('cold', m0, m1, op, N)));
+    results.push(done(phase(flags['skip-alongside'] ? 'cold' : 'cold (Secrets deleted)', m0, m1, op, N)));
     await stopOperator(op);
 
     // restart: over N valid identities.
