@@ -91,6 +91,8 @@ export interface KubeClusterStats {
   resyncs: Record<string, number>;
   /** Per watch: BOOKMARK events received (they keep the resourceVersion current). */
   bookmarks: Record<string, number>;
+  /** Per watch: events skipped as the echo of our own write (the labelled Secrets' watches). */
+  echoes: Record<string, number>;
   /** Per watch: epoch ms of the last list, event or bookmark (0: never). */
   lastEventAt: Record<string, number>;
   /** Every cache has listed at least once. */
@@ -170,12 +172,13 @@ export class KubeCluster implements Cluster {
   }
 
   stats(): KubeClusterStats {
-    const stats: KubeClusterStats = { restarts: {}, relists: {}, resyncs: {}, bookmarks: {}, lastEventAt: {}, synced: true };
+    const stats: KubeClusterStats = { restarts: {}, relists: {}, resyncs: {}, bookmarks: {}, echoes: {}, lastEventAt: {}, synced: true };
     for (const r of this.watches.all) {
       stats.restarts[r.name] = r.restarts;
       stats.relists[r.name] = r.relists;
       stats.resyncs[r.name] = r.resyncs;
       stats.bookmarks[r.name] = r.bookmarks;
+      stats.echoes[r.name] = r.echoes;
       stats.lastEventAt[r.name] = r.lastEventAt;
       stats.synced &&= r.synced;
     }

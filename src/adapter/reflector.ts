@@ -44,6 +44,11 @@ export interface ReflectorOptions<T extends KubeObject> {
   backoff: BackoffOptions;
   /** A watch that stayed up this long resets the backoff. */
   healthyMs: number;
+  /**
+   * Do not emit a watch event that brings exactly the version already cached (the echo of our own
+   * write, written through by put()): the controller has just reconciled that object.
+   */
+  skipEchoes?: boolean;
 }
 
 export class Reflector<T extends KubeObject> {
@@ -53,6 +58,8 @@ export class Reflector<T extends KubeObject> {
   relists = 0;
   resyncs = 0;
   bookmarks = 0;
+  /** Watch events skipped as echoes of our own writes (skipEchoes). */
+  echoes = 0;
   lastEventAt = 0;
 
   private readonly opts: ReflectorOptions<T>;
@@ -265,6 +272,11 @@ export class Reflector<T extends KubeObject> {
     // Never go back past a copy we wrote through (the watch may still be catching up to it).
     const stale = cached !== undefined && isOlder(obj.metadata.resourceVersion, cached.metadata.resourceVersion);
     if (obj.metadata.resourceVersion) this.rv = obj.metadata.resourceVersion;
+    if (this.opts.skipEchoes && type !== 'DELETED' && cached !== undefined && obj.metadata.resourceVersion !== undefined &&
+      cached.metadata.resourceVersion === obj.metadata.resourceVersion) {
+      this.echoes++;
+      return;
+    }
     if (type === 'DELETED') {
       if (!stale) this.cache.delete(key);
       this.emit('delete', cached ?? obj);

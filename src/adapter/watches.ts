@@ -83,6 +83,7 @@ export function buildWatches(o: WatchSetOptions): WatchSet {
     onChange: (kind: ChangeKind, obj: T) => void,
     pageSize = SMALL_PAGE_SIZE,
     resync = false,
+    skipEchoes = false,
   ): Reflector<T> =>
     new Reflector<T>({
       name,
@@ -100,6 +101,7 @@ export function buildWatches(o: WatchSetOptions): WatchSet {
       listTimeoutMs: Math.max(o.watchdogMs, 60_000),
       backoff: o.backoff,
       healthyMs: o.backoff.maxMs,
+      skipEchoes,
     });
 
   const identities = new Map<string, Reflector<MutualTLSIdentity>>();
@@ -121,7 +123,8 @@ export function buildWatches(o: WatchSetOptions): WatchSet {
       (_kind, obj) => o.onIdentity(obj), IDENTITY_PAGE_SIZE, true));
     secrets.set(ns, make(`secrets${suffix}`, secretPath(ns), managed, toCachedSecret,
       (limit, cont) => listSecrets(o.core, ns, managed, limit, cont),
-      (_kind, obj) => o.onSecret(obj)));
+      // The echo of the operator's own Secret write is not work: without this, every issuance ran a second reconcile.
+      (_kind, obj) => o.onSecret(obj), SMALL_PAGE_SIZE, false, true));
   }
   // Trust bundles by name (and label): a labelled ConfigMap of any other name is never listed.
   const configMaps = new Map<string, Reflector<ConfigMap>>();

@@ -196,3 +196,35 @@ describe('Reflector lists page by page (issue 11)', () => {
     assert.deepEqual(r.values().map((o) => o.metadata.name).sort(), ['w', 'x', 'y', 'z'], 'the expired snapshot\'s objects are gone');
   });
 });
+
+describe('Reflector skips the echo of our own write (issue 11)', () => {
+  const silent = { debug() {}, info() {}, warn() {}, error() {} };
+  const obj = (name: string, rv: string) => ({ metadata: { namespace: 'a', name, resourceVersion: rv } });
+
+  it('an event bringing exactly the version written through is not emitted; a newer one and a delete are', async () => {
+    let send: (type: string, o: unknown) => void = () => {};
+    const changes: string[] = [];
+    const r = new Reflector<KubeObject>({
+      name: 'secrets', path: '/api/v1/secrets', query: {}, normalize: (raw) => raw as KubeObject,
+      list: (onItems) => streamPages(async () => ({ metadata: { resourceVersion: '5' }, items: [obj('s', '5')] }), 25, onItems),
+      watch: { watch: async (_p: string, _q: unknown, cb: (type: string, o: unknown) => void) => {
+        send = cb;
+        return new AbortController();
+      } } as unknown as Pick<Watch, 'watch'>,
+      onChange: (kind, o) => void changes.push(`${kind} ${o.metadata.resourceVersion}`), onResync() {}, logger: silent,
+      watchdogMs: 60_000, listTimeoutMs: 60_000, backoff: { initialMs: 5, maxMs: 20 }, healthyMs: 20, skipEchoes: true,
+    });
+    await r.start();
+    changes.length = 0;
+    for (let i = 0; i < 50 && !changes.length; i++) {
+      r.put(obj('s', '9')); // our write's answer
+      send('MODIFIED', obj('s', '9')); // its echo
+      send('MODIFIED', obj('s', '10')); // someone else's change
+      await new Promise((res) => setTimeout(res, 10));
+    }
+    send('DELETED', obj('s', '11'));
+    await r.stop();
+    assert.deepEqual(changes, ['update 10', 'delete 10'], 'the delete carries the last cached copy');
+    assert.equal(r.echoes, 1);
+  });
+});
