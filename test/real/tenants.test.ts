@@ -126,7 +126,7 @@ describe('real apiserver: hostile tenants (issue 19)', function () {
     assert.equal(await can('patch', 'deployments', { group: 'apps', namespace: 'default', name: 'web' }), false);
   });
 
-  it('point 1: 40 labelled 1 MB ConfigMaps and Secrets; the operator lists none of the ConfigMaps, stays up under the Deployment's heap cap, and issues', async () => {
+  it('point 1: 40 labelled 1 MB ConfigMaps and Secrets; the operator lists none of the ConfigMaps, stays up under the Deployment heap cap, and issues', async () => {
     for (let i = 0; i < 40; i++) {
       await core.createNamespacedConfigMap({ namespace: tenant, body: { metadata: { name: `junk-${i}`, labels: MANAGED }, data: { blob: ONE_MB } } });
       await core.createNamespacedSecret({
