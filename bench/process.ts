@@ -16,7 +16,7 @@ import { FakeApiServer } from '../test/integration/fake-apiserver.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const n = Number(process.argv[2] ?? 10_000);
-const NODE_OPTIONS = process.argv.slice(3).length ? process.argv.slice(3) : ['--max-semi-space-size=4', '--max-old-space-size=192'];
+const NODE_OPTIONS = process.argv.slice(3).length ? process.argv.slice(3) : ['--max-semi-space-size=4', '--max-old-space-size=256'];
 if (process.env.BENCH_HEAP_PROF) NODE_OPTIONS.push('--heap-prof', '--heap-prof-dir=' + process.env.BENCH_HEAP_PROF);
 
 const api = await FakeApiServer.start();

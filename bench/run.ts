@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runPkiBench } from './pki.ts';
 
-export const PRODUCTION_NODE_OPTIONS = ['--max-semi-space-size=4', '--max-old-space-size=192'];
+export const PRODUCTION_NODE_OPTIONS = ['--max-semi-space-size=4', '--max-old-space-size=256'];
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 const engine = await runPkiBench();

@@ -83,7 +83,7 @@ export const FLAGS = {
   'health-port': { env: 'MTLS_HEALTH_PORT', default: '8081', help: 'port of /healthz and /readyz (plain HTTP, for kubelet probes) with --metrics-auth=kubernetes (0: any free port)' },
   'health-address': { env: 'MTLS_HEALTH_ADDRESS', default: '0.0.0.0', help: 'IP address the health server binds (--metrics-auth=kubernetes)' },
   'require-service-account': { env: 'MTLS_REQUIRE_SERVICE_ACCOUNT', default: 'false', help: 'refuse to issue for a spec.serviceAccountName that does not exist in the namespace (false: issue, and flag it with ServiceAccountFound=False) (true|false)' },
-  'reissue-rate': { env: 'MTLS_REISSUE_RATE', default: '20', help: 're-issues per second when a CA change touches every Secret (1-1000; with jitter)' },
+  'reissue-rate': { env: 'MTLS_REISSUE_RATE', default: '20', help: 're-issues per second when a CA change touches every Secret (1-1000; each identity waits for its own slot)' },
   'rotation-propagation-delay': { env: 'MTLS_ROTATION_PROPAGATION_DELAY', default: '5m', help: 'root rotation: wait this long after every bundle carries the new root before it signs (kubelet refresh, up to ~2m by default, plus the workloads\' reload interval)' },
   'rotation-skew': { env: 'MTLS_ROTATION_SKEW', default: '5m', help: 'root rotation: the old root leaves the bundles this long after the last old leaf expires' },
   'allow-workload-restart': { env: 'MTLS_ALLOW_WORKLOAD_RESTART', default: 'false', help: 'honour spec.restartWorkloads (needs deploy/optional/workload-restart RBAC) (true|false)' },

@@ -63,8 +63,11 @@ export interface KubeClusterOptions {
   operatorNamespace: string;
   caSecretName: string;
   logger: AdapterLogger;
-  /** Periodic relist; default 10 min. */
-  relistIntervalMs?: number;
+  /**
+   * Periodic resync from the cache (every cached object handed to the controller again; no list,
+   * the watch stays up); default 10 min. Lists happen only at start and after 410 Gone.
+   */
+  resyncIntervalMs?: number;
   /** Restart a watch with no event or bookmark for this long; default 5 min. */
   watchdogMs?: number;
   /** Restart backoff; default 1 s .. 60 s, with jitter. */
@@ -83,8 +86,14 @@ export interface KubeClusterOptions {
 export interface KubeClusterStats {
   /** Per watch: restarts (errors, ends, watchdog, 410, failed lists). */
   restarts: Record<string, number>;
-  /** Per watch: relists after the first list (410 and periodic). */
+  /** Per watch: relists after the first list (410 Gone only). */
   relists: Record<string, number>;
+  /** Per watch: periodic resyncs from the cache (no list). */
+  resyncs: Record<string, number>;
+  /** Per watch: BOOKMARK events received (they keep the resourceVersion current). */
+  bookmarks: Record<string, number>;
+  /** Per watch: events skipped as the echo of our own write (the labelled Secrets' watches). */
+  echoes: Record<string, number>;
   /** Per watch: epoch ms of the last list, event or bookmark (0: never). */
   lastEventAt: Record<string, number>;
   /** Every cache has listed at least once. */
@@ -138,7 +147,7 @@ export class KubeCluster implements Cluster {
       namespaces: opts.namespaces,
       operatorNamespace: opts.operatorNamespace,
       caSecretName: opts.caSecretName,
-      relistIntervalMs: opts.relistIntervalMs ?? 10 * 60_000,
+      resyncIntervalMs: opts.resyncIntervalMs ?? 10 * 60_000,
       watchdogMs,
       backoff: opts.backoff ?? DEFAULT_BACKOFF,
       onIdentity: ({ metadata: m }) => this.call('identityChanged', (h) => h.identityChanged(m.namespace ?? '', m.name)),
@@ -170,10 +179,13 @@ export class KubeCluster implements Cluster {
   }
 
   stats(): KubeClusterStats {
-    const stats: KubeClusterStats = { restarts: {}, relists: {}, lastEventAt: {}, synced: true };
+    const stats: KubeClusterStats = { restarts: {}, relists: {}, resyncs: {}, bookmarks: {}, echoes: {}, lastEventAt: {}, synced: true };
     for (const r of this.watches.all) {
       stats.restarts[r.name] = r.restarts;
       stats.relists[r.name] = r.relists;
+      stats.resyncs[r.name] = r.resyncs;
+      stats.bookmarks[r.name] = r.bookmarks;
+      stats.echoes[r.name] = r.echoes;
       stats.lastEventAt[r.name] = r.lastEventAt;
       stats.synced &&= r.synced;
     }

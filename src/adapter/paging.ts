@@ -31,12 +31,22 @@ interface ListBody {
  */
 export const MAX_RESTARTS = 3;
 
-export async function listAllPages(page: PageFn, pageSize = PAGE_SIZE): Promise<ListResult<unknown>> {
+/**
+ * Every page of a list, each handed to `onItems` as it arrives (and then let go): the caller
+ * builds its cache page by page and never holds the whole list's raw objects at once.
+ * `restarted`: an expired continue token started the list again from a new snapshot, so what the
+ * caller built from the earlier pages must be thrown away. Resolves to the list's resourceVersion.
+ */
+export async function streamPages(
+  page: PageFn,
+  pageSize: number,
+  onItems: (items: unknown[], restarted: boolean) => void,
+): Promise<string> {
   for (let restarts = 0; ; restarts++) {
-    const items: unknown[] = [];
     let cont: string | undefined;
     let resourceVersion = '';
     let expired = false;
+    let first = true;
     do {
       let body: ListBody;
       try {
@@ -48,10 +58,21 @@ export async function listAllPages(page: PageFn, pageSize = PAGE_SIZE): Promise<
         }
         throw err;
       }
-      for (const item of body.items ?? []) items.push(item);
+      onItems(body.items ?? [], first && restarts > 0);
+      first = false;
       resourceVersion = body.metadata?.resourceVersion ?? resourceVersion;
       cont = body.metadata?.continue || body.metadata?._continue || undefined;
     } while (cont !== undefined);
-    if (!expired) return { items, resourceVersion };
+    if (!expired) return resourceVersion;
   }
+}
+
+/** Every page of a list, collected (streamPages for a cache: it need not hold every page). */
+export async function listAllPages(page: PageFn, pageSize = PAGE_SIZE): Promise<ListResult<unknown>> {
+  let items: unknown[] = [];
+  const resourceVersion = await streamPages(page, pageSize, (pageItems, restarted) => {
+    if (restarted) items = [];
+    for (const item of pageItems) items.push(item);
+  });
+  return { items, resourceVersion };
 }

@@ -2,11 +2,15 @@
  * A supervised reflector: list, then watch from the list's resourceVersion, keeping a cache keyed
  * namespace/name, and never giving up. One loop owns each collection:
  *
- *   list (paged) -> replace cache, emit deletes + adds/updates -> watch(rv, bookmarks)
+ *   list (paged, each page normalized as it arrives) -> replace cache, emit deletes + adds/updates
+ *   -> watch(rv, bookmarks)
  *     event/bookmark: update cache and rv, pet the watchdog
  *     ERROR 410 / HTTP 410 (Expired, Gone): clear rv, relist (after backoff)
  *     error, end of stream, watchdog (silent for watchdogMs): restart from rv after backoff
- *     periodic relist timer: abort the watch and relist
+ *     periodic resync timer: onResync() from the cache; no list, the watch stays up
+ *
+ * A list happens only at start and after a real gap (410): bookmarks keep the resourceVersion
+ * current on a quiet watch, so a restarted watch resumes instead of relisting.
  *
  * Backoff grows on every restart and resets once a watch has stayed up for healthyMs.
  */
@@ -16,7 +20,7 @@ import { isOlder } from './convert.ts';
 import { describeError } from './errors.ts';
 import { openWatch, type Outcome, type WatchSession } from './session.ts';
 import { bounded } from './timing.ts';
-import { keyOf, type AdapterLogger, type ChangeKind, type KubeObject, type ListResult } from './types.ts';
+import { keyOf, type AdapterLogger, type ChangeKind, type KubeObject } from './types.ts';
 
 export interface ReflectorOptions<T extends KubeObject> {
   /** Name in logs and stats, e.g. "secrets/team-a". */
@@ -25,19 +29,26 @@ export interface ReflectorOptions<T extends KubeObject> {
   path: string;
   /** labelSelector / fieldSelector for the watch (the list function applies its own). */
   query: Record<string, string>;
-  list(): Promise<ListResult<unknown>>;
+  /** A paged list: each page's items to `onItems` as it arrives; resolves to the list's resourceVersion. */
+  list(onItems: (items: unknown[], restarted: boolean) => void): Promise<string>;
   normalize(raw: unknown): T;
   watch: Pick<Watch, 'watch'>;
   onChange(kind: ChangeKind, obj: T): void;
-  /** After every list but the first. */
+  /** After every list but the first, and every resyncIntervalMs (from the cache). */
   onResync(): void;
   logger: AdapterLogger;
-  relistIntervalMs: number;
+  /** Every this long, onResync() from the cache; undefined: never (only after relists). */
+  resyncIntervalMs?: number;
   watchdogMs: number;
   listTimeoutMs: number;
   backoff: BackoffOptions;
   /** A watch that stayed up this long resets the backoff. */
   healthyMs: number;
+  /**
+   * Do not emit a watch event that brings exactly the version already cached (the echo of our own
+   * write, written through by put()): the controller has just reconciled that object.
+   */
+  skipEchoes?: boolean;
 }
 
 export class Reflector<T extends KubeObject> {
@@ -45,6 +56,10 @@ export class Reflector<T extends KubeObject> {
   synced = false;
   restarts = 0;
   relists = 0;
+  resyncs = 0;
+  bookmarks = 0;
+  /** Watch events skipped as echoes of our own writes (skipEchoes). */
+  echoes = 0;
   lastEventAt = 0;
 
   private readonly opts: ReflectorOptions<T>;
@@ -55,7 +70,7 @@ export class Reflector<T extends KubeObject> {
   private stopped = false;
   private loop?: Promise<void>;
   private session?: WatchSession;
-  private relistTimer?: NodeJS.Timeout;
+  private resyncTimer?: NodeJS.Timeout;
   private wake?: () => void;
   private cancelList?: () => void;
   private syncWaiter?: { resolve(): void; reject(err: Error): void };
@@ -78,7 +93,7 @@ export class Reflector<T extends KubeObject> {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.relistTimer);
+    clearInterval(this.resyncTimer);
     this.session?.finish({ kind: 'stopped' });
     this.wake?.();
     this.cancelList?.();
@@ -131,6 +146,7 @@ export class Reflector<T extends KubeObject> {
       await this.sleep(this.backoff.next());
       return;
     }
+    if (this.stopped) return; // stopped while the list was in flight: open no watch
     const startedAt = Date.now();
     const outcome = await this.watchOnce();
     if (this.stopped || outcome.kind === 'stopped') return;
@@ -155,35 +171,39 @@ export class Reflector<T extends KubeObject> {
 
   /** One (paged) list replacing the cache. false: it failed (logged) or was cancelled. */
   private async list(): Promise<boolean> {
-    let result: ListResult<unknown> | undefined;
+    // Built page by page: each page's raw objects are let go once normalized.
+    let fresh = new Map<string, T>();
+    const onItems = (items: unknown[], restarted: boolean) => {
+      if (restarted) fresh = new Map();
+      for (const raw of items) {
+        const obj = this.opts.normalize(raw);
+        const key = keyOf(obj);
+        const cached = this.cache.get(key);
+        // Keep a newer copy written through by us while the list was in flight.
+        const keep = cached && isOlder(obj.metadata.resourceVersion, cached.metadata.resourceVersion);
+        fresh.set(key, keep ? cached : obj);
+      }
+    };
+    let resourceVersion: string | undefined;
     try {
       const ms = this.opts.listTimeoutMs;
-      const call = bounded(this.opts.list(), ms, () => new Error(`list timed out after ${ms} ms`));
+      const call = bounded(this.opts.list(onItems), ms, () => new Error(`list timed out after ${ms} ms`));
       this.cancelList = call.cancel;
-      result = await call.promise;
+      resourceVersion = await call.promise;
     } catch (err) {
       this.opts.logger.warn('list failed', { watch: this.name, error: describeError(err) });
       return false;
     } finally {
       this.cancelList = undefined;
     }
-    if (result === undefined || this.stopped) return false;
+    if (resourceVersion === undefined || this.stopped) return false;
 
-    const fresh = new Map<string, T>();
-    for (const raw of result.items) {
-      const obj = this.opts.normalize(raw);
-      const key = keyOf(obj);
-      const cached = this.cache.get(key);
-      // Keep a newer copy written through by us while the list was in flight.
-      const keep = cached && isOlder(obj.metadata.resourceVersion, cached.metadata.resourceVersion);
-      fresh.set(key, keep ? cached : obj);
-    }
     const previous = this.cache;
     this.cache = fresh;
-    this.rv = result.resourceVersion;
+    this.rv = resourceVersion;
     this.needList = false;
     this.lastEventAt = Date.now();
-    this.scheduleRelist();
+    this.scheduleResync();
 
     for (const [key, old] of previous) if (!fresh.has(key)) this.emit('delete', old);
     for (const [key, obj] of fresh) this.emit(previous.has(key) ? 'update' : 'add', obj);
@@ -201,9 +221,17 @@ export class Reflector<T extends KubeObject> {
     return true;
   }
 
-  private scheduleRelist(): void {
-    clearTimeout(this.relistTimer);
-    this.relistTimer = setTimeout(() => this.requestRelist(), this.opts.relistIntervalMs);
+  /** Every resyncIntervalMs after a list: hand the cache to the controller again, without listing. */
+  private scheduleResync(): void {
+    clearInterval(this.resyncTimer);
+    if (this.opts.resyncIntervalMs === undefined) return;
+    this.resyncTimer = setInterval(() => {
+      if (this.stopped || this.needList) return;
+      this.resyncs++;
+      this.opts.logger.debug('watch resynced from cache', { watch: this.name, objects: this.cache.size });
+      this.guard('resynced', () => this.opts.onResync());
+    }, this.opts.resyncIntervalMs);
+    this.resyncTimer.unref?.();
   }
 
   /** One watch connection, until it ends for any reason. */
@@ -229,6 +257,7 @@ export class Reflector<T extends KubeObject> {
 
   private onWatchEvent(type: string, raw: unknown): void {
     if (type === 'BOOKMARK') {
+      this.bookmarks++;
       const rv = (raw as { metadata?: { resourceVersion?: unknown } } | null)?.metadata?.resourceVersion;
       if (typeof rv === 'string' && rv) this.rv = rv;
       return;
@@ -243,6 +272,11 @@ export class Reflector<T extends KubeObject> {
     // Never go back past a copy we wrote through (the watch may still be catching up to it).
     const stale = cached !== undefined && isOlder(obj.metadata.resourceVersion, cached.metadata.resourceVersion);
     if (obj.metadata.resourceVersion) this.rv = obj.metadata.resourceVersion;
+    if (this.opts.skipEchoes && type !== 'DELETED' && cached !== undefined && obj.metadata.resourceVersion !== undefined &&
+      cached.metadata.resourceVersion === obj.metadata.resourceVersion) {
+      this.echoes++;
+      return;
+    }
     if (type === 'DELETED') {
       if (!stale) this.cache.delete(key);
       this.emit('delete', cached ?? obj);

@@ -27,7 +27,7 @@ import {
 } from '../api/types.ts';
 import type { BackoffOptions } from './backoff.ts';
 import { cachedConfigMap, cachedStateConfigMap, cachedIdentity, cachedSecret, toSecret } from './convert.ts';
-import { IDENTITY_PAGE_SIZE, listAllPages, SMALL_PAGE_SIZE, type PageFn } from './paging.ts';
+import { IDENTITY_PAGE_SIZE, SMALL_PAGE_SIZE, streamPages, type PageFn } from './paging.ts';
 import type { IdentityUid } from './reduce.ts';
 import { Reflector } from './reflector.ts';
 import type { AdapterLogger, ChangeKind, KubeObject } from './types.ts';
@@ -44,7 +44,8 @@ export interface WatchSetOptions {
   namespaces?: string[];
   operatorNamespace: string;
   caSecretName: string;
-  relistIntervalMs: number;
+  /** How often every cached object is handed to the controller again (from the cache: no list). */
+  resyncIntervalMs: number;
   watchdogMs: number;
   backoff: BackoffOptions;
   onIdentity(obj: MutualTLSIdentity): void;
@@ -81,22 +82,26 @@ export function buildWatches(o: WatchSetOptions): WatchSet {
     page: PageFn,
     onChange: (kind: ChangeKind, obj: T) => void,
     pageSize = SMALL_PAGE_SIZE,
+    resync = false,
+    skipEchoes = false,
   ): Reflector<T> =>
     new Reflector<T>({
       name,
       path,
       query,
       normalize,
-      list: () => listAllPages(page, pageSize),
+      list: (onItems) => streamPages(page, pageSize, onItems),
       watch: o.watch,
       onChange,
       onResync: o.onResync,
       logger: o.logger,
-      relistIntervalMs: o.relistIntervalMs,
+      // One periodic resync is enough (it re-queues everything): the identities' watches give it.
+      ...(resync ? { resyncIntervalMs: o.resyncIntervalMs } : {}),
       watchdogMs: o.watchdogMs,
       listTimeoutMs: Math.max(o.watchdogMs, 60_000),
       backoff: o.backoff,
       healthyMs: o.backoff.maxMs,
+      skipEchoes,
     });
 
   const identities = new Map<string, Reflector<MutualTLSIdentity>>();
@@ -115,10 +120,11 @@ export function buildWatches(o: WatchSetOptions): WatchSet {
           ? o.custom.listClusterCustomObject(base)
           : o.custom.listNamespacedCustomObject({ ...base, namespace: ns });
       },
-      (_kind, obj) => o.onIdentity(obj), IDENTITY_PAGE_SIZE));
+      (_kind, obj) => o.onIdentity(obj), IDENTITY_PAGE_SIZE, true));
     secrets.set(ns, make(`secrets${suffix}`, secretPath(ns), managed, toCachedSecret,
       (limit, cont) => listSecrets(o.core, ns, managed, limit, cont),
-      (_kind, obj) => o.onSecret(obj)));
+      // The echo of the operator's own Secret write is not work: without this, every issuance ran a second reconcile.
+      (_kind, obj) => o.onSecret(obj), SMALL_PAGE_SIZE, false, true));
   }
   // Trust bundles by name (and label): a labelled ConfigMap of any other name is never listed.
   const configMaps = new Map<string, Reflector<ConfigMap>>();

@@ -221,7 +221,7 @@ export class Controller {
     const id = this.cluster.getIdentity(namespace, name);
     if (!id) {
       this.seen.delete(key);
-      this.queue.add(key);
+      this.queue.add(key, false, true);
       this.queue.add(BUNDLE_KEY_PREFIX + namespace);
       return;
     }
@@ -230,7 +230,8 @@ export class Controller {
     if (this.seen.get(key) === version) return;
     if (!this.seen.has(key)) this.queue.add(BUNDLE_KEY_PREFIX + namespace);
     this.seen.set(key, version);
-    this.queue.add(key);
+    // The identity itself changed: it runs now even if it holds a re-issue reservation (it keeps the reservation).
+    this.queue.add(key, false, true);
   }
 
   /** The identity that controls a Secret, by its ownerReference (when its label is gone). */
@@ -253,7 +254,7 @@ export class Controller {
   }
 
   /** One key: the rotation, a namespace's trust bundle, or an identity. */
-  private async dispatch(key: string): Promise<{ requeueAfterMs?: number }> {
+  private async dispatch(key: string): Promise<{ requeueAfterMs?: number; holdMs?: number }> {
     if (key === ROTATION_KEY) {
       if (await this.ca.refresh()) this.enqueueAll();
       return this.rotation.reconcile();
@@ -282,7 +283,8 @@ export class Controller {
         const result = await this.dispatch(key);
         this.observer.reconciled?.((performance.now() - started) / 1000, 'success');
         this.queue.forget(key);
-        if (result.requeueAfterMs !== undefined) this.queue.addAfter(key, result.requeueAfterMs);
+        if (result.holdMs !== undefined) this.queue.hold(key, result.holdMs);
+        else if (result.requeueAfterMs !== undefined) this.queue.addAfter(key, result.requeueAfterMs);
       } catch (err) {
         this.observer.reconciled?.((performance.now() - started) / 1000, 'error');
         const delay = this.queue.addRateLimited(key);

@@ -1,38 +1,65 @@
 /**
  * A token bucket for mass re-issuance (a CA change touches every Secret at once): at most
- * `perSecond` writes a second, with a burst of the same size. A key that finds the bucket empty
- * waits its turn plus random jitter, so the retries do not arrive together.
+ * `perSecond` re-issues a second, with a burst of the same size. It hands out reservations, as
+ * golang.org/x/time/rate's Reserve does: a key that finds the bucket empty is given its own slot
+ * (the bucket goes into debt), waits in the work queue until then without doing any work, and is
+ * admitted when it asks again at or after its slot. Asking again before the slot returns the same
+ * slot: a key is never given two, and a refused key is not polled.
  */
 import type { Clock } from '../clock.ts';
+
+/** A reservation this long past its slot and never claimed (its identity went away) is dropped. */
+const STALE_MS = 60_000;
 
 export class RateLimiter {
   private tokens: number;
   private last: number;
   private readonly perSecond: number;
   private readonly clock: Clock;
-  private readonly jitterMs: number;
-  private readonly random: () => number;
+  /** key -> when its slot comes (ms on the clock). */
+  private readonly slots = new Map<string, number>();
 
-  constructor(opts: { perSecond: number; clock: Clock; jitterMs?: number; random?: () => number }) {
+  constructor(opts: { perSecond: number; clock: Clock }) {
     this.perSecond = opts.perSecond;
     this.clock = opts.clock;
-    this.jitterMs = opts.jitterMs ?? 1000;
-    this.random = opts.random ?? Math.random;
     this.tokens = opts.perSecond;
     this.last = opts.clock.now();
   }
 
-  /** 0: go ahead (a token was taken). Otherwise: try again after this many milliseconds. */
-  take(): number {
+  /** Reservations handed out and not yet claimed. */
+  get pending(): number {
+    return this.slots.size;
+  }
+
+  /**
+   * 0: go ahead now (a token was taken, or this key's slot came). Otherwise the milliseconds until
+   * this key's slot; the reservation is kept for it.
+   */
+  reserve(key: string): number {
     const now = this.clock.now();
-    this.tokens = Math.min(this.perSecond, this.tokens + ((now - this.last) / 1000) * this.perSecond);
-    this.last = now;
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
+    const slot = this.slots.get(key);
+    if (slot !== undefined) {
+      if (slot > now) return slot - now;
+      this.slots.delete(key);
       return 0;
     }
-    const wait = ((1 - this.tokens) / this.perSecond) * 1000;
-    return Math.ceil(wait + this.random() * this.jitterMs);
+    if (this.slots.size >= 1024) this.prune(now);
+    this.tokens = Math.min(this.perSecond, this.tokens + ((now - this.last) / 1000) * this.perSecond);
+    this.last = now;
+    this.tokens -= 1;
+    if (this.tokens >= 0) return 0;
+    const wait = Math.ceil((-this.tokens / this.perSecond) * 1000);
+    this.slots.set(key, now + wait);
+    return wait;
+  }
+
+  /** The key no longer needs a rate-limited re-issue: forget its reservation (the token is not refunded). */
+  cancel(key: string): void {
+    this.slots.delete(key);
+  }
+
+  private prune(now: number): void {
+    for (const [key, at] of this.slots) if (at < now - STALE_MS) this.slots.delete(key);
   }
 }
 

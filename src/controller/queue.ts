@@ -47,6 +47,8 @@ export interface QueueOptions {
 interface Deadline {
   at: number;
   timer: unknown;
+  /** A reservation (hold()): the key waits for it whatever adds it meanwhile, unless woken. */
+  held?: boolean;
 }
 
 export class WorkQueue {
@@ -89,9 +91,15 @@ export class WorkQueue {
     return this.deadlines.get(key)?.at;
   }
 
-  /** `due`: the key's deadline passed (it goes ahead of event-driven keys). */
-  add(key: string, due = false): void {
+  /**
+   * `due`: the key's deadline passed (it goes ahead of event-driven keys). A held key (hold()) stays
+   * held until its time, it runs then with whatever changed meanwhile; `wake` ends the hold (the
+   * object itself changed).
+   */
+  add(key: string, due = false, wake = false): void {
     if (this.shuttingDown) return;
+    const d = this.deadlines.get(key);
+    if (d?.held && !wake && d.at > this.clock.now()) return;
     this.cancelDeadline(key);
     if (this.processing.has(key)) {
       this.dirty.add(key);
@@ -117,9 +125,24 @@ export class WorkQueue {
     }
     const at = this.clock.now() + delayMs;
     const existing = this.deadlines.get(key);
-    if (existing && existing.at <= at) return;
+    if (existing && (existing.at <= at || existing.held)) return;
     if (existing) this.timers.clearTimeout(existing.timer);
     this.deadlines.set(key, { at, timer: this.arm(key, delayMs) });
+  }
+
+  /**
+   * The key holds a reservation (the re-issue rate limiter's slot): it runs once `delayMs` has
+   * passed and not before, whatever adds it meanwhile (add() with `wake` excepted). It waits
+   * without doing any work: no reconcile runs for it until then.
+   */
+  hold(key: string, delayMs: number): void {
+    if (this.shuttingDown) return;
+    if (delayMs <= 0) {
+      this.add(key, true, true);
+      return;
+    }
+    this.cancelDeadline(key);
+    this.deadlines.set(key, { at: this.clock.now() + delayMs, timer: this.arm(key, delayMs), held: true });
   }
 
   /** Retry a failed key with exponential backoff; returns the delay used. */

@@ -27,6 +27,11 @@ const OUTPUT_KEYS = [KEYSTORE_P12, TRUSTSTORE_P12, TLS_COMBINED_PEM];
 export interface ReconcileResult {
   /** Look again after this long (the renewal time), if set. */
   requeueAfterMs?: number;
+  /**
+   * The key holds a re-issue reservation: run it again after this long and not before, whatever
+   * events come meanwhile (WorkQueue.hold), unless the identity itself changes.
+   */
+  holdMs?: number;
 }
 
 export interface ReconcilerConfig {
@@ -175,8 +180,13 @@ export class Reconciler {
     const revision = Number(annotations[ANNOTATION_REVISION] ?? identity.status?.revision ?? 0) || 0;
     // A CA change re-issues every leaf: take turns, so the API server sees a steady rate.
     // Renewals too: a renewed CA ends the wait of every leaf that was cut to the old one at once.
-    const wait = need?.reason === 'IncorrectIssuer' || need?.reason === 'RenewalTimeReached' || (!need && unb64(data[CA_CRT]) !== ca.bundlePem) ? this.limiter?.take() ?? 0 : 0;
-    if (wait > 0) return { requeueAfterMs: wait };
+    // The limit is a reservation: a key that must wait gets its own slot and waits in the queue
+    // without doing work (no read, parse or verify) until then, when this reconcile is admitted.
+    const key = `${namespace}/${name}`;
+    const rateLimited = need?.reason === 'IncorrectIssuer' || need?.reason === 'RenewalTimeReached' || (!need && unb64(data[CA_CRT]) !== ca.bundlePem);
+    if (!rateLimited) this.limiter?.cancel(key);
+    const wait = rateLimited ? this.limiter?.reserve(key) ?? 0 : 0;
+    if (wait > 0) return { holdMs: wait };
     // Manual renewals: at most one per identity per interval; a sooner request waits its turn.
     const manualWait = need?.reason === 'ManuallyTriggered' ? this.manualRenewals.take(identity.metadata.uid ?? `${namespace}/${identity.metadata.name}`) : 0;
     if (manualWait > 0) {

@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { Backoff } from '../../src/adapter/backoff.ts';
 import { isOlder, toConfigMap, toIdentity, toSecret, writableConfigMap, writableSecret } from '../../src/adapter/convert.ts';
 import { parseStatus, redact, toClusterError } from '../../src/adapter/errors.ts';
-import { listAllPages } from '../../src/adapter/paging.ts';
+import type { Watch } from '@kubernetes/client-node';
+import { listAllPages, streamPages, type PageFn } from '../../src/adapter/paging.ts';
+import { Reflector } from '../../src/adapter/reflector.ts';
+import type { KubeObject } from '../../src/adapter/types.ts';
 import { classify } from '../../src/adapter/session.ts';
 import { bounded } from '../../src/adapter/timing.ts';
 import type { AdapterLogger } from '../../src/adapter/kube.ts';
@@ -156,5 +159,72 @@ describe('adapter helpers', () => {
   it('the project logger (winston) fits KubeClusterOptions.logger', () => {
     const log: AdapterLogger = silentLogger();
     log.warn('watch restarting', { watch: 'identities' });
+  });
+});
+
+describe('Reflector lists page by page (issue 11)', () => {
+  const silent = { debug() {}, info() {}, warn() {}, error() {} };
+  const reflector = (pages: PageFn, normalize: (raw: unknown) => KubeObject) => new Reflector<KubeObject>({
+    name: 'test', path: '/api/v1/secrets', query: {}, normalize,
+    list: (onItems) => streamPages(pages, 2, onItems),
+    watch: { watch: async () => new AbortController() } as unknown as Pick<Watch, 'watch'>,
+    onChange() {}, onResync() {}, logger: silent,
+    watchdogMs: 60_000, listTimeoutMs: 60_000, backoff: { initialMs: 5, maxMs: 20 }, healthyMs: 20,
+  });
+  const obj = (name: string) => ({ metadata: { namespace: 'a', name, resourceVersion: '5' } });
+
+  it('normalizes each page before asking for the next (a relist never holds every raw page), and drops a snapshot whose continue token expired', async () => {
+    let normalized = 0;
+    const seenAtRequest: number[] = [];
+    let expired = false;
+    const r = reflector(async (_limit, cont) => {
+      seenAtRequest.push(normalized);
+      if (cont === undefined) return { metadata: { resourceVersion: '7', continue: 'p2' }, items: [obj(expired ? 'x' : 'old1'), obj(expired ? 'y' : 'old2')] };
+      if (cont === 'p2' && !expired) {
+        expired = true;
+        throw Object.assign(new Error('expired'), { code: 410 });
+      }
+      if (cont === 'p2') return { metadata: { resourceVersion: '7', continue: 'p3' }, items: [obj('z')] };
+      return { metadata: { resourceVersion: '7' }, items: [obj('w')] };
+    }, (raw) => {
+      normalized++;
+      return raw as KubeObject;
+    });
+    await r.start();
+    await r.stop();
+    assert.deepEqual(seenAtRequest, [0, 2, 2, 4, 5], 'each page normalized before the next request');
+    assert.deepEqual(r.values().map((o) => o.metadata.name).sort(), ['w', 'x', 'y', 'z'], 'the expired snapshot\'s objects are gone');
+  });
+});
+
+describe('Reflector skips the echo of our own write (issue 11)', () => {
+  const silent = { debug() {}, info() {}, warn() {}, error() {} };
+  const obj = (name: string, rv: string) => ({ metadata: { namespace: 'a', name, resourceVersion: rv } });
+
+  it('an event bringing exactly the version written through is not emitted; a newer one and a delete are', async () => {
+    let send: (type: string, o: unknown) => void = () => {};
+    const changes: string[] = [];
+    const r = new Reflector<KubeObject>({
+      name: 'secrets', path: '/api/v1/secrets', query: {}, normalize: (raw) => raw as KubeObject,
+      list: (onItems) => streamPages(async () => ({ metadata: { resourceVersion: '5' }, items: [obj('s', '5')] }), 25, onItems),
+      watch: { watch: async (_p: string, _q: unknown, cb: (type: string, o: unknown) => void) => {
+        send = cb;
+        return new AbortController();
+      } } as unknown as Pick<Watch, 'watch'>,
+      onChange: (kind, o) => void changes.push(`${kind} ${o.metadata.resourceVersion}`), onResync() {}, logger: silent,
+      watchdogMs: 60_000, listTimeoutMs: 60_000, backoff: { initialMs: 5, maxMs: 20 }, healthyMs: 20, skipEchoes: true,
+    });
+    await r.start();
+    changes.length = 0;
+    for (let i = 0; i < 50 && !changes.length; i++) {
+      r.put(obj('s', '9')); // our write's answer
+      send('MODIFIED', obj('s', '9')); // its echo
+      send('MODIFIED', obj('s', '10')); // someone else's change
+      await new Promise((res) => setTimeout(res, 10));
+    }
+    send('DELETED', obj('s', '11'));
+    await r.stop();
+    assert.deepEqual(changes, ['update 10', 'delete 10'], 'the delete carries the last cached copy');
+    assert.equal(r.echoes, 1);
   });
 });

@@ -60,6 +60,8 @@ export interface ControlPlane {
   needControllerManager(ctx: Mocha.Context): void;
   /** PID of the running kube-apiserver (to freeze it with SIGSTOP in tests). */
   apiserverPid(): number;
+  /** PID of etcd (CPU figures in bench/real.ts). */
+  etcdPid(): number;
   /** A fresh namespace `<prefix>-<n>`, with labels. */
   newNamespace(prefix?: string, labels?: Record<string, string>): Promise<string>;
   /** A kubeconfig file that authenticates as a ServiceAccount with a TokenRequest token (created if absent). */
@@ -127,6 +129,24 @@ export async function controlPlane(ctx?: Mocha.Context): Promise<ControlPlane> {
   }
   shared ??= start(bins!);
   return shared;
+}
+
+export interface StartOptions {
+  /** The audit log (default true): the tests count writes with it; the benchmark leaves it off (it costs the apiserver CPU). */
+  audit?: boolean;
+  /** Start kube-controller-manager when the binaries have it (default true). */
+  controllerManager?: boolean;
+  /** Where the one "control plane ready" line goes (default stdout). */
+  log?: (line: string) => void;
+}
+
+/**
+ * A control plane of its own, outside mocha (bench/real.ts): the caller stops it. Throws when no binaries can be had.
+ */
+export async function startControlPlane(opts: StartOptions = {}): Promise<ControlPlane> {
+  const bins = binDir();
+  if (!bins) throw new Error('no control plane binaries (run `bash test/controlplane/build.sh` with Go installed, or set KUBEBUILDER_ASSETS)');
+  return start(bins, opts);
 }
 
 /** Stop the shared control plane if one was started (root afterAll hook). */
@@ -218,7 +238,7 @@ process.once('exit', () => {
   }
 });
 
-async function start(bins: string): Promise<ControlPlane> {
+async function start(bins: string, opts: StartOptions = {}): Promise<ControlPlane> {
   const t0 = Date.now();
   const dir = mkdtempSync(join(tmpdir(), 'mtls-controlplane-'));
   const logs: Proc[] = [];
@@ -262,8 +282,10 @@ async function start(bins: string): Promise<ControlPlane> {
       // As envtest: no kubernetes Service endpoints for a loopback-only apiserver (it refuses 127.0.0.1 for them).
       '--endpoint-reconciler-type', 'none',
       '--cert-dir', join(dir, 'apiserver-certs'), '--v', '1',
-      '--audit-policy-file', join(dir, 'audit-policy.yaml'), '--audit-log-path', join(dir, 'audit.log'),
-      '--audit-log-format', 'json', '--audit-log-mode', 'blocking', '--audit-log-maxsize', '0',
+      ...(opts.audit === false ? [] : [
+        '--audit-policy-file', join(dir, 'audit-policy.yaml'), '--audit-log-path', join(dir, 'audit.log'),
+        '--audit-log-format', 'json', '--audit-log-mode', 'blocking', '--audit-log-maxsize', '0',
+      ]),
       ...(process.env.MTLS_APISERVER_ARGS ? process.env.MTLS_APISERVER_ARGS.split(' ') : []),
     ];
     const apiserverLog = join(dir, 'kube-apiserver.log');
@@ -294,8 +316,8 @@ async function start(bins: string): Promise<ControlPlane> {
     };
     await waitReady('kube-apiserver');
 
-    const withKcm = existsSync(join(bins, 'kube-controller-manager'));
-    if (!withKcm && process.env.MTLS_REQUIRE_CONTROLPLANE === '1') throw new Error(`no kube-controller-manager in ${bins}`);
+    const withKcm = opts.controllerManager !== false && existsSync(join(bins, 'kube-controller-manager'));
+    if (!withKcm && opts.controllerManager !== false && process.env.MTLS_REQUIRE_CONTROLPLANE === '1') throw new Error(`no kube-controller-manager in ${bins}`);
     const kcm = !withKcm ? undefined : new Proc('kube-controller-manager', join(bins, 'kube-controller-manager'), [
       '--kubeconfig', join(dir, 'controller-manager.kubeconfig'),
       '--authentication-kubeconfig', join(dir, 'controller-manager.kubeconfig'),
@@ -323,7 +345,7 @@ async function start(bins: string): Promise<ControlPlane> {
         await sleep(200);
       }
     }
-    process.stdout.write(`control plane ${versionInfo.gitVersion} (etcd, kube-apiserver${kcm ? ', kube-controller-manager' : ''}) ready in ${((Date.now() - t0) / 1000).toFixed(1)} s at ${server}\n`);
+    (opts.log ?? ((l: string) => process.stdout.write(l)))(`control plane ${versionInfo.gitVersion} (etcd, kube-apiserver${kcm ? ', kube-controller-manager' : ''}) ready in ${((Date.now() - t0) / 1000).toFixed(1)} s at ${server}\n`);
 
     let nsCounter = 0;
     const cp: ControlPlane = {
@@ -335,6 +357,7 @@ async function start(bins: string): Promise<ControlPlane> {
         ctx.skip();
       },
       apiserverPid: () => apiserver.child.pid!,
+      etcdPid: () => etcd.child.pid!,
       async newNamespace(prefix = 'test', labels = {}) {
         const name = `${prefix}-${process.pid % 10000}-${++nsCounter}`;
         await core.createNamespace({ body: { metadata: { name, labels } } });
