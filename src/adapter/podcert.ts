@@ -27,7 +27,7 @@ import {
 import { ClusterError, type PodCertificateCluster } from '../cluster/port.ts';
 import { DEFAULT_BACKOFF } from './backoff.ts';
 import { describeError } from './errors.ts';
-import { listAllPages, PAGE_SIZE } from './paging.ts';
+import { PAGE_SIZE, streamPages } from './paging.ts';
 import { Reflector } from './reflector.ts';
 import { callApi, type CallOptions, type WriteFence } from './timing.ts';
 import type { AdapterLogger } from './types.ts';
@@ -38,7 +38,7 @@ export interface KubePodCertificatesOptions {
   fence?: WriteFence;
   signal?: AbortSignal;
   requestTimeoutMs?: number;
-  relistIntervalMs?: number;
+  resyncIntervalMs?: number;
   watchdogMs?: number;
 }
 
@@ -117,8 +117,8 @@ export class KubePodCertificates implements PodCertificateCluster {
       name: 'podcertificaterequests',
       path: `/apis/${CERTIFICATES_GROUP}/${version}/${PCR_PLURAL}`,
       query,
-      list: () => listAllPages((limit, cont) =>
-        this.custom.listClusterCustomObject({ group: CERTIFICATES_GROUP, version, plural: PCR_PLURAL, ...query, limit, _continue: cont }), PAGE_SIZE),
+      list: (onItems) => streamPages((limit, cont) =>
+        this.custom.listClusterCustomObject({ group: CERTIFICATES_GROUP, version, plural: PCR_PLURAL, ...query, limit, _continue: cont }), PAGE_SIZE, onItems),
       normalize: (raw) => raw as PodCertificateRequest,
       watch,
       onChange: (_kind, obj) => {
@@ -130,7 +130,7 @@ export class KubePodCertificates implements PodCertificateCluster {
       },
       onResync: () => handlers.resynced?.(),
       logger: this.opts.logger,
-      relistIntervalMs: this.opts.relistIntervalMs ?? 10 * 60_000,
+      resyncIntervalMs: this.opts.resyncIntervalMs ?? 10 * 60_000,
       watchdogMs,
       listTimeoutMs: Math.max(watchdogMs, 60_000),
       backoff: DEFAULT_BACKOFF,

@@ -78,7 +78,7 @@ export class PodCertificateSigner {
     const name = key.slice(at + PCR_KEY_MARK.length);
     const request = this.pods.getRequest(namespace, name);
     if (!request || terminalCondition(request) || request.metadata.deletionTimestamp) return {};
-    const wait = this.limiter?.take() ?? 0;
+    const wait = this.limiter?.reserve(key) ?? 0;
     if (wait > 0) return { requeueAfterMs: wait };
     try {
       return await this.sign(request);

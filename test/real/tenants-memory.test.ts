@@ -1,6 +1,6 @@
 /**
  * Issue 19, point 1, the measured bound: what the operator's memory does while a hostile tenant's objects exist on
- * a real kube-apiserver, under deploy/deployment.yaml's NODE_OPTIONS (192 MB old space) and memory limit (384 Mi).
+ * a real kube-apiserver, under deploy/deployment.yaml's NODE_OPTIONS (its old-space cap) and memory limit, read from that file.
  *
  * The tenant creates, in one namespace, 250 ConfigMaps of ~1 MB labelled app.kubernetes.io/managed-by=mtls-operator
  * (the review's crash: "JavaScript heap out of memory" 1.7 s after they appeared) and 250 identities whose
@@ -22,10 +22,13 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MANAGED = { 'app.kubernetes.io/managed-by': 'mtls-operator' };
 const ONE_MB = 'A'.repeat(1000 * 1024);
 const COUNT = 250;
-/** deploy/deployment.yaml's NODE_OPTIONS and container memory limit. */
-const NODE_OPTIONS = '--max-semi-space-size=4 --max-old-space-size=192';
-const LIMIT_BYTES = 384 * 1024 * 1024;
-const HEAP_CAP_BYTES = 192 * 1024 * 1024;
+/** deploy/deployment.yaml's NODE_OPTIONS and container memory limit, read from it (so the test follows the Deployment). */
+const DEPLOYMENT = readFileSync(`${fileURLToPath(new URL('../..', import.meta.url))}deploy/deployment.yaml`, 'utf8');
+const NODE_OPTIONS = /value: (--max-semi-space-size=\d+ --max-old-space-size=\d+)/.exec(DEPLOYMENT)![1]!;
+const HEAP_CAP_MB = Number(/--max-old-space-size=(\d+)/.exec(NODE_OPTIONS)![1]);
+const LIMIT_MI = Number(/limits:\s*\n(?:\s+cpu: \S+\n)?\s+memory: (\d+)Mi/.exec(DEPLOYMENT)![1]);
+const LIMIT_BYTES = LIMIT_MI * 1024 * 1024;
+const HEAP_CAP_BYTES = HEAP_CAP_MB * 1000 * 1000;
 
 /** A qualified key of the longest form: a 253-character DNS prefix, '/', a 63-character name. */
 const PREFIX = ['a'.repeat(63), 'b'.repeat(63), 'c'.repeat(63), 'd'.repeat(61)].join('.');
@@ -142,8 +145,8 @@ describe('real apiserver: hostile tenants, the measured memory bound (issue 19, 
     process.stderr.write(`      after a restart with all of it present: peak RSS (VmHWM) ${mb(secondHWM)}, largest heap in use seen ${mb(secondHeap)}\n`);
 
     for (const [what, hwm, heap] of [['arrival', firstHWM, firstHeap], ['restart', secondHWM, secondHeap]] as const) {
-      assert.ok(hwm < LIMIT_BYTES, `${what}: peak RSS ${mb(hwm)} under the 384 Mi limit`);
-      assert.ok(heap > 0 && heap < HEAP_CAP_BYTES, `${what}: heap ${mb(heap)} under the 192 MB cap`);
+      assert.ok(hwm < LIMIT_BYTES, `${what}: peak RSS ${mb(hwm)} under the ${LIMIT_MI} Mi limit`);
+      assert.ok(heap > 0 && heap < HEAP_CAP_BYTES, `${what}: heap ${mb(heap)} under the ${HEAP_CAP_MB} MB cap`);
     }
     assert.ok(!op.text.includes('heap out of memory'));
   });
