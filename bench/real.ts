@@ -22,7 +22,6 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -32,7 +31,7 @@ import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { CA_CRT, GROUP, PLURAL, TLS_CRT, TLS_KEY, VERSION } from '../src/api/types.ts';
 import { generateRootCA } from '../src/pki/index.ts';
-import { startControlPlane, type ControlPlane } from '../test/support/controlplane.ts';
+import { freePort, startControlPlane, type ControlPlane } from '../test/support/controlplane.ts';
 import { cpuSeconds, diffWrites, IdentityTracker, loadAverage, memoryMB, metricValue, OperatorSampler, parseWrites, sumWrites, type WriteCounts } from './real-measure.ts';
 import { printTable, type PhaseResult } from './real-report.ts';
 
@@ -66,17 +65,6 @@ function deployment(): { args: string[]; nodeOptions: string; env: Record<string
   };
   const env = Object.fromEntries(c.env.filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]));
   return { args: c.args.filter((a) => !a.startsWith('--metrics-port')), nodeOptions: env.NODE_OPTIONS ?? '', env };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 interface Operator {

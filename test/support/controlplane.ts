@@ -157,7 +157,8 @@ export async function stopControlPlane(): Promise<void> {
   await cp?.stop();
 }
 
-async function freePort(): Promise<number> {
+/** A TCP port free on 127.0.0.1 now. */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
