@@ -17,7 +17,7 @@ import { ManualRenewalLimiter, type RateLimiter } from './limiter.ts';
 import { noObserver, type ControllerObserver } from './observer.ts';
 import { getCondition, type ConditionInput } from './conditions.ts';
 import { failedStatus, notReadyStatus, readyStatus, settledIssuing } from './status.ts';
-import { IdentityWriter, trustBundleHash } from './writer.ts';
+import { IdentityWriter } from './writer.ts';
 import { SERVICE_ACCOUNT_RETRY_MS, serviceAccountCondition, serviceAccountEvent, serviceAccountRetryMs } from './service-account.ts';
 import { ANNOTATION_RENEW_REQUEST, buildSecret, containsAll, desiredMetadata, fieldManagerFor, isOwnedBy, unb64, type SecretExtras, type SecretFacts, type SecretPems } from './secret.ts';
 import { buildOutputDataOffThread, KEYSTORE_P12, resolveKeystoreSpec, TLS_COMBINED_PEM, TRUSTSTORE_P12, usablePassword, type OutputsSpec } from '../outputs/index.ts';
@@ -250,7 +250,7 @@ export class Reconciler {
       };
       await this.write.secret(buildSecret(identity, spec, issued, secretFacts, await extras(issued, existing)), existing, fieldManagerFor(identity));
       await this.write.staleSecrets(identity, spec.secretName);
-      const restarted = await this.write.restartWorkloads(identity, spec, { serial: issued.serialNumber, bundle: trustBundleHash(ca.bundlePem) }, facts.renewed);
+      const restarted = await this.write.restartWorkloads(identity, spec, issued.serialNumber, ca.bundlePem, facts.renewed);
       await this.write.status(identity, readyStatus(identity, spec, {
         notBefore: issued.notBefore, notAfter: issued.notAfter, serial: issued.serialNumber, revision: facts.revision,
         issuing: { type: 'Issuing', status: 'False', reason: need.reason, message: `issued serial ${issued.serialNumber} (${need.message})` },
@@ -307,7 +307,7 @@ export class Reconciler {
     // A new trust bundle restarts opted-in workloads once (a program that reads ca.crt only at
     // start must trust a new root before peers present it); a crash between the Secret write and
     // the restart restarts them now, still once for this serial and bundle.
-    const restarted = await this.write.restartWorkloads(identity, spec, { serial, bundle: trustBundleHash(ca.bundlePem) }, true);
+    const restarted = await this.write.restartWorkloads(identity, spec, serial, ca.bundlePem, true);
     await this.write.status(identity, readyStatus(identity, spec, {
       notBefore, notAfter, serial, revision: facts.revision, issuing: settledIssuing(identity),
       workloadsRestartedFor: restarted.serial, workloadsTrustBundle: restarted.bundle, caNotAfter: ca.notAfter, conditions: facts.conditions,

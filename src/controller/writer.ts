@@ -96,9 +96,11 @@ export class IdentityWriter {
    * It is called after the Secret holds that serial and bundle, so it acts at the pace of those
    * writes (the re-issue and bundle-update rate limits), never more than once for either.
    */
-  async restartWorkloads(identity: MutualTLSIdentity, spec: ResolvedSpec, now: RestartedFor, renewed: boolean): Promise<Partial<RestartedFor>> {
+  async restartWorkloads(identity: MutualTLSIdentity, spec: ResolvedSpec, serial: string, bundlePem: string, renewed: boolean): Promise<Partial<RestartedFor>> {
     const done = { serial: identity.status?.workloadsRestartedFor, bundle: identity.status?.workloadsTrustBundle };
     if (spec.restartWorkloads.length === 0) return done;
+    // Hashed only here: most identities restart nothing, and this runs on every reconcile.
+    const now: RestartedFor = { serial, bundle: trustBundleHash(bundlePem) };
     // Before this field existed, the bundle they run with is unknown: take today's, restart nothing.
     const newBundle = done.bundle !== undefined && done.bundle !== now.bundle;
     if (done.serial === now.serial && !newBundle) return { serial: now.serial, bundle: now.bundle };
