@@ -12,6 +12,17 @@ import { generateRootCA } from '../../src/pki/index.ts';
 import { FakeTime } from '../support/fake-time.ts';
 import { caSecret, startHarness, type Harness } from '../support/harness.ts';
 
+/** Counts reads of the matching Secrets while they still hold a leaf not issued by `root`. */
+function countOldLeafReads(h: Harness, root: X509Certificate, match: (name: string) => boolean): { n: number } {
+  const reads = { n: 0 };
+  const getSecret = h.cluster.getSecret.bind(h.cluster);
+  h.cluster.getSecret = async (ns: string, name: string): Promise<Secret | undefined> => {
+    if (match(name) && !h.leaf(name, ns)!.checkIssued(root)) reads.n++;
+    return getSecret(ns, name);
+  };
+  return reads;
+}
+
 describe('rate-limited re-issue: a reservation in the queue', () => {
   let h: Harness;
   afterEach(async () => {
@@ -27,12 +38,7 @@ describe('rate-limited re-issue: a reservation in the queue', () => {
     const newRoot = await generateRootCA({ now: new Date(h.time.now() - 3_600_000) });
     const root = new X509Certificate(newRoot.certPem);
     // Reads of an identity's Secret while it still holds the old CA's leaf: the work done for it before its re-issue.
-    let reads = 0;
-    const getSecret = h.cluster.getSecret.bind(h.cluster);
-    h.cluster.getSecret = async (ns: string, name: string): Promise<Secret | undefined> => {
-      if (/^id\d+-mtls$/.test(name) && !h.leaf(name, ns)!.checkIssued(root)) reads++;
-      return getSecret(ns, name);
-    };
+    const reads = countOldLeafReads(h, root, (name) => /^id\d+-mtls$/.test(name));
     h.cluster.putSecret(caSecret(newRoot));
     await h.settle();
     const onNew = () => [...Array(N).keys()].filter((i) => h.leaf(`id${i}-mtls`)!.checkIssued(root)).length;
@@ -44,7 +50,7 @@ describe('rate-limited re-issue: a reservation in the queue', () => {
     assert.equal(onNew(), N, 'every leaf re-issued in the end');
     // The rate holds: after the first second's burst, at most RATE more a second (one slot of slack for timer edges).
     for (let s = 4; s < seen.length; s += 4) assert.ok(seen[s]! - seen[s - 4]! <= RATE + 1, `at most ${RATE}/s, saw ${seen[s]! - seen[s - 4]!} in the second ending at ${s / 4} s`);
-    assert.ok(reads <= 2 * N, `each identity read at most twice before its re-issue (decide, then issue in its slot), saw ${reads} reads for ${N} identities`);
+    assert.ok(reads.n <= 2 * N, `each identity read at most twice before its re-issue (decide, then issue in its slot), saw ${reads.n} reads for ${N} identities`);
   });
 
   it('an identity changed while it waits for its slot is looked at again at once, keeps its slot, and is re-issued with the new spec', async () => {
@@ -53,24 +59,19 @@ describe('rate-limited re-issue: a reservation in the queue', () => {
     await h.settle();
     const newRoot = await generateRootCA({ now: new Date(h.time.now() - 3_600_000) });
     const root = new X509Certificate(newRoot.certPem);
-    let reads = 0;
-    const getSecret = h.cluster.getSecret.bind(h.cluster);
-    h.cluster.getSecret = async (ns: string, name: string): Promise<Secret | undefined> => {
-      if (name === 'id9-mtls' && !h.leaf(name, ns)!.checkIssued(root)) reads++;
-      return getSecret(ns, name);
-    };
+    const reads = countOldLeafReads(h, root, (name) => name === 'id9-mtls');
     h.cluster.putSecret(caSecret(newRoot));
     await h.settle();
     assert.equal(h.leaf('id9-mtls')!.checkIssued(root), false, 'id9 waits for its slot');
-    assert.equal(reads, 1, 'looked at once, then held');
+    assert.equal(reads.n, 1, 'looked at once, then held');
     h.identity('id9', { duration: '2h', dnsNames: ['id9.dev.svc'] });
     await h.settle();
-    assert.equal(reads, 2, 'the change woke it: looked at again, still waiting for its slot (IncorrectIssuer is checked first)');
+    assert.equal(reads.n, 2, 'the change woke it: looked at again, still waiting for its slot (IncorrectIssuer is checked first)');
     for (let t = 0; t < 15_000; t += 250) await h.advance(250);
     const leaf = h.leaf('id9-mtls')!;
     assert.ok(leaf.checkIssued(root), 're-issued in its slot');
     assert.match(leaf.subjectAltName ?? '', /id9\.dev\.svc/, 'with the new spec');
-    assert.equal(reads, 3, 'before its re-issue: decide, woken by the change, issue');
+    assert.equal(reads.n, 3, 'before its re-issue: decide, woken by the change, issue');
   });
 });
 
