@@ -38,6 +38,9 @@ export interface OperatorConfig {
   serviceAccountCheck: 'condition' | 'require';
   /** Re-issues a second when the CA changes. */
   reissuePerSecond: number;
+  /** Events written at once, then per second; past them Events are folded into one summary per namespace and reason. */
+  eventBurst: number;
+  eventsPerSecond: number;
   /** Root rotation: Prepared holds this long after every bundle copy is current. */
   propagationDelayMs: number;
   /** Root rotation: added to the last old leaf's expiry before the old root retires. */
@@ -84,6 +87,8 @@ export const FLAGS = {
   'health-address': { env: 'MTLS_HEALTH_ADDRESS', default: '0.0.0.0', help: 'IP address the health server binds (--metrics-auth=kubernetes)' },
   'require-service-account': { env: 'MTLS_REQUIRE_SERVICE_ACCOUNT', default: 'false', help: 'refuse to issue for a spec.serviceAccountName that does not exist in the namespace (false: issue, and flag it with ServiceAccountFound=False) (true|false)' },
   'reissue-rate': { env: 'MTLS_REISSUE_RATE', default: '20', help: 're-issues per second when a CA change touches every Secret (1-1000; each identity waits for its own slot)' },
+  'event-burst': { env: 'MTLS_EVENT_BURST', default: '100', help: 'Events written at once before a storm is folded: past --event-burst, then --event-rate a second, Events become one summary per namespace, type and reason every 10 s (1-100000)' },
+  'event-rate': { env: 'MTLS_EVENT_RATE', default: '5', help: 'Events a second once --event-burst is spent (1-10000)' },
   'rotation-propagation-delay': { env: 'MTLS_ROTATION_PROPAGATION_DELAY', default: '5m', help: 'root rotation: wait this long after every bundle carries the new root before it signs (kubelet refresh, up to ~2m by default, plus the workloads\' reload interval)' },
   'rotation-skew': { env: 'MTLS_ROTATION_SKEW', default: '5m', help: 'root rotation: the old root leaves the bundles this long after the last old leaf expires' },
   'allow-workload-restart': { env: 'MTLS_ALLOW_WORKLOAD_RESTART', default: 'false', help: 'honour spec.restartWorkloads (needs deploy/optional/workload-restart RBAC) (true|false)' },
@@ -192,6 +197,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): OperatorConf
     serviceAccountCheck: bool('require-service-account') ? 'require' : 'condition',
     shutdownGraceMs: duration('shutdown-grace', 0, 3_600_000),
     reissuePerSecond: int('reissue-rate', 1, 1000),
+    eventBurst: int('event-burst', 1, 100_000),
+    eventsPerSecond: int('event-rate', 1, 10_000),
     propagationDelayMs: duration('rotation-propagation-delay', 0, 86_400_000),
     skewMs: duration('rotation-skew', 0, 86_400_000),
     allowWorkloadRestart: bool('allow-workload-restart'),

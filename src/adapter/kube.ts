@@ -63,6 +63,8 @@ export interface KubeClusterOptions {
   operatorNamespace: string;
   caSecretName: string;
   logger: AdapterLogger;
+  /** Events: how many at once, then per second, before a storm is folded into summaries (event-storm.ts). */
+  events?: { burst: number; perSecond: number };
   /**
    * Periodic resync from the cache (every cached object handed to the controller again; no list,
    * the watch stays up); default 10 min. Lists happen only at start and after 410 Gone.
@@ -127,7 +129,7 @@ export class KubeCluster implements Cluster {
     const signal = opts.signal ? AbortSignal.any([opts.signal, this.stopping.signal]) : this.stopping.signal;
     this.read = { signal };
     this.write = opts.fence ? { signal, fence: opts.fence } : { signal };
-    this.events = new EventRecorder({ core: this.core, timeoutMs: this.timeoutMs, call: this.write });
+    this.events = new EventRecorder({ core: this.core, timeoutMs: this.timeoutMs, call: this.write, ...(opts.events ? { storm: opts.events } : {}), onError: (err) => this.log.warn('folded Events not recorded', { reason: 'EventStorm', detail: err.message }) });
     this.serviceAccounts = new ServiceAccountCache({
       now: () => Date.now(),
       get: (namespace, name) => callApi(`GET serviceaccounts/${namespace}/${name}`, this.timeoutMs, (o) =>
@@ -174,6 +176,8 @@ export class KubeCluster implements Cluster {
 
   /** Cancels every request in flight (and refuses new ones), aborts every watch, clears every timer. */
   async stop(): Promise<void> {
+    // Summaries of folded Events are written before requests are refused (at most 2 s).
+    await Promise.race([this.events.stop(), new Promise((r) => setTimeout(r, 2_000).unref())]).catch(() => {});
     this.stopping.abort(new Error('the operator is stopping'));
     await Promise.all(this.watches.all.map((r) => r.stop()));
   }

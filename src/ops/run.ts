@@ -183,6 +183,7 @@ export async function buildOperator(config: OperatorConfig, controllerConfig: Co
     operatorNamespace: config.operatorNamespace,
     caSecretName: config.caSecretName,
     logger,
+    events: { burst: config.eventBurst, perSecond: config.eventsPerSecond },
   });
   const metrics = new OperatorMetrics();
   const pods = config.podCertificates === 'false' ? undefined : new KubePodCertificates({
