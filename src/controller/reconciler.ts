@@ -68,6 +68,9 @@ class NotReady extends Error {
  * something that is watched (the identity, the CA Secret); a foreign Secret in the way and a
  * keystore password Secret are not watched, so those are looked at again on a timer.
  */
+/** After start, how long an identity's ServiceAccountFound=True in status is taken as it is when nothing is issued. */
+export const SA_TRUST_STATUS_MS = 10 * 60_000;
+
 export const NOT_READY_RETRY_MS: Readonly<Record<string, number>> = {
   SecretConflict: 5 * 60_000,
   KeystorePasswordMissing: 60_000,
@@ -85,6 +88,7 @@ export class Reconciler {
   private readonly limiter: RateLimiter | undefined;
   private readonly manualRenewals: ManualRenewalLimiter;
   private readonly write: IdentityWriter;
+  private readonly startedAt: number;
 
   constructor(deps: { cluster: Cluster; clock: Clock; logger: Logger; ca: CASource; config: ReconcilerConfig; observer?: ControllerObserver; limiter?: RateLimiter; manualRenewals?: ManualRenewalLimiter }) {
     this.manualRenewals = deps.manualRenewals ?? new ManualRenewalLimiter({ clock: deps.clock });
@@ -96,6 +100,7 @@ export class Reconciler {
     this.logger = deps.logger;
     this.ca = deps.ca;
     this.config = deps.config;
+    this.startedAt = deps.clock.now();
   }
 
   async reconcile(key: string): Promise<ReconcileResult> {
@@ -134,11 +139,6 @@ export class Reconciler {
     const caState = this.ca.current();
     if (!caState.ca) throw new NotReady('CANotReady', caState.error);
     const ca = caState.ca;
-    const saCondition = await this.serviceAccountCondition(namespace, spec);
-    if (saCondition?.status === 'False' && this.config.serviceAccountCheck === 'require') {
-      throw new NotReady('ServiceAccountNotFound', `${saCondition.message}; the operator runs with --require-service-account=true and issues no certificate for it until it exists`, [saCondition]);
-    }
-    const more = saCondition ? [saCondition] : [];
 
     const secret = await this.cluster.getSecret(namespace, spec.secretName);
     if (secret && !isOwnedBy(secret, identity)) {
@@ -177,6 +177,11 @@ export class Reconciler {
       ...(renewRequest ? { renewRequest } : {}),
       ...(annotations[ANNOTATION_RENEW_REQUEST] ? { honouredRenewRequest: annotations[ANNOTATION_RENEW_REQUEST] } : {}),
     });
+    const saCondition = await this.serviceAccountCondition(identity, namespace, spec, !!need);
+    if (saCondition?.status === 'False' && this.config.serviceAccountCheck === 'require') {
+      throw new NotReady('ServiceAccountNotFound', `${saCondition.message}; the operator runs with --require-service-account=true and issues no certificate for it until it exists`, [saCondition]);
+    }
+    const more = saCondition ? [saCondition] : [];
     const revision = Number(annotations[ANNOTATION_REVISION] ?? identity.status?.revision ?? 0) || 0;
     // A CA change re-issues every leaf: take turns, so the API server sees a steady rate.
     // Renewals too: a renewed CA ends the wait of every leaf that was cut to the old one at once.
@@ -206,8 +211,19 @@ export class Reconciler {
     return result;
   }
 
-  private async serviceAccountCondition(namespace: string, spec: ResolvedSpec): Promise<ConditionInput | undefined> {
-    return this.config.serviceAccountCheck ? serviceAccountCondition(this.cluster, namespace, spec) : undefined;
+  /**
+   * ServiceAccountFound, looked up (a cached GET) -- except in the first SA_TRUST_STATUS_MS after start for an identity
+   * that needs no certificate and whose status already says True: a restart over 10,000 valid identities would
+   * otherwise cost 10,000 GETs to learn what status says (issue 11: a restart re-verifies everything in 15 s). An
+   * issuance always looks it up.
+   */
+  private async serviceAccountCondition(identity: MutualTLSIdentity, namespace: string, spec: ResolvedSpec, issuing: boolean): Promise<ConditionInput | undefined> {
+    if (!this.config.serviceAccountCheck) return undefined;
+    const prev = getCondition(identity.status, 'ServiceAccountFound');
+    if (!issuing && prev?.status === 'True' && prev.observedGeneration === identity.metadata.generation && this.clock.now() - this.startedAt < SA_TRUST_STATUS_MS) {
+      return { type: prev.type, status: prev.status, reason: prev.reason, message: prev.message };
+    }
+    return serviceAccountCondition(this.cluster, namespace, spec);
   }
 
   private noteServiceAccount(identity: MutualTLSIdentity, cond: ConditionInput): void {

@@ -60,6 +60,41 @@ describe('controller: the ServiceAccount in the SPIFFE ID (issue 19, point 6)', 
     assert.equal(cond(h, 'ServiceAccountFound'), undefined);
   });
 
+  it('a restart takes ServiceAccountFound=True from status for 10 minutes when nothing is issued (no lookup per identity); an issuance or a later look asks again', async () => {
+    h = await startHarness({ config: { serviceAccountCheck: 'condition' } });
+    h.cluster.serviceAccounts.add('dev/web');
+    h.cluster.serviceAccounts.add('dev/api-sa');
+    h.identity('web', { secretName: 'web-tls', serviceAccountName: 'web' });
+    h.identity('api', { secretName: 'api-tls', serviceAccountName: 'api-sa' });
+    await h.settle();
+    assert.equal(cond(h, 'ServiceAccountFound')?.status, 'True');
+    const { cluster, time } = h;
+    await h.stop();
+    const lookups: string[] = [];
+    const exists = cluster.serviceAccountExists.bind(cluster);
+    cluster.serviceAccountExists = async (ns, name) => { lookups.push(`${ns}/${name}`); return exists(ns, name); };
+    const writes = cluster.writes.length;
+    h = await startHarness({ cluster, time, config: { serviceAccountCheck: 'condition' } });
+    assert.equal(lookups.length, 0, 'the restart re-verified both identities without a lookup');
+    assert.equal(cluster.writes.length, writes, 'and without a write');
+    cluster.serviceAccounts.delete('dev/web');
+    cluster.serviceAccounts.delete('dev/api-sa');
+    h.identity('web', { secretName: 'web-tls', serviceAccountName: 'web', dnsNames: ['web.dev.svc'] }); // a new generation: issued
+    await h.settle();
+    assert.ok(lookups.includes('dev/web'), 'an issuance looks it up');
+    assert.equal(cond(h, 'ServiceAccountFound')?.status, 'False');
+    const touch = (n: string) => cluster.applyIdentity({ metadata: { name: 'api', namespace: 'dev', annotations: { touched: n } }, spec: { secretName: 'api-tls', serviceAccountName: 'api-sa' } });
+    touch('1'); // a new look, same generation, nothing to issue
+    await h.settle();
+    assert.ok(!lookups.includes('dev/api-sa'), 'within 10 minutes of start, status is taken');
+    assert.equal(cond(h, 'ServiceAccountFound', 'api')?.status, 'True');
+    await h.advance(10 * 60_000);
+    touch('2');
+    await h.settle();
+    assert.ok(lookups.includes('dev/api-sa'), 'after 10 minutes it is looked up again');
+    assert.equal(cond(h, 'ServiceAccountFound', 'api')?.status, 'False');
+  });
+
   it('serviceAccountEvent: Warning on turning False, Normal on turning back, nothing when unchanged or first True', () => {
     const f = { type: 'ServiceAccountFound', status: 'False' as const, reason: 'ServiceAccountNotFound', message: 'm' };
     const t = { ...f, status: 'True' as const, reason: 'ServiceAccountFound' };
