@@ -1,9 +1,9 @@
 /**
- * `npm run bench:real -- [--n=1000] [--namespaces=20] [--json] [--controller-manager] [--skip-alongside] [--skip-ca-change] [--cpu-prof=DIR]`
+ * `npm run bench:real -- [--n=1000] [--namespaces=20] [--json] [--controller-manager] [--skip-alongside] [--skip-ca-change] [--cpu-prof=DIR] [--heap-snapshot=DIR]`
  *
  * The operator on a real control plane (etcd + kube-apiserver of test/controlplane, from KUBEBUILDER_ASSETS or the
  * cached build; no audit log; kube-controller-manager only with --controller-manager), run as the image runs it:
- * `node --enable-source-maps dist/main.js` (built here by `npm run build`) with the Deployment's args and NODE_OPTIONS
+ * `node dist/bundle/main.js` (built here by `npm run build` and `npm run bundle`) with the Deployment's args and NODE_OPTIONS
  * (read from deploy/deployment.yaml), in its own process, as the admin user. Phases, each on the state the last left:
  *
  *   alongside  operator running and synced; N identities created through the API (32 concurrent creates) across M
@@ -21,7 +21,7 @@
  * 3 s) and the worst event-loop delay p99 of any 3 s interval (prom-client's nodejs_eventloop_lag_p99_seconds).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -49,6 +49,7 @@ const { values: flags } = parseArgs({
     'skip-build': { type: 'boolean', default: false },
     'skip-alongside': { type: 'boolean', default: false },
     'cpu-prof': { type: 'string' },
+    'heap-snapshot': { type: 'string' },
   },
 });
 const N = Number(flags.n);
@@ -85,9 +86,13 @@ async function startOperator(cp: ControlPlane): Promise<Operator> {
   const port = await freePort();
   const log = openSync(join(cp.dir, `operator-${++operators}.log`), 'a');
   const startedAt = performance.now();
-  const prof = flags['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${flags['cpu-prof']}`] : [];
+  const prof = [
+    ...(flags['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${flags['cpu-prof']}`] : []),
+    ...(flags['heap-snapshot'] ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${flags['heap-snapshot']}`] : []),
+  ];
   // --metrics-auth=none: the bench scrapes /metrics and /readyz over plain HTTP without a token.
-  const child = spawn(process.execPath, [...prof, '--enable-source-maps', join(DIST, 'main.js'), ...d.args, `--metrics-port=${port}`, '--metrics-address=127.0.0.1', '--metrics-auth=none'], {
+  // As the image runs it (Dockerfile ENTRYPOINT): the esbuild bundle, no source maps.
+  const child = spawn(process.execPath, [...prof, join(DIST, 'bundle', 'main.js'), ...d.args, `--metrics-port=${port}`, '--metrics-address=127.0.0.1', '--metrics-auth=none'], {
     env: { ...process.env, ...d.env, NODE_OPTIONS: d.nodeOptions, KUBECONFIG: cp.kubeconfig, POD_NAME: `bench-${operators}`, MTLS_OPERATOR_NAMESPACE: OPERATOR_NS },
     stdio: ['ignore', log, log],
   });
@@ -99,6 +104,15 @@ async function startOperator(cp: ControlPlane): Promise<Operator> {
 
 async function stopOperator(op: Operator): Promise<void> {
   op.sampler.stop();
+  const dir = flags['heap-snapshot'];
+  if (dir) {
+    // A heap snapshot of the operator at the end of the phase (Chrome DevTools' Memory tab reads it).
+    const count = () => readdirSync(dir).filter((f) => f.endsWith('.heapsnapshot')).length;
+    const before = count();
+    op.child.kill('SIGUSR2');
+    while (count() === before) await sleep(500);
+    await sleep(5000);
+  }
   op.child.kill('SIGTERM');
   await op.exited;
 }
@@ -138,7 +152,10 @@ async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise
 }
 
 async function main(): Promise<void> {
-  if (!flags['skip-build']) execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  if (!flags['skip-build']) {
+    execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync('npm', ['run', '--silent', 'bundle'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  }
   mkdirSync(DIST, { recursive: true });
   cpSync(join(ROOT, 'dist'), DIST, { recursive: true });
   const cp = await startControlPlane({ audit: false, controllerManager: flags['controller-manager'], log: (l) => process.stderr.write(l) });

@@ -79,6 +79,25 @@ export function ownedByLiveIdentity(secret: Secret, uidOf: IdentityUid): boolean
     uidOf(ns, r.name) === r.uid);
 }
 
+/**
+ * Every issued Secret carries the same ca.crt (one or two roots, ~1 KB of base64 each). The cache keeps one string
+ * per distinct bundle instead of one per Secret (10,000 identities: ~10 MB less heap). At most BUNDLES_SHARED
+ * distinct values are remembered (a rotation has two or three); a value beyond them is kept as it came.
+ */
+const BUNDLES_SHARED = 8;
+const bundles = new Map<string, string>();
+export function sharedBundle(v: string): string {
+  const known = bundles.get(v);
+  if (known !== undefined) {
+    bundles.delete(v);
+    bundles.set(v, known); // most recently seen last
+    return known;
+  }
+  bundles.set(v, v);
+  if (bundles.size > BUNDLES_SHARED) bundles.delete(bundles.keys().next().value!);
+  return v;
+}
+
 /** A labelled Secret as the cache keeps it (see the module comment). */
 export function reduceSecret(secret: Secret, uidOf: IdentityUid): Secret {
   const out: Secret = { ...secret, metadata: boundedMeta(secret.metadata) };
@@ -90,7 +109,7 @@ export function reduceSecret(secret: Secret, uidOf: IdentityUid): Secret {
   const data: Record<string, string> = {};
   for (const k of OWNED_SECRET_KEYS) {
     const v = secret.data?.[k];
-    if (v !== undefined && v.length <= DATA_VALUE_MAX_CHARS) data[k] = v;
+    if (v !== undefined && v.length <= DATA_VALUE_MAX_CHARS) data[k] = k === CA_CRT ? sharedBundle(v) : v;
   }
   if (secret.data) out.data = data;
   return out;

@@ -3,6 +3,8 @@
  * puts in a labelled Secret, ConfigMap or identity, what the cache keeps of it is bounded.
  */
 import assert from 'node:assert/strict';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { cachedConfigMap, cachedIdentity, cachedSecret } from '../../src/adapter/convert.ts';
 import {
   DATA_VALUE_MAX_CHARS,
@@ -39,6 +41,23 @@ describe('hostile tenant: what the caches keep is bounded (issue 19, point 1)', 
     assert.ok(OWNED_SECRET_KEYS.includes('keystore.p12'));
     const atBound = cachedSecret({ metadata: { name: 'web-tls', namespace: 'team', ownerReferences: owner('web', 'uid-web') }, data: { 'tls.crt': 'A'.repeat(DATA_VALUE_MAX_CHARS) } }, live);
     assert.equal(atBound.data?.['tls.crt']?.length, DATA_VALUE_MAX_CHARS, 'the bound itself is kept');
+  });
+
+  it('issue 11: the ca.crt every Secret repeats is kept once (500 Secrets with a 60 KB bundle each add well under 30 MB of heap)', () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const json = JSON.stringify(`${'Q'.repeat(60_000)}=`);
+    const bundle = () => JSON.parse(json) as string; // as a watch event arrives: a new string of the same value each time
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    const kept = Array.from({ length: 500 }, (_, i) => cachedSecret({
+      metadata: { name: `s-${i}`, namespace: 'team', ownerReferences: owner('web', 'uid-web') },
+      data: { 'ca.crt': bundle() },
+    }, live));
+    gc();
+    const grew = process.memoryUsage().heapUsed - before;
+    assert.equal(kept[499]!.data?.['ca.crt']?.length, 60_001);
+    assert.ok(grew < 8 * 1024 * 1024, `heap grew ${(grew / 1048576).toFixed(1)} MB for 500 copies of a 60 KB bundle (30 MB if each were kept)`);
   });
 
   it('10,000 annotations and labels, 256 KiB values and 1,000 ownerReferences shrink to the bounds; the operator\'s own keys stay', () => {
