@@ -7,10 +7,12 @@ import { build } from 'esbuild';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+// --outdir=DIR (relative to the checkout): where the tests build it; the image and the bench use dist/bundle.
+const outdir = process.argv.find((a) => a.startsWith('--outdir='))?.slice('--outdir='.length) ?? 'dist/bundle';
 const result = await build({
   absWorkingDir: root,
   entryPoints: { main: 'src/main.ts', 'keystore-worker': 'src/outputs/keystore-worker.ts' },
-  outdir: 'dist/bundle',
+  outdir,
   bundle: true,
   platform: 'node',
   format: 'esm',
