@@ -66,6 +66,8 @@ export interface TrustView {
 
 export class CASource {
   private view: TrustView = { main: { error: 'the CA has not been loaded yet' }, record: { rotation: undefined, seen: [] }, resourceVersion: undefined, rotation: undefined, next: undefined, annotations: {} };
+  /** The last CA handed out with a rotation's bundle (withBundle). */
+  private derived: { base: SigningCA; key: string; ca: SigningCA } | undefined;
   private lastError: string | undefined;
   private chain: Promise<unknown> = Promise.resolve();
   private readonly cluster: Cluster;
@@ -123,7 +125,7 @@ export class CASource {
       if (stale) return stale;
       if (record.caFingerprint && record.caBundlePem && record.caFingerprint !== main.ca.fingerprint && annotations[ANNOTATION_DISTRUST_ROOT] !== record.caFingerprint) {
         // Replaced in place: the old roots stay trusted (the unstaged rotation takes it from here).
-        return { ca: { ...main.ca, bundlePem: mergeBundles(record.caBundlePem, main.ca.bundlePem) } };
+        return { ca: this.withBundle(main.ca, [record.caBundlePem, main.ca.bundlePem]) };
       }
       return main;
     }
@@ -131,17 +133,31 @@ export class CASource {
     const oldBundle = r.oldBundlePem ?? main.ca?.bundlePem ?? '';
     const newBundle = r.newBundlePem ?? next?.ca?.bundlePem ?? '';
     const distrusted = r.phase === 'Active' && annotations[ANNOTATION_DISTRUST_ROOT] === r.oldRootFingerprint;
-    const bundlePem = distrusted ? mergeBundles(newBundle) : mergeBundles(oldBundle, newBundle);
+    const bundles = distrusted ? [newBundle] : [oldBundle, newBundle];
     if (r.phase === 'Prepared') {
       if (!main.ca) return { error: `root rotation Prepared: the old CA (${this.ref}) signs until Active, and it does not load: ${main.error}` };
       if (main.ca.fingerprint !== r.oldRootFingerprint) return { error: `root rotation Prepared: CA Secret ${this.ref} no longer holds the recorded old CA (${r.oldRootFingerprint.slice(0, 16)}…): nothing is issued; restore it or abort the rotation` };
-      return expired(main.ca, `root rotation Prepared: the old CA (${this.ref})`) ?? { ca: { ...main.ca, bundlePem } };
+      return expired(main.ca, `root rotation Prepared: the old CA (${this.ref})`) ?? { ca: this.withBundle(main.ca, bundles) };
     }
     const signer = next?.ca;
     const where = `${this.opts.namespace}/${r.newRootSecret}`;
     if (!signer) return { error: `root rotation Active: the new CA (${where}) signs, and it does not load: ${next?.error ?? 'not read yet'}` };
     if (signer.fingerprint !== r.newRootFingerprint) return { error: `root rotation Active: Secret ${where} no longer holds the recorded new CA (${r.newRootFingerprint.slice(0, 16)}…): nothing is issued; restore it` };
-    return expired(signer, `root rotation Active: the new CA (${where})`) ?? { ca: { ...signer, bundlePem } };
+    return expired(signer, `root rotation Active: the new CA (${where})`) ?? { ca: this.withBundle(signer, bundles) };
+  }
+
+  /**
+   * The CA with the trust bundle a rotation gives it: the same object for as long as the CA and the bundles are
+   * the same (current() is called on every reconcile; a new object each time merged the bundles and lost every
+   * per-CA cache: 3 ms per re-issue during a CA change, issue 11).
+   */
+  private withBundle(ca: SigningCA, bundles: string[]): SigningCA {
+    const key = bundles.join('\u0000');
+    const last = this.derived;
+    if (last && last.base === ca && last.key === key) return last.ca;
+    const derived = { ...ca, bundlePem: mergeBundles(...bundles) };
+    this.derived = { base: ca, key, ca: derived };
+    return derived;
   }
 
   /** Whether a CA has ever been in use here: then a missing CA Secret is never replaced by a new root. */

@@ -19,7 +19,12 @@ export interface Prepared {
   signatureAlgorithmDer: Buffer;
 }
 
-const cache = new WeakMap<SigningCA, Prepared>();
+/**
+ * Keyed by the CA's certificate object, not the SigningCA: a rotation hands out copies of one CA with another
+ * trust bundle ({ ...ca, bundlePem }), and each copy must not parse the certificate again (it did, 1.7 ms per
+ * re-issue during a CA change: issue 11).
+ */
+const cache = new WeakMap<object, Prepared>();
 
 function hashOf(alg: unknown): string {
   const h = (alg as { hash?: string | { name: string } }).hash;
@@ -53,7 +58,7 @@ function signatureAlgorithmDer(ca: SigningCA): Buffer {
 }
 
 export function prepare(ca: SigningCA): Prepared {
-  let p = cache.get(ca);
+  let p = cache.get(ca.certificate);
   if (!p) {
     const der = ca.certificate.raw;
     const fields = tbsFields(der);
@@ -66,7 +71,7 @@ export function prepare(ca: SigningCA): Prepared {
       akiDer: extension('2.5.29.35', false, seq(tlv(0x80, Buffer.from(keyId, 'hex')))),
       signatureAlgorithmDer: signatureAlgorithmDer(ca),
     };
-    cache.set(ca, p);
+    cache.set(ca.certificate, p);
   }
   return p;
 }

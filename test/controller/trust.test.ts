@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { prepare } from '../../src/pki/prepared.ts';
 import { X509Certificate } from 'node:crypto';
 import { CA_CRT, TLS_CRT, TRUST_BUNDLE_CONFIGMAP, type Secret } from '../../src/api/types.ts';
 import { ANNOTATION_ROTATE_TO, ANNOTATION_ROTATION_ABORT } from '../../src/controller/ca-source.ts';
@@ -76,6 +77,21 @@ describe('trust bundle ConfigMaps', () => {
     for (let t = 0; t < 10_000; t += 500) await h.advance(500); // bundle updates take turns too
     for (let i = 0; i < 10; i++) assert.deepEqual(bundleOf(h.secret(`id${i}-mtls`)), [newFp]);
     assert.deepEqual(bundleFingerprints(h.cluster.getConfigMap('dev', TRUST_BUNDLE_CONFIGMAP)!.data![CA_CRT]!), [newFp]);
+  });
+
+  it('issue 11: during a rotation the signing CA with its bundle is one object while nothing changes (no bundle merge or CA parse per issuance)', async () => {
+    h = await startHarness({ config: { reissuePerSecond: 2 } });
+    h.identity('id0', { duration: '2h' });
+    await h.settle();
+    const newRoot = await generateRootCA({ now: new Date(h.time.now() - H) });
+    h.cluster.putSecret(caSecret(newRoot));
+    await h.settle();
+    assert.equal(rotation(h)?.unstaged, true);
+    const a = h.controller.ca.current().ca!;
+    const b = h.controller.ca.current().ca!;
+    assert.equal(bundleFingerprints(a.bundlePem).length, 2, 'old and new root');
+    assert.strictEqual(a, b, 'the same object: per-CA caches (prepare) hold');
+    assert.strictEqual(prepare(a), prepare({ ...a, bundlePem: 'another bundle' }), 'prepare is keyed by the certificate');
   });
 
   it('a leaf never outlives its CA: notAfter is clamped and a Warning says so', async () => {
