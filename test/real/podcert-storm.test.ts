@@ -8,7 +8,7 @@
  *   - every certificate has its own serial;
  *   - the pace is the operator's re-issue token bucket (--reissue-rate, the same RateLimiter and work queue that pace
  *     Secret re-issues): in any window of the status writes of one operator process, at most rate x window + burst
- *     (+ one second of slack for the time between taking a slot and the write), and a wave of PODS requests takes at
+ *     (+ SLACK_S seconds of slack for the time between taking a slot and the write, on a loaded machine), and a wave of PODS requests takes at
  *     least (PODS - burst) / rate seconds.
  */
 import assert from 'node:assert/strict';
@@ -26,6 +26,7 @@ const NODES = 5;
 const PODS = 300;
 const RATE = 10; // --reissue-rate: 10/s, burst 10
 const NS = 'storm';
+const SLACK_S = 2;
 
 /** The largest count of writes in any window beyond what `rate` (burst = rate) allows, with `slackS` seconds of slack. */
 export function worstExcess(timesMs: number[], rate: number, slackS: number): { excess: number; window: string } {
@@ -104,7 +105,7 @@ describe('pod certificates under a storm on the real API server: hundreds of pod
     const writes = statusWrites(names);
     const times = writes.map(ms);
     const seconds = (Math.max(...times) - t0) / 1000;
-    const worst = worstExcess(times, RATE, 1);
+    const worst = worstExcess(times, RATE, SLACK_S);
     process.stdout.write(`      wave 1: ${PODS} requests Issued in ${seconds.toFixed(1)} s after the first create (${(PODS / seconds).toFixed(1)}/s; worst window ${worst.window}), ${cpus().length} cores, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
     assert.equal(writes.length, PODS, 'exactly one status write per request (none retried, none twice)');
     assert.ok(writes.every((w) => w.verb === 'update' && w.responseStatus?.code === 200), 'no 409 or other failure');
@@ -133,7 +134,7 @@ describe('pod certificates under a storm on the real API server: hundreds of pod
     const before = writes.map(ms).filter((t) => t < crashAt);
     const afterCrash = writes.map(ms).filter((t) => t >= crashAt);
     for (const [which, times] of [['before the crash', before], ['after the crash', afterCrash]] as const) {
-      const worst = worstExcess(times, RATE, 1);
+      const worst = worstExcess(times, RATE, SLACK_S);
       assert.ok(worst.excess <= 0, `${which}: more writes than --reissue-rate allows: ${worst.window}`);
     }
   });
