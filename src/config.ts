@@ -72,7 +72,7 @@ export const FLAGS = {
   'bootstrap-ca': { env: 'MTLS_BOOTSTRAP_CA', default: 'true', help: 'generate a self-signed root CA when the CA Secret is absent (true|false)' },
   'trust-domain': { env: 'MTLS_TRUST_DOMAIN', default: 'cluster.local', help: 'SPIFFE trust domain: spiffe://<trust-domain>/ns/<ns>/sa/<sa>' },
   'cluster-domain': { env: 'MTLS_CLUSTER_DOMAIN', default: 'cluster.local', help: 'cluster DNS domain for <svc>.<ns>.svc.<cluster-domain> names' },
-  'watch-namespaces': { env: 'MTLS_WATCH_NAMESPACES', default: '', help: 'comma-separated namespaces to watch identities in (empty: all)' },
+  'watch-namespaces': { env: 'MTLS_WATCH_NAMESPACES', default: '', help: 'comma-separated namespaces to watch identities and PodCertificateRequests in (empty: all)' },
   workers: { env: 'MTLS_WORKERS', default: '4', help: 'identities reconciled at once (1-64)' },
   'log-level': { env: 'MTLS_LOG_LEVEL', default: 'info', help: 'error | warn | info | debug' },
   'name-policy-file': { env: 'MTLS_NAME_POLICY_FILE', default: '', help: 'YAML/JSON allow-list of extra DNS suffixes and IP ranges per namespace' },

@@ -5,7 +5,9 @@
  *
  * Discovery picks the served version (v1 on 1.37, v1beta1 on 1.35-1.36); a SelfSubjectAccessReview
  * per verb the signer needs tells whether the optional RBAC (deploy/optional/pod-certificates) is
- * in place. Without either the signer stays off and says so once.
+ * in place. Without either the signer stays off and says so once. With `namespaces` (the
+ * operator's --watch-namespaces) requests are listed and watched in those namespaces only, one
+ * watch each, as the identity watches: requests of other namespaces are never seen, so never answered.
  */
 import {
   AuthorizationV1Api,
@@ -19,6 +21,7 @@ import {
 import {
   CERTIFICATES_GROUP,
   CTB_PLURAL,
+  PCR_KIND,
   PCR_PLURAL,
   POD_SIGNER_NAME,
   type ClusterTrustBundle,
@@ -27,7 +30,7 @@ import {
 import { ClusterError, type PodCertificateCluster } from '../cluster/port.ts';
 import { DEFAULT_BACKOFF } from './backoff.ts';
 import { describeError } from './errors.ts';
-import { PAGE_SIZE, streamPages } from './paging.ts';
+import { PAGE_SIZE, streamPages, type PageFn } from './paging.ts';
 import { Reflector } from './reflector.ts';
 import { callApi, type CallOptions, type WriteFence } from './timing.ts';
 import type { AdapterLogger } from './types.ts';
@@ -40,6 +43,8 @@ export interface KubePodCertificatesOptions {
   requestTimeoutMs?: number;
   resyncIntervalMs?: number;
   watchdogMs?: number;
+  /** Answer requests of these namespaces only (default: all). */
+  namespaces?: string[];
 }
 
 /** The permissions the signer needs (deploy/optional/pod-certificates/rbac.yaml grants them). */
@@ -56,6 +61,9 @@ export const SIGNER_ACCESS: readonly V1ResourceAttributes[] = [
 
 type Versions = { pcr: string; ctb: string };
 
+/** Cache key prefix of the one all-namespaces reflector. */
+const ALL = '';
+
 export class KubePodCertificates implements PodCertificateCluster {
   private readonly opts: KubePodCertificatesOptions;
   private readonly custom: CustomObjectsApi;
@@ -64,7 +72,9 @@ export class KubePodCertificates implements PodCertificateCluster {
   private readonly write: CallOptions;
   private readonly stopping = new AbortController();
   private versions?: Versions;
-  private reflector?: Reflector<PodCertificateRequest>;
+  private readonly namespaces: string[];
+  /** namespace (or ALL) -> the reflector of its requests. */
+  private readonly reflectors = new Map<string, Reflector<PodCertificateRequest>>();
 
   constructor(opts: KubePodCertificatesOptions) {
     this.opts = opts;
@@ -73,6 +83,12 @@ export class KubePodCertificates implements PodCertificateCluster {
     const signal = opts.signal ? AbortSignal.any([opts.signal, this.stopping.signal]) : this.stopping.signal;
     this.read = { signal };
     this.write = opts.fence ? { signal, fence: opts.fence } : { signal };
+    this.namespaces = opts.namespaces?.length ? [...new Set(opts.namespaces)] : [ALL];
+  }
+
+  /** The certificates.k8s.io version of PodCertificateRequests the cluster serves (after unavailable()). */
+  requestVersion(): string {
+    return this.need().pcr;
   }
 
   async unavailable(): Promise<string | undefined> {
@@ -96,9 +112,13 @@ export class KubePodCertificates implements PodCertificateCluster {
     const authz = this.opts.kubeConfig.makeApiClient(AuthorizationV1Api);
     const missing: string[] = [];
     for (const attrs of SIGNER_ACCESS) {
-      const review = await callApi('POST selfsubjectaccessreviews', this.timeoutMs, (o) =>
-        authz.createSelfSubjectAccessReview({ body: { spec: { resourceAttributes: { ...attrs, version: attrs.resource === 'signers' ? '*' : pcr } } } }, o), this.read);
-      if (!review.status?.allowed) missing.push(`${attrs.verb} ${attrs.resource}${attrs.subresource ? `/${attrs.subresource}` : ''}${attrs.name ? ` ${attrs.name}` : ''}`);
+      // Requests are asked about where they are watched: each listed namespace, or all of them.
+      for (const namespace of attrs.resource === PCR_PLURAL ? this.namespaces : [ALL]) {
+        const resourceAttributes = { ...attrs, version: attrs.resource === 'signers' ? '*' : pcr, ...(namespace ? { namespace } : {}) };
+        const review = await callApi('POST selfsubjectaccessreviews', this.timeoutMs, (o) =>
+          authz.createSelfSubjectAccessReview({ body: { spec: { resourceAttributes } } }, o), this.read);
+        if (!review.status?.allowed) missing.push(`${attrs.verb} ${attrs.resource}${attrs.subresource ? `/${attrs.subresource}` : ''}${attrs.name ? ` ${attrs.name}` : ''}${namespace ? ` in ${namespace}` : ''}`);
+      }
     }
     if (missing.length > 0) {
       return `the operator may not ${missing.join(', ')}: apply deploy/optional/pod-certificates (Helm: podCertificates.enabled=true)`;
@@ -111,45 +131,55 @@ export class KubePodCertificates implements PodCertificateCluster {
     const version = this.need().pcr;
     const query = { fieldSelector: `spec.signerName=${POD_SIGNER_NAME}` };
     const watchdogMs = this.opts.watchdogMs ?? 5 * 60_000;
-    const watch = new Watch(this.opts.kubeConfig);
-    (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = watchdogMs * 2;
-    this.reflector = new Reflector<PodCertificateRequest>({
-      name: 'podcertificaterequests',
-      path: `/apis/${CERTIFICATES_GROUP}/${version}/${PCR_PLURAL}`,
-      query,
-      list: (onItems) => streamPages((limit, cont) =>
-        this.custom.listClusterCustomObject({ group: CERTIFICATES_GROUP, version, plural: PCR_PLURAL, ...query, limit, _continue: cont }), PAGE_SIZE, onItems),
-      normalize: (raw) => raw as PodCertificateRequest,
-      watch,
-      onChange: (_kind, obj) => {
-        try {
-          handlers.requestChanged(obj.metadata.namespace ?? '', obj.metadata.name);
-        } catch (err) {
-          this.opts.logger.error('watch handler failed', { detail: describeError(err) });
-        }
-      },
-      onResync: () => handlers.resynced?.(),
-      logger: this.opts.logger,
-      resyncIntervalMs: this.opts.resyncIntervalMs ?? 10 * 60_000,
-      watchdogMs,
-      listTimeoutMs: Math.max(watchdogMs, 60_000),
-      backoff: DEFAULT_BACKOFF,
-      healthyMs: DEFAULT_BACKOFF.maxMs,
-    });
-    await this.reflector.start();
+    const apiVersion = `${CERTIFICATES_GROUP}/${version}`;
+    for (const ns of this.namespaces) {
+      const watch = new Watch(this.opts.kubeConfig);
+      (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = watchdogMs * 2;
+      const list: PageFn = ns === ALL
+        ? (limit, cont) => this.custom.listClusterCustomObject({ group: CERTIFICATES_GROUP, version, plural: PCR_PLURAL, ...query, limit, _continue: cont })
+        : (limit, cont) => this.custom.listNamespacedCustomObject({ group: CERTIFICATES_GROUP, version, namespace: ns, plural: PCR_PLURAL, ...query, limit, _continue: cont });
+      this.reflectors.set(ns, new Reflector<PodCertificateRequest>({
+        name: ns === ALL ? 'podcertificaterequests' : `podcertificaterequests in ${ns}`,
+        path: ns === ALL ? `/apis/${CERTIFICATES_GROUP}/${version}/${PCR_PLURAL}` : `/apis/${CERTIFICATES_GROUP}/${version}/namespaces/${encodeURIComponent(ns)}/${PCR_PLURAL}`,
+        query,
+        list: (onItems) => streamPages(list, PAGE_SIZE, onItems),
+        // List items carry no apiVersion: every cached request says which version it was read in (Events name it).
+        normalize: (raw) => ({ ...(raw as PodCertificateRequest), apiVersion, kind: PCR_KIND }),
+        watch,
+        onChange: (_kind, obj) => {
+          try {
+            handlers.requestChanged(obj.metadata.namespace ?? '', obj.metadata.name);
+          } catch (err) {
+            this.opts.logger.error('watch handler failed', { detail: describeError(err) });
+          }
+        },
+        onResync: () => handlers.resynced?.(),
+        logger: this.opts.logger,
+        resyncIntervalMs: this.opts.resyncIntervalMs ?? 10 * 60_000,
+        watchdogMs,
+        listTimeoutMs: Math.max(watchdogMs, 60_000),
+        backoff: DEFAULT_BACKOFF,
+        healthyMs: DEFAULT_BACKOFF.maxMs,
+      }));
+    }
+    await Promise.all([...this.reflectors.values()].map((r) => r.start()));
   }
 
   async stop(): Promise<void> {
     this.stopping.abort(new Error('the operator is stopping'));
-    await this.reflector?.stop();
+    await Promise.all([...this.reflectors.values()].map((r) => r.stop()));
+  }
+
+  private reflectorFor(namespace: string): Reflector<PodCertificateRequest> | undefined {
+    return this.reflectors.get(ALL) ?? this.reflectors.get(namespace);
   }
 
   getRequest(namespace: string, name: string): PodCertificateRequest | undefined {
-    return this.reflector?.get(`${namespace}/${name}`);
+    return this.reflectorFor(namespace)?.get(`${namespace}/${name}`);
   }
 
   listRequests(): PodCertificateRequest[] {
-    return this.reflector?.values() ?? [];
+    return [...this.reflectors.values()].flatMap((r) => r.values());
   }
 
   async updateRequestStatus(request: PodCertificateRequest): Promise<void> {
@@ -158,7 +188,7 @@ export class KubePodCertificates implements PodCertificateCluster {
     const body = { ...request, apiVersion: `${CERTIFICATES_GROUP}/${version}`, kind: 'PodCertificateRequest' };
     const updated = await callApi(`PUT ${PCR_PLURAL}/${namespace}/${name}/status`, this.timeoutMs, (o) =>
       this.custom.replaceNamespacedCustomObjectStatus({ group: CERTIFICATES_GROUP, version, plural: PCR_PLURAL, namespace, name, body }, o), this.write);
-    if (updated !== null && typeof updated === 'object' && 'metadata' in updated) this.reflector?.put(updated as PodCertificateRequest);
+    if (updated !== null && typeof updated === 'object' && 'metadata' in updated) this.reflectorFor(namespace)?.put(updated as PodCertificateRequest);
   }
 
   async getBundle(name: string): Promise<ClusterTrustBundle | undefined> {

@@ -162,6 +162,8 @@ export interface PodCertificateCluster {
    * sentence saying why not (the signer stays off).
    */
   unavailable(): Promise<string | undefined>;
+  /** The certificates.k8s.io version of PodCertificateRequests in use (v1, v1beta1), once unavailable() found it. */
+  requestVersion?(): string;
   /** Start the watch of requests naming `signerName`; resolves once the cache has synced. */
   start(handlers: { requestChanged(namespace: string, name: string): void; resynced?(): void }): Promise<void>;
   stop(): Promise<void>;

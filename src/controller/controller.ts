@@ -181,7 +181,10 @@ export class Controller {
       config: { trustDomain: this.config.trustDomain, ...(this.config.checkPolicy ? { checkPolicy: this.config.checkPolicy } : {}) },
     });
     this.clusterTrustBundle = new ClusterTrustBundleReconciler({ pods: this.pods, ca: this.ca, logger: this.logger, trustDomain: this.config.trustDomain });
-    this.logger.info('pod certificate signer on', { signerName: 'mtls.dev/identity', pending: this.signer.pending().length });
+    this.logger.info('pod certificate signer on', {
+      signerName: 'mtls.dev/identity', pending: this.signer.pending().length,
+      ...(this.pods.requestVersion ? { apiVersion: `certificates.k8s.io/${this.pods.requestVersion()}` } : {}),
+    });
   }
 
   /**

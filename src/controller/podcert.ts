@@ -179,7 +179,7 @@ export class PodCertificateSigner {
 
   private event(request: PodCertificateRequest, type: 'Normal' | 'Warning', reason: string, message: string): void {
     const m = request.metadata;
-    const about = { apiVersion: `${CERTIFICATES_GROUP}/v1`, kind: PCR_KIND, namespace: m.namespace!, name: m.name, ...(m.uid ? { uid: m.uid } : {}) };
+    const about = { apiVersion: request.apiVersion ?? `${CERTIFICATES_GROUP}/v1`, kind: PCR_KIND, namespace: m.namespace!, name: m.name, ...(m.uid ? { uid: m.uid } : {}) };
     this.cluster.recordEvent(about, type, reason, message).catch((err: Error) =>
       this.logger.warn('event not recorded', { namespace: m.namespace, name: m.name, reason, detail: err.message }));
   }

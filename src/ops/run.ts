@@ -187,7 +187,7 @@ export async function buildOperator(config: OperatorConfig, controllerConfig: Co
   });
   const metrics = new OperatorMetrics();
   const pods = config.podCertificates === 'false' ? undefined : new KubePodCertificates({
-    kubeConfig, logger, ...(config.leaderElect ? { fence, signal: leadershipEnded.signal } : {}),
+    kubeConfig, logger, ...(config.watchNamespaces.length ? { namespaces: config.watchNamespaces } : {}), ...(config.leaderElect ? { fence, signal: leadershipEnded.signal } : {}),
   });
   const controller = new Controller({
     cluster, clock: systemClock, logger, observer: metrics, ...(pods ? { pods } : {}),

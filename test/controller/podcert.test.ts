@@ -5,84 +5,16 @@
  * server accepts is test/real/podcert.test.ts.
  */
 import assert from 'node:assert/strict';
-import { webcrypto, X509Certificate } from 'node:crypto';
-import { POD_SIGNER_NAME, type ClusterTrustBundle, type PodCertificateRequest } from '../../src/api/podcert-types.ts';
+import { X509Certificate } from 'node:crypto';
+import { POD_SIGNER_NAME, type PodCertificateRequest } from '../../src/api/podcert-types.ts';
 import { systemClock } from '../../src/clock.ts';
 import { MemoryCluster } from '../../src/cluster/memory.ts';
-import { ClusterError, type PodCertificateCluster } from '../../src/cluster/port.ts';
 import { CTB_NAME } from '../../src/controller/cluster-trust-bundle.ts';
 import { Controller } from '../../src/controller/controller.ts';
 import { silentLogger } from '../../src/log.ts';
 import { generateRootCA } from '../../src/pki/index.ts';
-import { x509 } from '../../src/pki/x509.ts';
-import { caSecret, CA_NAME, CA_NS } from '../support/harness.ts';
-
-class FakePods implements PodCertificateCluster {
-  readonly requests = new Map<string, PodCertificateRequest>();
-  readonly bundles = new Map<string, ClusterTrustBundle>();
-  /** Our successful status writes, by key. */
-  readonly writes: string[] = [];
-  /** The next status write finds the request answered by someone else (409). */
-  answeredElsewhere = false;
-  /** The next status write fails as an overloaded API server would (500). */
-  failNext = false;
-  why: string | undefined;
-  private rv = 100;
-  private handlers?: { requestChanged(namespace: string, name: string): void };
-
-  async unavailable() {
-    return this.why;
-  }
-  async start(handlers: { requestChanged(namespace: string, name: string): void }) {
-    this.handlers = handlers;
-  }
-  async stop() {}
-  getRequest(namespace: string, name: string) {
-    return this.requests.get(`${namespace}/${name}`);
-  }
-  listRequests() {
-    return [...this.requests.values()];
-  }
-  async updateRequestStatus(r: PodCertificateRequest) {
-    const key = `${r.metadata.namespace}/${r.metadata.name}`;
-    const cur = this.requests.get(key);
-    if (!cur) throw new ClusterError(404, 'NotFound', 'gone');
-    if (this.failNext) {
-      this.failNext = false;
-      throw new ClusterError(500, 'InternalError', 'PUT podcertificaterequests/dev/x/status: etcdserver: request timed out');
-    }
-    if (this.answeredElsewhere) {
-      this.answeredElsewhere = false;
-      this.requests.set(key, { ...cur, metadata: { ...cur.metadata, resourceVersion: String(++this.rv) }, status: { conditions: [{ type: 'Denied', status: 'True', reason: 'Other', message: 'another signer', lastTransitionTime: new Date().toISOString() }] } });
-      throw new ClusterError(409, 'Conflict', 'the object has been modified');
-    }
-    if (cur.metadata.resourceVersion !== r.metadata.resourceVersion) throw new ClusterError(409, 'Conflict', 'the object has been modified');
-    this.writes.push(key);
-    this.requests.set(key, { ...r, metadata: { ...r.metadata, resourceVersion: String(++this.rv) } });
-  }
-  async getBundle(name: string) {
-    return this.bundles.get(name);
-  }
-  async createBundle(b: ClusterTrustBundle) {
-    if (this.bundles.has(b.metadata.name)) throw new ClusterError(409, 'AlreadyExists', 'exists');
-    this.bundles.set(b.metadata.name, { ...b, metadata: { ...b.metadata, resourceVersion: String(++this.rv) } });
-  }
-  async updateBundle(b: ClusterTrustBundle) {
-    if (this.bundles.get(b.metadata.name)?.metadata.resourceVersion !== b.metadata.resourceVersion) throw new ClusterError(409, 'Conflict', 'changed');
-    this.bundles.set(b.metadata.name, { ...b, metadata: { ...b.metadata, resourceVersion: String(++this.rv) } });
-  }
-  /** A request arrives (as a watch event would bring it). */
-  async add(name: string, sa = 'web'): Promise<string> {
-    const keys = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-    const csr = await x509.Pkcs10CertificateRequestGenerator.create({ keys, signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' } });
-    this.requests.set(`dev/${name}`, {
-      metadata: { name, namespace: 'dev', uid: `uid-${name}`, resourceVersion: String(++this.rv) },
-      spec: { signerName: POD_SIGNER_NAME, podName: 'p', podUID: 'u', serviceAccountName: sa, serviceAccountUID: 's', nodeName: 'n', nodeUID: 'nu', maxExpirationSeconds: 86_400, stubPKCS10Request: Buffer.from(csr.rawData).toString('base64') },
-    });
-    this.handlers?.requestChanged('dev', name);
-    return Buffer.from(await webcrypto.subtle.exportKey('spki', keys.publicKey)).toString('base64');
-  }
-}
+import { caSecret, CA_NAME, CA_NS, startHarness, type Harness } from '../support/harness.ts';
+import { FakePods } from '../support/fake-pods.ts';
 
 describe('the pod-certificate signer in the controller (in-memory)', function () {
   this.timeout(30_000);
@@ -173,5 +105,40 @@ describe('the pod-certificate signer in the controller (in-memory)', function ()
     await controller!.idle(2);
     assert.equal(pods.getRequest('dev', 'r4')!.status, undefined);
     assert.equal(pods.bundles.size, 0);
+  });
+});
+
+describe('the signer\'s pace: one token bucket with Secret re-issues (--reissue-rate)', () => {
+  let h: Harness | undefined;
+  afterEach(async () => {
+    await h?.stop();
+    h = undefined;
+  });
+
+  it('requests that arrive while a CA change re-issues Secrets wait for slots after theirs, spaced at the rate', async () => {
+    const RATE = 2;
+    const pods = new FakePods();
+    h = await startHarness({ pods, config: { reissuePerSecond: RATE } });
+    for (let i = 0; i < 4; i++) h.identity(`id${i}`, { duration: '2h' });
+    await h.settle();
+    const newRoot = await generateRootCA({ now: new Date(h.time.now() - 3_600_000) });
+    const root = new X509Certificate(newRoot.certPem);
+    h.cluster.putSecret(caSecret(newRoot));
+    await h.settle();
+    const reissued = () => [0, 1, 2, 3].filter((i) => h!.leaf(`id${i}-mtls`)!.checkIssued(root)).length;
+    // The burst (2) went to two re-issues; the other two hold slots at +0.5 s and +1 s.
+    assert.equal(reissued(), 2);
+    await pods.add('r1');
+    await pods.add('r2');
+    await h.settle();
+    const answered = () => ['r1', 'r2'].filter((n) => pods.getRequest('dev', n)?.status?.conditions?.length).length;
+    assert.equal(answered(), 0, 'the requests queue behind the re-issues: the bucket is in debt');
+    await h.advance(1100);
+    assert.deepEqual([reissued(), answered()], [4, 0], 'at 1.1 s: the re-issues had their slots, the requests\' (1.5 s, 2 s) have not come');
+    await h.advance(500);
+    assert.equal(answered(), 1, 'at 1.6 s: one request');
+    await h.advance(500);
+    assert.equal(answered(), 2, 'at 2.1 s: both');
+    assert.deepEqual(pods.writes, ['dev/r1', 'dev/r2'], 'each answered once');
   });
 });

@@ -138,6 +138,13 @@ export interface StartOptions {
   controllerManager?: boolean;
   /** Where the one "control plane ready" line goes (default stdout). */
   log?: (line: string) => void;
+  /**
+   * More kube-apiserver flags, after the standard ones (a later flag wins for single-valued ones), e.g. a
+   * `--runtime-config` that serves only certificates.k8s.io/v1beta1 pod certificates (test/real/podcert-v1beta1.test.ts).
+   */
+  apiserverArgs?: string[];
+  /** kube-apiserver --authorization-mode (default Node,RBAC; list flags accumulate, so it cannot go in apiserverArgs). */
+  authorizationMode?: string;
 }
 
 /**
@@ -272,7 +279,7 @@ async function start(bins: string, opts: StartOptions = {}): Promise<ControlPlan
       '--bind-address', '127.0.0.1', '--advertise-address', '127.0.0.1', '--secure-port', String(apiPort),
       '--tls-cert-file', join(dir, 'apiserver.crt'), '--tls-private-key-file', join(dir, 'apiserver.key'),
       '--client-ca-file', join(dir, 'ca.crt'),
-      '--authorization-mode', 'Node,RBAC',
+      '--authorization-mode', opts.authorizationMode ?? 'Node,RBAC',
       // As kubeadm: NodeRestriction on top of the default plugins. It only restricts requests of nodes (group
       // system:nodes): what kubelets may create, e.g. PodCertificateRequests only for pods bound to that node.
       '--enable-admission-plugins', 'NodeRestriction',
@@ -288,6 +295,7 @@ async function start(bins: string, opts: StartOptions = {}): Promise<ControlPlan
         '--audit-log-format', 'json', '--audit-log-mode', 'blocking', '--audit-log-maxsize', '0',
       ]),
       ...(process.env.MTLS_APISERVER_ARGS ? process.env.MTLS_APISERVER_ARGS.split(' ') : []),
+      ...(opts.apiserverArgs ?? []),
     ];
     const apiserverLog = join(dir, 'kube-apiserver.log');
     let apiserver = new Proc('kube-apiserver', join(bins, 'kube-apiserver'), apiserverArgs, apiserverLog);

@@ -3,6 +3,7 @@ import { X509Certificate } from 'node:crypto';
 import { setImmediate as tick } from 'node:timers/promises';
 import { CA_CRT, TLS_CRT, TLS_KEY, type MutualTLSIdentitySpec, type Secret } from '../../src/api/types.ts';
 import { MemoryCluster } from '../../src/cluster/memory.ts';
+import type { PodCertificateCluster } from '../../src/cluster/port.ts';
 import { Controller, type ControllerConfig } from '../../src/controller/controller.ts';
 import type { ControllerObserver } from '../../src/controller/observer.ts';
 import { b64, unb64 } from '../../src/controller/secret.ts';
@@ -46,6 +47,8 @@ export async function startHarness(opts: {
   observer?: ControllerObserver;
   /** Wait for the first round of reconciles before returning (default true). */
   settle?: boolean;
+  /** A pod-certificate port: the signer runs too. */
+  pods?: PodCertificateCluster;
 } = {}): Promise<Harness> {
   const time = opts.time ?? new FakeTime();
   const cluster = opts.cluster ?? new MemoryCluster({ caNamespace: CA_NS, caName: CA_NAME });
@@ -57,6 +60,7 @@ export async function startHarness(opts: {
     timers: time,
     logger: opts.logger ?? silentLogger(),
     ...(opts.observer ? { observer: opts.observer } : {}),
+    ...(opts.pods ? { pods: opts.pods } : {}),
     config: {
       trustDomain: 'cluster.local',
       operatorNamespace: CA_NS,
