@@ -101,7 +101,10 @@ export class RotationReconciler implements RecoveryHost {
     }
     if (isRunning(rotation) && rotation!.unstaged) await this.keepUnstagedRoots(rotation!, annotations);
     const signing = this.ca.current().ca;
-    const copies = issuedCopies(this.cluster);
+    // Progress is read only while a rotation runs (nextRotationStep looks at nothing else before): on a restart
+    // over 10,000 identities the first look parsed every leaf on the event loop for nothing (issue 11).
+    const running = isRunning(rotation);
+    const copies = running ? issuedCopies(this.cluster) : [];
     const newCA = trust.next?.ca?.certificate ?? (rotation?.newRootFingerprint === signing?.fingerprint ? signing?.certificate : undefined);
     const step = nextRotationStep({
       now,
@@ -111,9 +114,9 @@ export class RotationReconciler implements RecoveryHost {
       clearedRotation: annotations[ANNOTATION_ROTATION_DONE],
       distrustOld: rotation !== undefined && annotations[ANNOTATION_DISTRUST_ROOT] === rotation.oldRootFingerprint,
       oldRootNotAfter: rotation?.oldBundlePem ? latestExpiry(rotation.oldBundlePem, rotation.keptRootsPem) : undefined,
-      blocked: blockedIdentities(this.cluster),
-      bundles: bundleCopies(this.cluster, copies, signing?.bundlePem, this.bundleConflicts()),
-      leaves: withPodCertificates(leafProgress(copies, newCA, now), rotation, this.podCertificateLifetimeMs(), now),
+      blocked: running ? blockedIdentities(this.cluster) : [],
+      bundles: running ? bundleCopies(this.cluster, copies, signing?.bundlePem, this.bundleConflicts()) : { total: 0, current: 0 },
+      leaves: running ? withPodCertificates(leafProgress(copies, newCA, now), rotation, this.podCertificateLifetimeMs(), now) : { total: 0, onNewCA: 0 },
       propagationDelayMs: this.config.propagationDelayMs,
       skewMs: this.config.skewMs,
     });
@@ -143,7 +146,7 @@ export class RotationReconciler implements RecoveryHost {
         await this.retire(record, step.state);
         break;
     }
-    return isRunning(rotation) || step.kind === 'start' ? { requeueAfterMs: this.config.checkIntervalMs } : {};
+    return running || step.kind === 'start' ? { requeueAfterMs: this.config.checkIntervalMs } : {};
   }
 
   /** The CA Secret was replaced in place: Active at once, the old roots kept in every bundle. */

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { prepare } from '../../src/pki/prepared.ts';
+import { ROTATION_KEY } from '../../src/controller/rotation.ts';
 import { X509Certificate } from 'node:crypto';
 import { CA_CRT, TLS_CRT, TRUST_BUNDLE_CONFIGMAP, type Secret } from '../../src/api/types.ts';
 import { ANNOTATION_ROTATE_TO, ANNOTATION_ROTATION_ABORT } from '../../src/controller/ca-source.ts';
@@ -92,6 +93,22 @@ describe('trust bundle ConfigMaps', () => {
     assert.equal(bundleFingerprints(a.bundlePem).length, 2, 'old and new root');
     assert.strictEqual(a, b, 'the same object: per-CA caches (prepare) hold');
     assert.strictEqual(prepare(a), prepare({ ...a, bundlePem: 'another bundle' }), 'prepare is keyed by the certificate');
+  });
+
+  it('issue 11: with no rotation running, a look at the rotation reads no issued Secret (a restart over 10,000 parsed every leaf for nothing)', async () => {
+    h = await startHarness();
+    for (let i = 0; i < 5; i++) h.identity(`id${i}`);
+    await h.settle();
+    let reads = 0;
+    const list = h.cluster.listSecrets.bind(h.cluster);
+    h.cluster.listSecrets = () => { reads++; return list(); };
+    h.controller.queue.add(ROTATION_KEY);
+    await h.settle();
+    assert.equal(reads, 0);
+    assert.equal(rotation(h)?.phase ?? 'none', 'none');
+    requestRotation(h);
+    await h.settle();
+    assert.ok(reads > 0, 'a running rotation reads them');
   });
 
   it('a leaf never outlives its CA: notAfter is clamped and a Warning says so', async () => {
