@@ -17,6 +17,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ControllerObserver, IdentityState } from '../controller/observer.ts';
+import { IdentityMetrics } from './identity-metrics.ts';
 
 export interface MetricSources {
   /** Keys waiting in the work queue. */
@@ -30,25 +31,19 @@ const seconds = (d: Date): number => d.getTime() / 1000;
 export class OperatorMetrics implements ControllerObserver {
   readonly registry: Registry;
   private sources: MetricSources = {};
-  private readonly expiration: Gauge<'namespace' | 'name'>;
-  private readonly renewal: Gauge<'namespace' | 'name'>;
-  private readonly ready: Gauge<'namespace' | 'name' | 'condition'>;
+  /** The per-identity families, rendered in slices at scrape time (identity-metrics.ts). */
+  private readonly identities = new IdentityMetrics();
   private readonly issuances: Counter<'result' | 'reason'>;
   private readonly duration: Histogram<'outcome'>;
   private readonly caExpiration: Gauge;
   private readonly leader: Gauge;
   private readonly rotation: Gauge<'phase'>;
   private readonly bundleConflict: Gauge<'namespace'>;
-  /** Identities with a ready_status series. */
-  private readonly known = new Set<string>();
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const registry = (this.registry = new Registry());
     const registers = [registry];
     const sources = () => this.sources;
-    this.expiration = new Gauge({ name: 'mtls_identity_expiration_timestamp_seconds', help: 'The date after which the identity\'s certificate expires, in seconds since the epoch.', labelNames: ['namespace', 'name'], registers });
-    this.renewal = new Gauge({ name: 'mtls_identity_renewal_timestamp_seconds', help: 'The time the identity\'s certificate will be renewed, in seconds since the epoch.', labelNames: ['namespace', 'name'], registers });
-    this.ready = new Gauge({ name: 'mtls_identity_ready_status', help: 'The Ready condition of the identity: 1 for its current status (True or False), 0 for the other.', labelNames: ['namespace', 'name', 'condition'], registers });
     this.issuances = new Counter({ name: 'mtls_issuance_total', help: 'Certificate issuance attempts, by result and by why issuance was needed.', labelNames: ['result', 'reason'], registers });
     this.duration = new Histogram({ name: 'mtls_reconcile_duration_seconds', help: 'Time one reconcile of an identity took.', labelNames: ['outcome'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers });
     new Gauge({
@@ -85,8 +80,8 @@ export class OperatorMetrics implements ControllerObserver {
   }
 
   /** The exposition text. */
-  scrape(): Promise<string> {
-    return this.registry.metrics();
+  async scrape(): Promise<string> {
+    return (await this.registry.metrics()) + (await this.identities.render());
   }
 
   get contentType(): string {
@@ -98,23 +93,18 @@ export class OperatorMetrics implements ControllerObserver {
   issuance(namespace: string, name: string, reason: string, result: 'success' | 'failure'): void {
     this.issuances.inc({ result, reason });
     // The reconciler keeps Ready=True when only a renewal failed and the identity was Ready.
-    if (result === 'failure' && (reason !== 'RenewalTimeReached' || !this.known.has(`${namespace}/${name}`))) {
-      this.setReady(namespace, name, false);
+    if (result === 'failure' && (reason !== 'RenewalTimeReached' || !this.identities.has(namespace, name))) {
+      this.identities.setReady(namespace, name, false);
     }
   }
 
   identityState(namespace: string, name: string, state: IdentityState): void {
-    this.setReady(namespace, name, state.ready);
-    if (state.notAfter) this.expiration.set({ namespace, name }, seconds(state.notAfter));
-    if (state.renewalTime) this.renewal.set({ namespace, name }, seconds(state.renewalTime));
+    this.identities.setReady(namespace, name, state.ready);
+    this.identities.setTimes(namespace, name, state.notAfter, state.renewalTime);
   }
 
   identityRemoved(namespace: string, name: string): void {
-    this.known.delete(`${namespace}/${name}`);
-    this.expiration.remove({ namespace, name });
-    this.renewal.remove({ namespace, name });
-    this.ready.remove({ namespace, name, condition: 'True' });
-    this.ready.remove({ namespace, name, condition: 'False' });
+    this.identities.remove(namespace, name);
   }
 
   reconciled(secs: number, outcome: 'success' | 'error'): void {
@@ -140,9 +130,4 @@ export class OperatorMetrics implements ControllerObserver {
     for (const p of ['Prepared', 'Active', 'Retired', 'Aborted']) this.rotation.set({ phase: p }, p === phase ? 1 : 0);
   }
 
-  private setReady(namespace: string, name: string, ready: boolean): void {
-    this.known.add(`${namespace}/${name}`);
-    this.ready.set({ namespace, name, condition: 'True' }, ready ? 1 : 0);
-    this.ready.set({ namespace, name, condition: 'False' }, ready ? 0 : 1);
-  }
 }

@@ -119,7 +119,7 @@ describe('deploy/ (kubectl kustomize)', function () {
       assert.ok(exprs.includes(metric), metric);
     }
     // Every metric an alert names is one the operator exports.
-    const source = readFileSync('src/ops/metrics.ts', 'utf8');
+    const source = readFileSync('src/ops/metrics.ts', 'utf8') + readFileSync('src/ops/identity-metrics.ts', 'utf8');
     for (const [m] of exprs.matchAll(/mtls_[a-z_]+/g)) assert.ok(source.includes(`'${m}'`), `${m} is exported`);
     assert.equal(objs.some((o) => o.kind === 'PrometheusRule'), false, 'not in the default install');
   });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { IdentityMetrics } from '../../src/ops/identity-metrics.ts';
 import { X509Certificate } from 'node:crypto';
 import { ClusterError } from '../../src/cluster/port.ts';
 import { OperatorMetrics } from '../../src/ops/metrics.ts';
@@ -131,5 +132,53 @@ describe('metrics after a known sequence through the controller', () => {
     assert.match(text, /^process_cpu_user_seconds_total /m);
     assert.match(text, /^nodejs_eventloop_lag_seconds /m);
     assert.equal((await register.metrics()).includes('mtls_'), false);
+  });
+});
+
+describe('per-identity metric families (issue 11): rendered at scrape time, in slices', () => {
+  it('renders the three families as prom-client did, escapes label values, and drops removed identities', async () => {
+    const m = new IdentityMetrics();
+    m.setReady('dev', 'a', true);
+    m.setTimes('dev', 'a', new Date(2_000_000_000_000), new Date(1_900_000_000_500));
+    m.setReady('dev', 'we"ird\\name', false);
+    const text = await m.render();
+    assert.equal(text, [
+      '# HELP mtls_identity_expiration_timestamp_seconds The date after which the identity\'s certificate expires, in seconds since the epoch.',
+      '# TYPE mtls_identity_expiration_timestamp_seconds gauge',
+      'mtls_identity_expiration_timestamp_seconds{namespace="dev",name="a"} 2000000000',
+      '# HELP mtls_identity_renewal_timestamp_seconds The time the identity\'s certificate will be renewed, in seconds since the epoch.',
+      '# TYPE mtls_identity_renewal_timestamp_seconds gauge',
+      'mtls_identity_renewal_timestamp_seconds{namespace="dev",name="a"} 1900000000.5',
+      '# HELP mtls_identity_ready_status The Ready condition of the identity: 1 for its current status (True or False), 0 for the other.',
+      '# TYPE mtls_identity_ready_status gauge',
+      'mtls_identity_ready_status{namespace="dev",name="a",condition="True"} 1',
+      'mtls_identity_ready_status{namespace="dev",name="a",condition="False"} 0',
+      'mtls_identity_ready_status{namespace="dev",name="we\\"ird\\\\name",condition="True"} 0',
+      'mtls_identity_ready_status{namespace="dev",name="we\\"ird\\\\name",condition="False"} 1',
+      '',
+    ].join('\n'));
+    m.remove('dev', 'a');
+    m.remove('dev', 'we"ird\\name');
+    assert.equal(await m.render(), '', 'no family without a sample');
+  });
+
+  it('gives the event loop back while rendering 20,000 identities (timers run during a scrape)', async () => {
+    const m = new IdentityMetrics();
+    for (let i = 0; i < 20_000; i++) {
+      m.setReady(`ns-${i % 50}`, `svc-${i}`, true);
+      m.setTimes(`ns-${i % 50}`, `svc-${i}`, new Date(2e12 + i), new Date(1.9e12 + i));
+    }
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 0);
+    try {
+      const text = await m.render();
+      assert.equal(text.split('\n').filter((l) => l.startsWith('mtls_identity_ready_status{')).length, 40_000);
+      assert.ok(ticks >= 5, `timers ran ${ticks} times during the render`);
+      ticks = 0;
+      await m.render(Number.MAX_SAFE_INTEGER); // one slice: nothing in between
+      assert.equal(ticks, 0);
+    } finally {
+      clearInterval(timer);
+    }
   });
 });
