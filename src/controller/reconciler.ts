@@ -63,14 +63,14 @@ class NotReady extends Error {
 
 
 
+/** After start, how long an identity's ServiceAccountFound=True in status is taken as it is when nothing is issued. */
+export const SA_TRUST_STATUS_MS = 10 * 60_000;
+
 /**
  * How soon to look again at an identity that is not Ready. Most reasons change only with
  * something that is watched (the identity, the CA Secret); a foreign Secret in the way and a
  * keystore password Secret are not watched, so those are looked at again on a timer.
  */
-/** After start, how long an identity's ServiceAccountFound=True in status is taken as it is when nothing is issued. */
-export const SA_TRUST_STATUS_MS = 10 * 60_000;
-
 export const NOT_READY_RETRY_MS: Readonly<Record<string, number>> = {
   SecretConflict: 5 * 60_000,
   KeystorePasswordMissing: 60_000,
