@@ -5,15 +5,12 @@
  * the rest, whose `count` makes up the difference, so every issuance is accounted for in fewer writes.
  */
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import { CoreV1Api, CustomObjectsApi, type CoreV1Event } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type MutualTLSIdentity } from '../../src/api/types.ts';
 import { controlPlane, type ControlPlane } from '../support/controlplane.ts';
-import { OperatorProcess } from '../support/operator-process.ts';
+import { operatorForNewNamespace, type OperatorProcess } from '../support/operator-process.ts';
 import { eventually } from '../support/wait.ts';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const OPERATOR_NS = 'mtls-system';
 const N = 40;
 
 describe('real apiserver: an Event storm is folded into summaries (issue 11)', function () {
@@ -28,14 +25,8 @@ describe('real apiserver: an Event storm is folded into summaries (issue 11)', f
     cp = await controlPlane(this);
     core = cp.kubeConfig.makeApiClient(CoreV1Api);
     custom = cp.kubeConfig.makeApiClient(CustomObjectsApi);
-    const res = await cp.kubectl(['apply', '-k', `${ROOT}deploy/`]);
-    assert.equal(res.code, 0, res.stderr);
-    await cp.kubectl(['delete', 'validatingadmissionpolicybinding', 'mtls-name-policy', '--ignore-not-found']);
-    ns = await cp.newNamespace('storm');
-    await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: 'web' } } });
-    const kubeconfig = await cp.serviceAccountKubeconfig(OPERATOR_NS, 'mtls-operator');
-    op = new OperatorProcess(kubeconfig, [`--watch-namespaces=${ns}`, '--leader-elect=false', '--event-burst=5', '--event-rate=1']);
-    await eventually('controller started', () => op.logged('controller started'), 120_000, 200);
+    ({ ns, op } = await operatorForNewNamespace(cp, 'storm', ['--event-burst=5', '--event-rate=1'], (namespace) =>
+      core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'web' } } })));
   });
 
   after(async () => {

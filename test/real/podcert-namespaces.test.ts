@@ -6,7 +6,7 @@
  * (RoleBindings), which it checks per namespace before it turns on.
  */
 import assert from 'node:assert/strict';
-import { binDir, controlPlaneRequired, startControlPlane, type ControlPlane } from '../support/controlplane.ts';
+import { ownControlPlane, type ControlPlane } from '../support/controlplane.ts';
 import { OperatorProcess } from '../support/operator-process.ts';
 import { createRequest, installOperatorRbac, listRequests, makeNode, makePods, OPERATOR_USER, stubRequest, terminalType, type NodeRef, type PodRef } from '../support/podcert-cluster.ts';
 import { eventually, sleep } from '../support/wait.ts';
@@ -56,11 +56,7 @@ describe('pod certificates with --watch-namespaces on the real API server: only 
   const stateOf = async (ns: string, name: string) => terminalType((await listRequests(cp, ns)).find((p) => p.metadata.name === name)!);
 
   before(async function () {
-    if (!binDir()) {
-      if (controlPlaneRequired()) throw new Error('real-apiserver tests cannot run: no control plane binaries');
-      this.skip();
-    }
-    cp = await startControlPlane({ controllerManager: false });
+    cp = await ownControlPlane(this, { controllerManager: false });
     await installOperatorRbac(cp);
     node = await makeNode(cp, 'ns-node');
     for (const ns of [...WATCHED, OTHER]) {

@@ -14,7 +14,7 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
-import { binDir, controlPlaneRequired, startControlPlane, type AuditEvent, type ControlPlane } from '../support/controlplane.ts';
+import { ownControlPlane, type AuditEvent, type ControlPlane } from '../support/controlplane.ts';
 import { OperatorProcess } from '../support/operator-process.ts';
 import {
   createRequest, installOperatorRbac, listRequests, makeNode, makePods, OPERATOR_USER, pool, stubRequest, terminalType,
@@ -75,11 +75,7 @@ describe('pod certificates under a storm on the real API server: hundreds of pod
   const ms = (e: AuditEvent) => Date.parse(e.requestReceivedTimestamp);
 
   before(async function () {
-    if (!binDir()) {
-      if (controlPlaneRequired()) throw new Error('real-apiserver tests cannot run: no control plane binaries');
-      this.skip();
-    }
-    cp = await startControlPlane({ controllerManager: false });
+    cp = await ownControlPlane(this, { controllerManager: false });
     await installOperatorRbac(cp);
     await cp.kubectl(['create', 'namespace', NS]);
     nodes = await Promise.all(Array.from({ length: NODES }, (_, i) => makeNode(cp, `storm-node-${i}`)));

@@ -15,15 +15,14 @@ import { constants, generateKeyPairSync, randomBytes, sign, webcrypto, X509Certi
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { CTB_NAME } from '../../src/controller/cluster-trust-bundle.ts';
 import { x509 } from '../../src/pki/x509.ts';
-import { binDir, controlPlaneRequired, startControlPlane, type ControlPlane } from '../support/controlplane.ts';
+import { ownControlPlane, type ControlPlane } from '../support/controlplane.ts';
 import { OperatorProcess } from '../support/operator-process.ts';
+import { installOperatorRbac } from '../support/podcert-cluster.ts';
 import { eventually } from '../support/wait.ts';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const OPERATOR_NS = 'mtls-system';
 const SIGNER = 'mtls.dev/identity';
 const BETA = { group: 'certificates.k8s.io', version: 'v1beta1' };
@@ -126,21 +125,12 @@ describe('pod certificates on a kube-apiserver serving only certificates.k8s.io/
   }
 
   before(async function () {
-    if (!binDir()) {
-      if (controlPlaneRequired()) throw new Error('real-apiserver tests cannot run: no control plane binaries');
-      this.skip();
-    }
     // Its own control plane (no controller-manager: nothing here needs one); the shared one keeps serving v1.
-    cp = await startControlPlane({ controllerManager: false, authorizationMode: 'RBAC', apiserverArgs: V1BETA1_ONLY_APISERVER_ARGS });
+    cp = await ownControlPlane(this, { controllerManager: false, authorizationMode: 'RBAC', apiserverArgs: V1BETA1_ONLY_APISERVER_ARGS });
     core = cp.kubeConfig.makeApiClient(CoreV1Api);
     custom = cp.kubeConfig.makeApiClient(CustomObjectsApi);
     tmp = mkdtempSync(join(tmpdir(), 'pcert-beta-'));
-    await cp.installCrd();
-    for (const args of [['apply', '-k', `${ROOT}deploy/`], ['apply', '-k', `${ROOT}deploy/optional/pod-certificates`]]) {
-      const res = await cp.kubectl(args);
-      assert.equal(res.code, 0, res.stderr);
-    }
-    await cp.kubectl(['delete', 'validatingadmissionpolicybinding', 'mtls-name-policy', '--ignore-not-found']);
+    await installOperatorRbac(cp);
     await cp.apply(NODE_RBAC);
     await core.createNamespace({ body: { metadata: { name: ns } } });
     nodeUid = (await core.createNode({ body: { metadata: { name: node } } })).metadata!.uid!;

@@ -23,6 +23,7 @@ import { rotationFromData } from '../../src/decide/rotation.ts';
 import { x509 } from '../../src/pki/x509.ts';
 import { controlPlane, type ControlPlane } from '../support/controlplane.ts';
 import { OperatorProcess } from '../support/operator-process.ts';
+import { installOperatorRbac } from '../support/podcert-cluster.ts';
 import { eventually } from '../support/wait.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -142,12 +143,7 @@ describe('pod certificates on the real API server: the signer mtls.dev/identity 
     core = cp.kubeConfig.makeApiClient(CoreV1Api);
     custom = cp.kubeConfig.makeApiClient(CustomObjectsApi);
     tmp = mkdtempSync(join(tmpdir(), 'pcert-'));
-    await cp.installCrd();
-    for (const args of [['apply', '-k', `${ROOT}deploy/`], ['apply', '-k', `${ROOT}deploy/optional/pod-certificates`]]) {
-      const res = await cp.kubectl(args);
-      assert.equal(res.code, 0, res.stderr);
-    }
-    await cp.kubectl(['delete', 'validatingadmissionpolicybinding', 'mtls-name-policy', '--ignore-not-found']);
+    await installOperatorRbac(cp);
     await cp.kubectl(['-n', OPERATOR_NS, 'delete', 'secret,configmap,lease', '-l', 'app.kubernetes.io/managed-by=mtls-operator', '--ignore-not-found']);
     await cp.kubectl(['-n', OPERATOR_NS, 'delete', 'secret/mtls-root-ca', 'configmap/mtls-trust-rotation', 'lease/mtls-operator', '--ignore-not-found']);
     await cp.kubectl(['delete', 'clustertrustbundle', CTB_NAME, '--ignore-not-found']);

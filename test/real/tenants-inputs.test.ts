@@ -9,15 +9,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type MutualTLSIdentity } from '../../src/api/types.ts';
 import { controlPlane, type ControlPlane } from '../support/controlplane.ts';
-import { OperatorProcess } from '../support/operator-process.ts';
+import { operatorForNewNamespace, type OperatorProcess } from '../support/operator-process.ts';
 import { eventually, sleep } from '../support/wait.ts';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const OPERATOR_NS = 'mtls-system';
 
 describe('real apiserver: hostile tenants\' inputs (issue 19, points 2, 5, 9)', function () {
   this.timeout(300_000);
@@ -31,13 +28,7 @@ describe('real apiserver: hostile tenants\' inputs (issue 19, points 2, 5, 9)', 
     cp = await controlPlane(this);
     core = cp.kubeConfig.makeApiClient(CoreV1Api);
     custom = cp.kubeConfig.makeApiClient(CustomObjectsApi);
-    const res = await cp.kubectl(['apply', '-k', `${ROOT}deploy/`]);
-    assert.equal(res.code, 0, res.stderr);
-    await cp.kubectl(['delete', 'validatingadmissionpolicybinding', 'mtls-name-policy', '--ignore-not-found']);
-    ns = await cp.newNamespace('inputs');
-    const kubeconfig = await cp.serviceAccountKubeconfig(OPERATOR_NS, 'mtls-operator');
-    op = new OperatorProcess(kubeconfig, [`--watch-namespaces=${ns}`, '--leader-elect=false']);
-    await eventually('controller started', () => op.logged('controller started'), 120_000, 200);
+    ({ ns, op } = await operatorForNewNamespace(cp, 'inputs', []));
   });
 
   after(async () => {

@@ -119,16 +119,29 @@ let skipNoted = false;
  */
 export async function controlPlane(ctx?: Mocha.Context): Promise<ControlPlane> {
   ctx?.timeout(Math.max(ctx.timeout(), 600_000));
-  const bins = binDir();
-  if (!bins) {
-    const why = `no control plane binaries (run \`bash test/controlplane/build.sh\` with Go installed, or set KUBEBUILDER_ASSETS)`;
-    if (controlPlaneRequired() || !ctx) throw new Error(`real-apiserver tests cannot run: ${why}`);
-    if (!skipNoted) process.stdout.write(`real-apiserver tests skipped: ${why}\n`);
-    skipNoted = true;
-    ctx.skip();
-  }
-  shared ??= start(bins!);
+  shared ??= start(requireBinaries(ctx));
   return shared;
+}
+
+/**
+ * A control plane of the suite's own (other flags than the shared one's), in a mocha `before(function () { … })`:
+ * skipped or failed as `controlPlane` is when no binaries can be had. The suite stops it.
+ */
+export async function ownControlPlane(ctx: Mocha.Context, opts: StartOptions = {}): Promise<ControlPlane> {
+  requireBinaries(ctx);
+  return startControlPlane(opts);
+}
+
+/** The binaries' directory; without one, the suite is skipped with one line (fails where they are required). */
+function requireBinaries(ctx?: Mocha.Context): string {
+  const bins = binDir();
+  if (bins) return bins;
+  const why = `no control plane binaries (run \`bash test/controlplane/build.sh\` with Go installed, or set KUBEBUILDER_ASSETS)`;
+  if (controlPlaneRequired() || !ctx) throw new Error(`real-apiserver tests cannot run: ${why}`);
+  if (!skipNoted) process.stdout.write(`real-apiserver tests skipped: ${why}\n`);
+  skipNoted = true;
+  ctx.skip();
+  throw new Error('unreachable: ctx.skip() throws');
 }
 
 export interface StartOptions {

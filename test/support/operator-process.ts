@@ -5,7 +5,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { within } from './wait.ts';
+import type { ControlPlane } from './controlplane.ts';
+import { eventually, within } from './wait.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -75,4 +76,23 @@ export class OperatorProcess {
   kill(): void {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
   }
+}
+
+/**
+ * deploy/ applied (without the name-policy binding), a new namespace, and the operator process running as its own
+ * ServiceAccount (deploy/'s RBAC) watching only that namespace, started: the setup of test/real files that drive
+ * one operator. `beforeStart` runs once the namespace exists, before the operator starts.
+ */
+export async function operatorForNewNamespace(
+  cp: ControlPlane, prefix: string, args: string[], beforeStart?: (namespace: string) => Promise<unknown>,
+): Promise<{ ns: string; op: OperatorProcess }> {
+  const res = await cp.kubectl(['apply', '-k', `${ROOT}deploy/`]);
+  if (res.code !== 0) throw new Error(`kubectl apply -k deploy/: ${res.stderr}`);
+  await cp.kubectl(['delete', 'validatingadmissionpolicybinding', 'mtls-name-policy', '--ignore-not-found']);
+  const ns = await cp.newNamespace(prefix);
+  await beforeStart?.(ns);
+  const kubeconfig = await cp.serviceAccountKubeconfig('mtls-system', 'mtls-operator');
+  const op = new OperatorProcess(kubeconfig, [`--watch-namespaces=${ns}`, '--leader-elect=false', ...args]);
+  await eventually('controller started', () => op.logged('controller started'), 120_000, 200);
+  return { ns, op };
 }

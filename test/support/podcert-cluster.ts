@@ -1,8 +1,8 @@
 /**
- * Pod-certificate scenery on a control plane of its own (test/real/podcert-storm.test.ts, podcert-namespaces.test.ts,
- * bench/podcert.ts): the operator's RBAC with deploy/optional/pod-certificates, Nodes with kubelet credentials, Pods
- * bound to them with a podCertificate volume for mtls.dev/identity, and PodCertificateRequests created with the node's
- * credentials carrying a fresh key's stub PKCS#10 request, as a kubelet makes them.
+ * Pod-certificate scenery (test/real/podcert*.test.ts, bench/podcert.ts): the operator's RBAC with
+ * deploy/optional/pod-certificates, Nodes with kubelet credentials, Pods bound to them with a podCertificate volume
+ * for mtls.dev/identity, and PodCertificateRequests created with the node's credentials carrying a fresh key's stub
+ * PKCS#10 request, as a kubelet makes them.
  */
 import { webcrypto } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
