@@ -19,6 +19,7 @@ import { Backoff, type BackoffOptions } from './backoff.ts';
 import { isOlder } from './convert.ts';
 import { describeError } from './errors.ts';
 import { openWatch, type Outcome, type WatchSession } from './session.ts';
+import { Slicer } from '../slice.ts';
 import { bounded } from './timing.ts';
 import { keyOf, type AdapterLogger, type ChangeKind, type KubeObject } from './types.ts';
 
@@ -205,8 +206,20 @@ export class Reflector<T extends KubeObject> {
     this.lastEventAt = Date.now();
     this.scheduleResync();
 
-    for (const [key, old] of previous) if (!fresh.has(key)) this.emit('delete', old);
-    for (const [key, obj] of fresh) this.emit(previous.has(key) ? 'update' : 'add', obj);
+    // Handed over in slices: a list of 10,000 identities took 136 ms of handlers in one run (src/slice.ts).
+    const slicer = new Slicer();
+    for (const [key, old] of previous) {
+      if (fresh.has(key)) continue;
+      this.emit('delete', old);
+      if (slicer.due()) await slicer.pause();
+    }
+    for (const [key, obj] of fresh) {
+      // A later list or a stop while this one was handed over: the rest is not news any more.
+      if (this.stopped || this.cache !== fresh) return false;
+      this.emit(previous.has(key) ? 'update' : 'add', obj);
+      if (slicer.due()) await slicer.pause();
+    }
+    if (this.stopped || this.cache !== fresh) return false;
 
     if (!this.synced) {
       this.synced = true;

@@ -197,6 +197,44 @@ describe('Reflector lists page by page (issue 11)', () => {
   });
 });
 
+describe('Reflector hands a large list to the controller in slices (issue 11: event-loop p99)', () => {
+  const silent = { debug() {}, info() {}, warn() {}, error() {} };
+
+  it('20,000 listed objects: each emitted once, timers run in between, and start resolves only after the last', async () => {
+    const N = 20_000;
+    const emitted = new Map<string, number>();
+    let ticks = 0;
+    let ticksDuringHandover = 0;
+    const r = new Reflector<KubeObject>({
+      name: 'test', path: '/api/v1/secrets', query: {}, normalize: (raw) => raw as KubeObject,
+      list: async (onItems) => {
+        onItems(Array.from({ length: N }, (_, i) => ({ metadata: { namespace: 'a', name: `o${i}`, resourceVersion: '5' } })), false);
+        return '7';
+      },
+      watch: { watch: async () => new AbortController() } as unknown as Pick<Watch, 'watch'>,
+      onChange(kind, o) {
+        const until = performance.now() + 0.005; // a handler's few µs of work
+        while (performance.now() < until);
+        emitted.set(`${kind} ${o.metadata.name}`, (emitted.get(`${kind} ${o.metadata.name}`) ?? 0) + 1);
+        if (emitted.size === 1) ticksDuringHandover = -ticks;
+        if (emitted.size === N) ticksDuringHandover += ticks;
+      },
+      onResync() {}, logger: silent,
+      watchdogMs: 60_000, listTimeoutMs: 60_000, backoff: { initialMs: 5, maxMs: 20 }, healthyMs: 20,
+    });
+    const timer = setInterval(() => ticks++, 0);
+    try {
+      await r.start();
+      assert.equal(emitted.size, N, 'every object emitted before start resolves');
+      assert.ok([...emitted].every(([k, n]) => k.startsWith('add ') && n === 1), 'each once, as an add');
+      assert.ok(ticksDuringHandover >= 2, `timers ran ${ticksDuringHandover} times while the list was handed over`);
+    } finally {
+      clearInterval(timer);
+      await r.stop();
+    }
+  });
+});
+
 describe('Reflector skips the echo of our own write (issue 11)', () => {
   const silent = { debug() {}, info() {}, warn() {}, error() {} };
   const obj = (name: string, rv: string) => ({ metadata: { namespace: 'a', name, resourceVersion: rv } });
