@@ -65,11 +65,16 @@ export class IdentityMetrics {
     return this.entries.size;
   }
 
-  /**
-   * The three families in the Prometheus text format (empty when there is no identity). Each family's lines are
-   * joined slice by slice, so neither the loop nor the final join holds the event loop for long (src/slice.ts).
-   */
+  /** The three families in the Prometheus text format (empty when there is no identity). */
   async render(slicer = new Slicer()): Promise<string> {
+    return (await this.renderChunks(slicer)).join('');
+  }
+
+  /**
+   * The same text in pieces, in order: each family's lines are joined slice by slice, so neither the loop, nor a
+   * final join, nor writing the response (src/ops/server.ts writes piece by piece) holds the event loop for long.
+   */
+  async renderChunks(slicer = new Slicer()): Promise<string[]> {
     const chunks: string[][] = FAMILIES.map((f) => [`# HELP ${f.name} ${f.help}\n# TYPE ${f.name} gauge\n`]);
     let lines: string[][] = [[], [], []];
     const flush = (): void => {
@@ -92,6 +97,6 @@ export class IdentityMetrics {
       }
     }
     flush();
-    return chunks.filter((c) => c.length > 1).map((c) => c.join('')).join('');
+    return chunks.filter((c) => c.length > 1).flat();
   }
 }

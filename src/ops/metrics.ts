@@ -81,7 +81,12 @@ export class OperatorMetrics implements ControllerObserver {
 
   /** The exposition text. */
   async scrape(): Promise<string> {
-    return (await this.registry.metrics()) + (await this.identities.render());
+    return (await this.scrapeChunks()).join('');
+  }
+
+  /** The exposition text in pieces, in order (the per-identity families are many: see identity-metrics.ts). */
+  async scrapeChunks(): Promise<string[]> {
+    return [await this.registry.metrics(), ...(await this.identities.renderChunks())];
   }
 
   get contentType(): string {

@@ -95,6 +95,33 @@ describe('ops server: /healthz, /readyz, /metrics over HTTP', () => {
     assert.deepEqual([head.status, head.body], [503, '']);
   });
 
+  it('metrics at 20,000 identities: written piece by piece (chunked), byte for byte the scrape, timers run meanwhile; HEAD has no body', async () => {
+    for (let i = 0; i < 20_000; i++) {
+      metrics.identityState(`ns-${i % 50}`, `svc-${i}`, { ready: i % 9 !== 0, reason: 'Ready', notAfter: new Date(2e12 + i), renewalTime: new Date(1.9e12 + i) });
+    }
+    const whole = await metrics.scrape();
+    assert.ok(whole.length > 2_000_000, `the exposition is ${whole.length} bytes`);
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 0);
+    let headers: Record<string, unknown> = {};
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: server.port, path: '/metrics', agent: false }, (res) => {
+        headers = res.headers;
+        let b = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (b += c));
+        res.on('end', () => resolve(b));
+      });
+      req.on('error', reject);
+      req.end();
+    }).finally(() => clearInterval(timer));
+    assert.equal(body, whole);
+    assert.equal(headers['transfer-encoding'], 'chunked');
+    assert.ok(ticks >= 2, `timers ran ${ticks} times while the scrape was rendered and written`);
+    const head = await get(server.port, '/metrics', 'HEAD');
+    assert.deepEqual([head.status, head.body], [200, '']);
+  });
+
   it('close() returns promptly with an idle keep-alive connection open', async () => {
     await new Promise<void>((resolve) => {
       request({ host: '127.0.0.1', port: server.port, path: '/healthz', headers: { Connection: 'keep-alive' } }, (res) => {
