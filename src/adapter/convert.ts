@@ -14,6 +14,7 @@ import {
   type OwnerReference,
   type Secret,
 } from '../api/types.ts';
+import { intern, internArray, internFields } from './intern.ts';
 import { boundedMeta, reduceData, reduceSecret, STATE_CONFIGMAP_MAX_KEYS, type IdentityUid } from './reduce.ts';
 
 type Raw = Record<string, unknown>;
@@ -120,6 +121,17 @@ export function cachedIdentity(v: unknown): MutualTLSIdentity {
   const labels = stringMap(m.labels);
   const annotations = stringMap(m.annotations);
   id.metadata = boundedMeta(compact({ ...m, labels, annotations }));
+  // The values every identity repeats, one copy each (intern.ts).
+  id.apiVersion = intern(id.apiVersion);
+  id.kind = intern(id.kind);
+  const status = id.status;
+  if (isRecord(status)) {
+    internFields(status, ['notBefore', 'notAfter', 'renewalTime', 'lastFailureTime', 'workloadsTrustBundle']);
+    if (Array.isArray(status.conditions)) {
+      for (const c of status.conditions) if (isRecord(c)) internFields(c, ['type', 'status', 'reason', 'message', 'lastTransitionTime']);
+    }
+  }
+  if (isRecord(id.spec)) internArray(id.spec.usages);
   return id;
 }
 

@@ -21,6 +21,7 @@
  */
 import { CA_CRT, GROUP, KIND, LABEL_MANAGED_BY, TLS_CRT, TLS_KEY, type ObjectMeta, type Secret } from '../api/types.ts';
 import { KEYSTORE_P12, TLS_COMBINED_PEM, TRUSTSTORE_P12 } from '../outputs/spec.ts';
+import { intern, internFields } from './intern.ts';
 
 /** Base64 characters of one kept Secret data value, or characters of one ConfigMap value. */
 export const DATA_VALUE_MAX_CHARS = 64 * 1024;
@@ -56,7 +57,7 @@ export function boundedMap(m: Record<string, string> | undefined): Record<string
   const keys = Object.keys(m).filter((k) => k.length <= META_KEY_MAX_CHARS && m[k]!.length <= META_VALUE_MAX_CHARS);
   keys.sort((a, b) => Number(ours(b)) - Number(ours(a)) || (a < b ? -1 : a > b ? 1 : 0));
   const out: Record<string, string> = {};
-  for (const k of keys.slice(0, META_MAX_ENTRIES)) out[k] = m[k]!;
+  for (const k of keys.slice(0, META_MAX_ENTRIES)) out[k] = intern(m[k]!);
   return out;
 }
 
@@ -64,7 +65,11 @@ export function boundedMeta(meta: ObjectMeta): ObjectMeta {
   const out: ObjectMeta = { ...meta };
   if (meta.labels) out.labels = boundedMap(meta.labels);
   if (meta.annotations) out.annotations = boundedMap(meta.annotations);
-  if (meta.ownerReferences) out.ownerReferences = meta.ownerReferences.slice(0, OWNER_REFS_MAX);
+  if (meta.ownerReferences) {
+    out.ownerReferences = meta.ownerReferences.slice(0, OWNER_REFS_MAX).map((r) => ({ ...r }));
+    for (const r of out.ownerReferences) internFields(r, ['apiVersion', 'kind']);
+  }
+  internFields(out, ['namespace', 'creationTimestamp', 'deletionTimestamp']);
   return out;
 }
 
@@ -101,6 +106,7 @@ export function sharedBundle(v: string): string {
 /** A labelled Secret as the cache keeps it (see the module comment). */
 export function reduceSecret(secret: Secret, uidOf: IdentityUid): Secret {
   const out: Secret = { ...secret, metadata: boundedMeta(secret.metadata) };
+  internFields(out, ['type']);
   delete out.data;
   if (!ownedByLiveIdentity(secret, uidOf)) {
     if (secret.data && Object.keys(secret.data).length > 0) partial.add(out);
