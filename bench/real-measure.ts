@@ -47,10 +47,11 @@ export function cpuSeconds(pid: number): number {
 }
 
 /** VmHWM and VmRSS in MB. */
-export function memoryMB(pid: number): { peak: number; rss: number } {
+export function memoryMB(pid: number): { peak: number; rss: number; anon: number; file: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) / 1024;
-  return { peak: kb('VmHWM'), rss: kb('VmRSS') };
+  // RssFile: pages of mapped files (the node binary's code, ICU data); RssAnon: the heaps, V8's and malloc's.
+  return { peak: kb('VmHWM'), rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile') };
 }
 
 export const loadAverage = (): number => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);

@@ -16,6 +16,9 @@ export interface PhaseResult {
   etcdCpuSeconds: number;
   peakRssMB: number;
   rssMB: number;
+  /** At the phase's end: RSS of anonymous memory (heaps) and of mapped files (the node binary's code). */
+  rssAnonMB?: number;
+  rssFileMB?: number;
   peakRssBeforeMB?: number;
   peakHeapUsedMB: number;
   peakHeapTotalMB: number;
@@ -56,6 +59,7 @@ export function printTable(n: number, m: number, machine: Record<string, unknown
   row('kube-apiserver CPU / issuance (ms)', (r) => (r.issuances ? f((r.apiserverCpuSeconds / r.issuances) * 1000) : `${f(r.apiserverCpuSeconds)} s`));
   row('etcd CPU / issuance (ms)', (r) => (r.issuances ? f((r.etcdCpuSeconds / r.issuances) * 1000) : `${f(r.etcdCpuSeconds)} s`));
   row('operator peak RSS (VmHWM, MB)', (r) => f(r.peakRssMB, 0));
+  row('  RSS at the end: anonymous / files (MB)', (r) => (r.rssAnonMB === undefined ? '' : `${f(r.rssAnonMB, 0)} / ${f(r.rssFileMB ?? 0, 0)}`));
   row('operator peak heap used / total (MB)', (r) => `${f(r.peakHeapUsedMB, 0)} / ${f(r.peakHeapTotalMB, 0)}`);
   row('event-loop p99, worst 3 s window (ms)', (r) => f(r.eventLoopP99Ms));
   row('load average (start / end)', (r) => `${r.loadAverage[0]} / ${r.loadAverage[1]}`);

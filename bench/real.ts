@@ -133,7 +133,7 @@ function phase(name: string, from: Mark, to: Mark, op: Operator, issuances: numb
   return {
     name, identities: N, issuances, seconds: (to.at - from.at) / 1000, writes, operatorCpuSeconds,
     apiserverCpuSeconds: to.apiserverCpu - from.apiserverCpu, etcdCpuSeconds: to.etcdCpu - from.etcdCpu,
-    peakRssMB: mem.peak, rssMB: mem.rss, peakHeapUsedMB: op.sampler.heapUsedMB, peakHeapTotalMB: op.sampler.heapTotalMB,
+    peakRssMB: mem.peak, rssMB: mem.rss, rssAnonMB: mem.anon, rssFileMB: mem.file, peakHeapUsedMB: op.sampler.heapUsedMB, peakHeapTotalMB: op.sampler.heapTotalMB,
     eventLoopP99Ms: op.sampler.loopP99Ms, loadAverage: [from.load, to.load], ...extra,
   };
 }

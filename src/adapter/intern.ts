@@ -8,8 +8,9 @@
  * 1.2 KB per identity. Values known to repeat go through `intern` as an object enters a cache.
  *
  * The table is bounded (INTERN_MAX_ENTRIES values of at most INTERN_MAX_CHARS characters): values a tenant makes
- * up cannot grow it without end; when full it starts again, so at worst a value has a few copies. A value enters
- * the table as a fresh flat string: a timestamp made by slicing and concatenating would otherwise keep its parts.
+ * up cannot grow it without end; when full it starts again, so at worst a value has a few copies. The value kept
+ * is the first one seen: JSON.parse makes flat strings; a string built by slicing and concatenating (a timestamp
+ * formatted from a Date) keeps its parts, so such a value goes through `flat` first (convert.ts does).
  */
 export const INTERN_MAX_CHARS = 256;
 export const INTERN_MAX_ENTRIES = 32_768;
@@ -23,9 +24,13 @@ export function intern(value: string | undefined): string | undefined {
   const known = table.get(value);
   if (known !== undefined) return known;
   if (table.size >= INTERN_MAX_ENTRIES) table = new Map();
-  const flat = JSON.parse(JSON.stringify(value)) as string;
-  table.set(flat, flat);
-  return flat;
+  table.set(value, value);
+  return value;
+}
+
+/** A string in one piece: no slice of, or concatenation with, another string stays behind it. */
+export function flat(value: string): string {
+  return JSON.parse(JSON.stringify(value)) as string;
 }
 
 /** The named string fields of `obj`, interned in place. */

@@ -279,6 +279,7 @@ export class Reflector<T extends KubeObject> {
       this.opts.logger.debug('unknown watch event type', { watch: this.name, type });
       return;
     }
+    if (this.opts.skipEchoes && type !== 'DELETED' && this.isEcho(raw)) return;
     const obj = this.opts.normalize(raw);
     const key = keyOf(obj);
     const cached = this.cache.get(key);
@@ -297,6 +298,21 @@ export class Reflector<T extends KubeObject> {
       if (!stale) this.cache.set(key, obj);
       this.emit(cached ? 'update' : 'add', obj);
     }
+  }
+
+  /**
+   * The echo of a version already cached (our own write, written through), told from the raw event's metadata:
+   * normalizing it first (reduce, intern) was work for nothing, twice per issuance.
+   */
+  private isEcho(raw: unknown): boolean {
+    const m = (raw as { metadata?: { namespace?: unknown; name?: unknown; resourceVersion?: unknown } } | null)?.metadata;
+    if (typeof m?.name !== 'string' || typeof m.resourceVersion !== 'string' || m.resourceVersion === '') return false;
+    const namespace = typeof m.namespace === 'string' ? m.namespace : undefined;
+    const cached = this.cache.get(keyOf({ metadata: { namespace, name: m.name } } as KubeObject));
+    if (cached?.metadata.resourceVersion !== m.resourceVersion) return false;
+    this.rv = m.resourceVersion;
+    this.echoes++;
+    return true;
   }
 
   private emit(kind: ChangeKind, obj: T): void {

@@ -239,11 +239,15 @@ describe('Reflector skips the echo of our own write (issue 11)', () => {
   const silent = { debug() {}, info() {}, warn() {}, error() {} };
   const obj = (name: string, rv: string) => ({ metadata: { namespace: 'a', name, resourceVersion: rv } });
 
-  it('an event bringing exactly the version written through is not emitted; a newer one and a delete are', async () => {
+  it('an event bringing exactly the version written through is not emitted, nor normalized; a newer one and a delete are', async () => {
     let send: (type: string, o: unknown) => void = () => {};
     const changes: string[] = [];
+    const normalized: string[] = [];
     const r = new Reflector<KubeObject>({
-      name: 'secrets', path: '/api/v1/secrets', query: {}, normalize: (raw) => raw as KubeObject,
+      name: 'secrets', path: '/api/v1/secrets', query: {}, normalize: (raw) => {
+        normalized.push((raw as KubeObject).metadata.resourceVersion ?? '');
+        return raw as KubeObject;
+      },
       list: (onItems) => streamPages(async () => ({ metadata: { resourceVersion: '5' }, items: [obj('s', '5')] }), 25, onItems),
       watch: { watch: async (_p: string, _q: unknown, cb: (type: string, o: unknown) => void) => {
         send = cb;
@@ -254,6 +258,7 @@ describe('Reflector skips the echo of our own write (issue 11)', () => {
     });
     await r.start();
     changes.length = 0;
+    normalized.length = 0;
     for (let i = 0; i < 50 && !changes.length; i++) {
       r.put(obj('s', '9')); // our write's answer
       send('MODIFIED', obj('s', '9')); // its echo
@@ -264,5 +269,6 @@ describe('Reflector skips the echo of our own write (issue 11)', () => {
     await r.stop();
     assert.deepEqual(changes, ['update 10', 'delete 10'], 'the delete carries the last cached copy');
     assert.equal(r.echoes, 1);
+    assert.deepEqual(normalized, ['10', '11'], 'the echo is told from its raw metadata, before any normalizing');
   });
 });
