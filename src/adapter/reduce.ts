@@ -105,9 +105,10 @@ export function sharedBundle(v: string): string {
 
 /** A labelled Secret as the cache keeps it (see the module comment). */
 export function reduceSecret(secret: Secret, uidOf: IdentityUid): Secret {
-  const out: Secret = { ...secret, metadata: boundedMeta(secret.metadata) };
+  // Rest, not `delete`: an object a property was deleted from becomes a dictionary (~400 bytes more each).
+  const { data: _data, ...rest } = secret;
+  const out: Secret = { ...rest, metadata: boundedMeta(secret.metadata) };
   internFields(out, ['type']);
-  delete out.data;
   if (!ownedByLiveIdentity(secret, uidOf)) {
     if (secret.data && Object.keys(secret.data).length > 0) partial.add(out);
     return out;
