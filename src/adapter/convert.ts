@@ -14,7 +14,7 @@ import {
   type OwnerReference,
   type Secret,
 } from '../api/types.ts';
-import { flat, intern, internArray, internFields } from './intern.ts';
+import { intern, internArray, internFields } from './intern.ts';
 import { boundedMeta, reduceData, reduceSecret, STATE_CONFIGMAP_MAX_KEYS, type IdentityUid } from './reduce.ts';
 
 type Raw = Record<string, unknown>;
@@ -30,8 +30,7 @@ function str(v: unknown): string | undefined {
 /** metav1.Time: RFC 3339 at second precision, whether the input is a Date or a string. */
 function time(v: unknown): string | undefined {
   if (v instanceof Date) {
-    // flat: replace() leaves a concatenation holding a slice of the whole ISO string (intern.ts).
-    return Number.isNaN(v.getTime()) ? undefined : flat(v.toISOString().replace(/\.\d{3}Z$/, 'Z'));
+    return Number.isNaN(v.getTime()) ? undefined : v.toISOString().replace(/\.\d{3}Z$/, 'Z');
   }
   return str(v);
 }

@@ -8,9 +8,9 @@
  * 1.2 KB per identity. Values known to repeat go through `intern` as an object enters a cache.
  *
  * The table is bounded (INTERN_MAX_ENTRIES values of at most INTERN_MAX_CHARS characters): values a tenant makes
- * up cannot grow it without end; when full it starts again, so at worst a value has a few copies. The value kept
- * is the first one seen: JSON.parse makes flat strings; a string built by slicing and concatenating (a timestamp
- * formatted from a Date) keeps its parts, so such a value goes through `flat` first (convert.ts does).
+ * up cannot grow it without end; when full it starts again, so at worst a value has a few copies. A value enters
+ * the table as a fresh flat string: one built by slicing and concatenating (a timestamp formatted from a Date)
+ * would otherwise keep its parts. Entering is rare (one per distinct value); the lookups are what a call costs.
  */
 export const INTERN_MAX_CHARS = 256;
 export const INTERN_MAX_ENTRIES = 32_768;
@@ -24,13 +24,9 @@ export function intern(value: string | undefined): string | undefined {
   const known = table.get(value);
   if (known !== undefined) return known;
   if (table.size >= INTERN_MAX_ENTRIES) table = new Map();
-  table.set(value, value);
-  return value;
-}
-
-/** A string in one piece: no slice of, or concatenation with, another string stays behind it. */
-export function flat(value: string): string {
-  return JSON.parse(JSON.stringify(value)) as string;
+  const flat = JSON.parse(JSON.stringify(value)) as string;
+  table.set(flat, flat);
+  return flat;
 }
 
 /** The named string fields of `obj`, interned in place. */

@@ -66,8 +66,7 @@ export function boundedMeta(meta: ObjectMeta): ObjectMeta {
   if (meta.labels) out.labels = boundedMap(meta.labels);
   if (meta.annotations) out.annotations = boundedMap(meta.annotations);
   if (meta.ownerReferences) {
-    out.ownerReferences = meta.ownerReferences.slice(0, OWNER_REFS_MAX).map((r) => ({ ...r }));
-    for (const r of out.ownerReferences) internFields(r, ['apiVersion', 'kind']);
+    out.ownerReferences = meta.ownerReferences.slice(0, OWNER_REFS_MAX).map((r) => ({ ...r, apiVersion: intern(r.apiVersion), kind: intern(r.kind) }));
   }
   internFields(out, ['namespace', 'creationTimestamp', 'deletionTimestamp']);
   return out;

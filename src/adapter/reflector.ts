@@ -214,12 +214,11 @@ export class Reflector<T extends KubeObject> {
       if (slicer.due()) await slicer.pause();
     }
     for (const [key, obj] of fresh) {
-      // A later list or a stop while this one was handed over: the rest is not news any more.
-      if (this.stopped || this.cache !== fresh) return false;
+      if (this.stopped) return false; // stopped while this list was handed over: the rest is not news any more
       this.emit(previous.has(key) ? 'update' : 'add', obj);
       if (slicer.due()) await slicer.pause();
     }
-    if (this.stopped || this.cache !== fresh) return false;
+    if (this.stopped) return false;
 
     if (!this.synced) {
       this.synced = true;
@@ -286,11 +285,6 @@ export class Reflector<T extends KubeObject> {
     // Never go back past a copy we wrote through (the watch may still be catching up to it).
     const stale = cached !== undefined && isOlder(obj.metadata.resourceVersion, cached.metadata.resourceVersion);
     if (obj.metadata.resourceVersion) this.rv = obj.metadata.resourceVersion;
-    if (this.opts.skipEchoes && type !== 'DELETED' && cached !== undefined && obj.metadata.resourceVersion !== undefined &&
-      cached.metadata.resourceVersion === obj.metadata.resourceVersion) {
-      this.echoes++;
-      return;
-    }
     if (type === 'DELETED') {
       if (!stale) this.cache.delete(key);
       this.emit('delete', cached ?? obj);
@@ -306,11 +300,11 @@ export class Reflector<T extends KubeObject> {
    */
   private isEcho(raw: unknown): boolean {
     const m = (raw as { metadata?: { namespace?: unknown; name?: unknown; resourceVersion?: unknown } } | null)?.metadata;
-    if (typeof m?.name !== 'string' || typeof m.resourceVersion !== 'string' || m.resourceVersion === '') return false;
+    if (typeof m?.name !== 'string' || typeof m.resourceVersion !== 'string') return false;
     const namespace = typeof m.namespace === 'string' ? m.namespace : undefined;
     const cached = this.cache.get(keyOf({ metadata: { namespace, name: m.name } } as KubeObject));
     if (cached?.metadata.resourceVersion !== m.resourceVersion) return false;
-    this.rv = m.resourceVersion;
+    if (m.resourceVersion) this.rv = m.resourceVersion;
     this.echoes++;
     return true;
   }
