@@ -4,11 +4,13 @@
  * again once the first run ends), failures retry with per-key exponential backoff (capped),
  * and delayed adds keep only the earliest due time per key.
  *
- * Delays are wall-clock deadlines: each arms a clamped timer (setTimeout overflows past ~24.8
- * days), and a periodic tick re-checks every deadline against the clock, so a machine that
- * slept or a timer that drifted still runs the key on time.
+ * Delays are wall-clock deadlines kept in one min-heap (deadlines.ts) behind one clamped timer
+ * for the earliest (setTimeout overflows past ~24.8 days): a timer per key cost ~160 bytes each,
+ * 1.6 MB at 10,000 identities (issue 11). A periodic tick re-checks every deadline against the
+ * clock, so a machine that slept or a timer that drifted still runs the key on time.
  */
 import { clampDelay, type Clock } from '../clock.ts';
+import { type Deadline, DeadlineHeap } from './deadlines.ts';
 import { FairLanes } from './lanes.ts';
 
 export interface Timers {
@@ -44,13 +46,6 @@ export interface QueueOptions {
   tickMs?: number;
 }
 
-interface Deadline {
-  at: number;
-  timer: unknown;
-  /** A reservation (hold()): the key waits for it whatever adds it meanwhile, unless woken. */
-  held?: boolean;
-}
-
 export class WorkQueue {
   private readonly clock: Clock;
   private readonly timers: Timers;
@@ -63,6 +58,12 @@ export class WorkQueue {
   /** Keys added while being processed: re-queued when done. */
   private readonly dirty = new Set<string>();
   private readonly deadlines = new Map<string, Deadline>();
+  /** The same deadlines by time; entries no longer in `deadlines` are skipped when they surface. */
+  private readonly heap = new DeadlineHeap();
+  /** The one timer, armed for the earliest deadline (clamped), and when it is due. */
+  private timer: unknown;
+  private timerAt = Infinity;
+  private seq = 0;
   private readonly failures = new Map<string, number>();
   private readonly waiters: Array<(key: string | undefined) => void> = [];
   private readonly tick: unknown;
@@ -126,8 +127,7 @@ export class WorkQueue {
     const at = this.clock.now() + delayMs;
     const existing = this.deadlines.get(key);
     if (existing && (existing.at <= at || existing.held)) return;
-    if (existing) this.timers.clearTimeout(existing.timer);
-    this.deadlines.set(key, { at, timer: this.arm(key, delayMs) });
+    this.schedule({ key, at, seq: this.seq++ });
   }
 
   /**
@@ -141,8 +141,7 @@ export class WorkQueue {
       this.add(key, true, true);
       return;
     }
-    this.cancelDeadline(key);
-    this.deadlines.set(key, { at: this.clock.now() + delayMs, timer: this.arm(key, delayMs), held: true });
+    this.schedule({ key, at: this.clock.now() + delayMs, seq: this.seq++, held: true });
   }
 
   /** Retry a failed key with exponential backoff; returns the delay used. */
@@ -184,8 +183,9 @@ export class WorkQueue {
   shutdown(): void {
     this.shuttingDown = true;
     this.timers.clearInterval(this.tick);
-    for (const d of this.deadlines.values()) this.timers.clearTimeout(d.timer);
+    this.disarm();
     this.deadlines.clear();
+    this.heap.clear();
     this.order.clear();
     this.queued.clear();
     for (const w of this.waiters.splice(0)) w(undefined);
@@ -201,25 +201,47 @@ export class WorkQueue {
     for (const [key, d] of this.deadlines) {
       if (d.at <= now) this.add(key, true);
     }
+    this.arm();
   }
 
-  private arm(key: string, delayMs: number): unknown {
-    return this.timers.setTimeout(() => this.onTimer(key), clampDelay(delayMs));
+  private schedule(d: Deadline): void {
+    this.deadlines.set(d.key, d);
+    this.heap.push(d);
+    // Entries replaced or cancelled stay in the heap until they surface; rebuild before they outnumber the live ones.
+    if (this.heap.size > 2 * this.deadlines.size + 1_024) this.heap.rebuild(this.deadlines.values());
+    if (d.at < this.timerAt) this.arm();
   }
 
-  /** A key's timer fired: run it if due, else (a clamped timer fires early) wait for the rest. */
-  private onTimer(key: string): void {
-    const d = this.deadlines.get(key);
-    if (!d) return;
-    const remaining = d.at - this.clock.now();
-    if (remaining <= 0) this.add(key, true);
-    else d.timer = this.arm(key, remaining);
+  /** (Re-)arm the one timer for the earliest live deadline. */
+  private arm(): void {
+    const next = this.heap.peekLive(this.deadlines);
+    if (next?.at === this.timerAt) return;
+    this.disarm();
+    if (!next) return;
+    this.timerAt = next.at;
+    this.timer = this.timers.setTimeout(() => this.onTimer(), clampDelay(next.at - this.clock.now()));
+  }
+
+  private disarm(): void {
+    if (this.timer !== undefined) this.timers.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
+  }
+
+  /** The timer fired: run every key that is due (a clamped timer fires early: nothing is), then re-arm. */
+  private onTimer(): void {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    const now = this.clock.now();
+    for (let d = this.heap.peekLive(this.deadlines); d && d.at <= now; d = this.heap.peekLive(this.deadlines)) {
+      this.heap.pop();
+      this.add(d.key, true);
+    }
+    this.arm();
   }
 
   private cancelDeadline(key: string): void {
-    const d = this.deadlines.get(key);
-    if (!d) return;
-    this.timers.clearTimeout(d.timer);
+    // The heap entry is left behind: it is skipped when it surfaces (peekLive), and the timer then re-arms.
     this.deadlines.delete(key);
   }
 }
