@@ -1,4 +1,4 @@
-/** Exponential backoff with jitter for restarting watches and lists. */
+/** Exponential backoff with jitter for restarting watches and lists, and the wait for it that stopping cuts short. */
 
 export interface BackoffOptions {
   initialMs: number;
@@ -36,5 +36,31 @@ export class Backoff {
 
   get attempts(): number {
     return this.attempt;
+  }
+}
+
+/** The waits of one loop between restarts: stop() ends the current one and makes every later one end at once. */
+export class RestartWait {
+  private stopped = false;
+  private wake?: () => void;
+
+  sleep(ms: number): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = undefined;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+    });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.wake?.();
   }
 }

@@ -11,27 +11,13 @@
  *
  * Reads of identities, of our Secrets and of our ConfigMaps come from the caches; writes go to the
  * API and the server's answer is written through to the cache, so a read right after a write sees it.
+ * Secrets: kube-secrets.ts; ConfigMaps: kube-configmaps.ts; status and workload patches:
+ * kube-patches.ts; what each request is made with: kube-api.ts. This file wires them and the
+ * watches (watches.ts) into the port.
  */
+import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import {
-  AppsV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  PatchStrategy,
-  Watch,
-  setHeaderOptions,
-  type KubeConfig,
-  type V1ConfigMap,
-  type V1Secret,
-} from '@kubernetes/client-node';
-import {
-  FIELD_MANAGER,
-  GROUP,
   KIND,
-  LABEL_MANAGED_BY,
-  MANAGED_BY,
-  PLURAL,
-  TRUST_ROTATION_CONFIGMAP,
-  VERSION,
   type ConfigMap,
   type EventType,
   type MutualTLSIdentity,
@@ -40,14 +26,16 @@ import {
   type Secret,
   type WorkloadRef,
 } from '../api/types.ts';
-import { ClusterError, type Cluster, type ClusterHandlers } from '../cluster/port.ts';
+import type { Cluster, ClusterHandlers } from '../cluster/port.ts';
 import { DEFAULT_BACKOFF } from './backoff.ts';
-import { cachedConfigMap, cachedIdentity, cachedStateConfigMap, cachedSecret, toSecret, writableConfigMap, writableSecret } from './convert.ts';
-import { isPartial } from './reduce.ts';
 import { describeError } from './errors.ts';
 import { ServiceAccountCache } from './service-accounts.ts';
 import { EventRecorder } from './events.ts';
-import { callApi, type CallOptions, type WriteFence } from './timing.ts';
+import { kubeApi, type KubeApi } from './kube-api.ts';
+import { KubeConfigMaps } from './kube-configmaps.ts';
+import { patchIdentityStatus, patchWorkloadTemplate } from './kube-patches.ts';
+import { KubeSecrets } from './kube-secrets.ts';
+import { callApi, type WriteFence } from './timing.ts';
 import type { AdapterLogger } from './types.ts';
 import { buildWatches, forNamespace, type WatchSet } from './watches.ts';
 
@@ -103,37 +91,27 @@ export interface KubeClusterStats {
 }
 
 export class KubeCluster implements Cluster {
-  private readonly opts: KubeClusterOptions;
   private readonly log: AdapterLogger;
-  private readonly core: CoreV1Api;
-  private readonly apps: AppsV1Api;
-  private readonly custom: CustomObjectsApi;
+  private readonly api: KubeApi;
   private readonly events: EventRecorder;
   private readonly watches: WatchSet;
-  private readonly timeoutMs: number;
+  private readonly secrets: KubeSecrets;
+  private readonly configMaps: KubeConfigMaps;
   private handlers?: ClusterHandlers;
   private started = false;
   private readonly stopping = new AbortController();
-  /** Options of every read request, and of every write request (which also pass the fence). */
-  private readonly read: CallOptions;
-  private readonly write: CallOptions;
   private readonly serviceAccounts: ServiceAccountCache;
 
   constructor(opts: KubeClusterOptions) {
-    this.opts = opts;
     this.log = opts.logger;
-    this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
-    this.apps = opts.kubeConfig.makeApiClient(AppsV1Api);
-    this.custom = opts.kubeConfig.makeApiClient(CustomObjectsApi);
-    this.timeoutMs = opts.requestTimeoutMs ?? 30_000;
     const signal = opts.signal ? AbortSignal.any([opts.signal, this.stopping.signal]) : this.stopping.signal;
-    this.read = { signal };
-    this.write = opts.fence ? { signal, fence: opts.fence } : { signal };
-    this.events = new EventRecorder({ core: this.core, timeoutMs: this.timeoutMs, call: this.write, ...(opts.events ? { storm: opts.events } : {}), onError: (err) => this.log.warn('folded Events not recorded', { reason: 'EventStorm', detail: err.message }) });
+    const api = kubeApi(opts.kubeConfig, opts.requestTimeoutMs ?? 30_000, signal, opts.fence);
+    this.api = api;
+    this.events = new EventRecorder({ core: api.core, timeoutMs: api.timeoutMs, call: api.write, ...(opts.events ? { storm: opts.events } : {}), onError: (err) => this.log.warn('folded Events not recorded', { reason: 'EventStorm', detail: err.message }) });
     this.serviceAccounts = new ServiceAccountCache({
       now: () => Date.now(),
-      get: (namespace, name) => callApi(`GET serviceaccounts/${namespace}/${name}`, this.timeoutMs, (o) =>
-        this.core.readNamespacedServiceAccount({ namespace, name }, o), this.read),
+      get: (namespace, name) => callApi(`GET serviceaccounts/${namespace}/${name}`, api.timeoutMs, (o) =>
+        api.core.readNamespacedServiceAccount({ namespace, name }, o), api.read),
     });
     const watchdogMs = opts.watchdogMs ?? 5 * 60_000;
     const watch = new Watch(opts.kubeConfig);
@@ -142,8 +120,8 @@ export class KubeCluster implements Cluster {
     // client-node's timer stays as a backstop for a connect that never answers.
     (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = watchdogMs * 2;
     this.watches = buildWatches({
-      core: this.core,
-      custom: this.custom,
+      core: api.core,
+      custom: api.custom,
       watch,
       logger: this.log,
       namespaces: opts.namespaces,
@@ -161,6 +139,8 @@ export class KubeCluster implements Cluster {
       onCaSecret: () => this.call('caSecretChanged', (h) => h.caSecretChanged()),
       onResync: () => this.call('resynced', (h) => h.resynced?.()),
     });
+    this.secrets = new KubeSecrets({ api, watches: this.watches, operatorNamespace: opts.operatorNamespace, caSecretName: opts.caSecretName });
+    this.configMaps = new KubeConfigMaps({ api, watches: this.watches, operatorNamespace: opts.operatorNamespace });
   }
 
   async start(handlers: ClusterHandlers): Promise<void> {
@@ -204,159 +184,61 @@ export class KubeCluster implements Cluster {
     return [...this.watches.identities.values()].flatMap((r) => r.values());
   }
 
-  async getSecret(namespace: string, name: string): Promise<Secret | undefined> {
-    const key = `${namespace}/${name}`;
-    const cached = (this.isCa(namespace, name) ? this.watches.ca.get(key) : undefined) ??
-      forNamespace(this.watches.secrets, namespace)?.get(key);
-    // A cached Secret without data (no live identity owned it when it arrived) is read afresh.
-    if (cached && !isPartial(cached)) return cached;
-    try {
-      const read = toSecret(await callApi(`GET secrets/${key}`, this.timeoutMs, (o) =>
-        this.core.readNamespacedSecret({ namespace, name }, o), this.read));
-      if (cached) return this.remember(read);
-      return read;
-    } catch (err) {
-      if ((err as { code?: unknown }).code === 404) return undefined;
-      throw err;
-    }
+  getSecret(namespace: string, name: string): Promise<Secret | undefined> {
+    return this.secrets.getSecret(namespace, name);
   }
 
-  async applySecret(secret: Secret, options: { force?: boolean; fieldManager?: string } = {}): Promise<Secret> {
-    const { name, namespace = '' } = secret.metadata;
-    const fieldManager = options.fieldManager ?? FIELD_MANAGER;
-    const applied = await callApi(`PATCH secrets/${namespace}/${name}`, this.timeoutMs, (o) =>
-      this.core.patchNamespacedSecret(
-        { name, namespace, body: writableSecret(secret), fieldManager, force: options.force ?? true },
-        setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply, o),
-      ), this.write);
-    return this.remember(toSecret(applied), true);
+  applySecret(secret: Secret, options: { force?: boolean; fieldManager?: string } = {}): Promise<Secret> {
+    return this.secrets.applySecret(secret, options);
   }
 
-  async deleteOwnedSecret(namespace: string, name: string, precondition: { uid: string; resourceVersion: string }): Promise<void> {
-    try {
-      await callApi(`DELETE secrets/${namespace}/${name}`, this.timeoutMs, (o) =>
-        this.core.deleteNamespacedSecret({ name, namespace, body: { preconditions: precondition } }, o), this.write);
-    } catch (err) {
-      if (!ClusterError.isNotFound(err)) throw err;
-    }
-    forNamespace(this.watches.secrets, namespace)?.forget(`${namespace}/${name}`);
+  deleteOwnedSecret(namespace: string, name: string, precondition: { uid: string; resourceVersion: string }): Promise<void> {
+    return this.secrets.deleteOwnedSecret(namespace, name, precondition);
   }
 
-  async createSecret(secret: Secret): Promise<Secret> {
-    const { name, namespace = '' } = secret.metadata;
-    const created = await callApi(`POST secrets/${namespace}/${name}`, this.timeoutMs, (o) =>
-      this.core.createNamespacedSecret({
-        namespace,
-        // Plain JSON without timestamps: client-node's V1Secret serializer passes it through.
-        body: writableSecret(secret) as V1Secret,
-        fieldManager: FIELD_MANAGER,
-      }, o), this.write);
-    return this.remember(toSecret(created), true);
+  createSecret(secret: Secret): Promise<Secret> {
+    return this.secrets.createSecret(secret);
   }
 
-  async patchIdentityStatus(namespace: string, name: string, status: MutualTLSIdentityStatus): Promise<void> {
-    const updated: unknown = await callApi(`PATCH ${PLURAL}/${namespace}/${name}/status`, this.timeoutMs, (o) =>
-      this.custom.patchNamespacedCustomObjectStatus(
-        { group: GROUP, version: VERSION, plural: PLURAL, namespace, name, body: { status }, fieldManager: FIELD_MANAGER },
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch, o),
-      ), this.write);
-    if (updated !== null && typeof updated === 'object' && 'metadata' in updated) {
-      forNamespace(this.watches.identities, namespace)?.put(cachedIdentity(updated));
-    }
+  patchIdentityStatus(namespace: string, name: string, status: MutualTLSIdentityStatus): Promise<void> {
+    return patchIdentityStatus(this.api, this.watches, namespace, name, status);
   }
 
   /** Only Secrets a live identity owns: a tenant's labelled Secret counts for nothing (rotation progress). */
   listSecrets(): Secret[] {
-    return [...this.watches.secrets.values()].flatMap((r) => r.values()).filter((s) => s.data !== undefined && !isPartial(s));
+    return this.secrets.listSecrets();
   }
 
-  async patchSecretAnnotations(namespace: string, name: string, annotations: Record<string, string | null>): Promise<void> {
-    const patched = await callApi(`PATCH secrets/${namespace}/${name}`, this.timeoutMs, (o) =>
-      this.core.patchNamespacedSecret(
-        { name, namespace, body: { metadata: { annotations } }, fieldManager: FIELD_MANAGER },
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch, o),
-      ), this.write);
-    this.remember(toSecret(patched));
+  patchSecretAnnotations(namespace: string, name: string, annotations: Record<string, string | null>): Promise<void> {
+    return this.secrets.patchSecretAnnotations(namespace, name, annotations);
   }
 
-  async patchWorkloadTemplate(namespace: string, workload: WorkloadRef, annotations: Record<string, string>): Promise<void> {
-    const { kind, name } = workload;
-    const body = { spec: { template: { metadata: { annotations } } } };
-    const req = { name, namespace, body, fieldManager: FIELD_MANAGER };
-    await callApi<unknown>(`PATCH ${kind.toLowerCase()}s/${namespace}/${name}`, this.timeoutMs, (o) => {
-      const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch, o);
-      return kind === 'Deployment'
-        ? this.apps.patchNamespacedDeployment(req, merge)
-        : kind === 'StatefulSet'
-          ? this.apps.patchNamespacedStatefulSet(req, merge)
-          : this.apps.patchNamespacedDaemonSet(req, merge);
-    }, this.write);
+  patchWorkloadTemplate(namespace: string, workload: WorkloadRef, annotations: Record<string, string>): Promise<void> {
+    return patchWorkloadTemplate(this.api, namespace, workload, annotations);
   }
 
   getConfigMap(namespace: string, name: string): ConfigMap | undefined {
-    return this.configMapCache(namespace, name)?.get(`${namespace}/${name}`);
+    return this.configMaps.getConfigMap(namespace, name);
   }
 
   listConfigMaps(): ConfigMap[] {
-    return [...this.watches.configMaps.values(), this.watches.rotation].flatMap((r) => r.values());
+    return this.configMaps.listConfigMaps();
   }
 
-  /** The cache a ConfigMap of ours lives in: only the two names the operator writes are watched. */
-  private isRotationState(namespace: string, name: string): boolean {
-    return namespace === this.opts.operatorNamespace && name === TRUST_ROTATION_CONFIGMAP;
+  applyConfigMap(configMap: ConfigMap): Promise<ConfigMap> {
+    return this.configMaps.applyConfigMap(configMap);
   }
 
-  private configMapCache(namespace: string, name: string) {
-    if (this.isRotationState(namespace, name)) return this.watches.rotation;
-    return forNamespace(this.watches.configMaps, namespace);
+  writeConfigMap(configMap: ConfigMap): Promise<ConfigMap> {
+    return this.configMaps.writeConfigMap(configMap);
   }
 
-  async applyConfigMap(configMap: ConfigMap): Promise<ConfigMap> {
-    const { name, namespace = '' } = configMap.metadata;
-    const applied = await callApi(`PATCH configmaps/${namespace}/${name}`, this.timeoutMs, (o) =>
-      this.core.patchNamespacedConfigMap(
-        { name, namespace, body: withResourceVersion(writableConfigMap(configMap), configMap.metadata.resourceVersion), fieldManager: FIELD_MANAGER, force: true },
-        setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply, o),
-      ), this.write);
-    const result = cachedConfigMap(applied);
-    const cache = this.configMapCache(namespace, name);
-    if (result.metadata.labels?.[LABEL_MANAGED_BY] === MANAGED_BY) cache?.put(result);
-    else cache?.forget(`${namespace}/${name}`);
-    return result;
+  createConfigMap(configMap: ConfigMap): Promise<ConfigMap> {
+    return this.configMaps.createConfigMap(configMap);
   }
 
-  async writeConfigMap(configMap: ConfigMap): Promise<ConfigMap> {
-    const { name, namespace = '', resourceVersion } = configMap.metadata;
-    // writableConfigMap drops resourceVersion (applies are unconditional); here it is the guard.
-    const body = { ...writableConfigMap(configMap), metadata: { ...writableConfigMap(configMap).metadata, ...(resourceVersion ? { resourceVersion } : {}) } } as V1ConfigMap;
-    const written = resourceVersion
-      ? await callApi(`PUT configmaps/${namespace}/${name}`, this.timeoutMs, (o) =>
-        this.core.replaceNamespacedConfigMap({ name, namespace, body, fieldManager: FIELD_MANAGER }, o), this.write)
-      : await callApi(`POST configmaps/${namespace}/${name}`, this.timeoutMs, (o) =>
-        this.core.createNamespacedConfigMap({ namespace, body, fieldManager: FIELD_MANAGER }, o), this.write);
-    const result = this.isRotationState(namespace, name) ? cachedStateConfigMap(written) : cachedConfigMap(written);
-    const cache = this.configMapCache(namespace, name);
-    if (result.metadata.labels?.[LABEL_MANAGED_BY] === MANAGED_BY) cache?.put(result);
-    return result;
-  }
-
-  async createConfigMap(configMap: ConfigMap): Promise<ConfigMap> {
-    const { namespace = '', name } = configMap.metadata;
-    const created = await callApi(`POST configmaps/${namespace}/${name}`, this.timeoutMs, (o) =>
-      this.core.createNamespacedConfigMap({ namespace, body: writableConfigMap(configMap) as V1ConfigMap, fieldManager: FIELD_MANAGER }, o), this.write);
-    const result = cachedConfigMap(created);
-    if (result.metadata.labels?.[LABEL_MANAGED_BY] === MANAGED_BY) this.configMapCache(namespace, name)?.put(result);
-    return result;
-  }
-
-  async deleteConfigMap(namespace: string, name: string, precondition?: { uid: string; resourceVersion: string }): Promise<void> {
-    try {
-      await callApi(`DELETE configmaps/${namespace}/${name}`, this.timeoutMs, (o) =>
-        this.core.deleteNamespacedConfigMap({ name, namespace, ...(precondition ? { body: { preconditions: precondition } } : {}) }, o), this.write);
-    } catch (err) {
-      if (!ClusterError.isNotFound(err)) throw err;
-    }
-    this.configMapCache(namespace, name)?.forget(`${namespace}/${name}`);
+  deleteConfigMap(namespace: string, name: string, precondition?: { uid: string; resourceVersion: string }): Promise<void> {
+    return this.configMaps.deleteConfigMap(namespace, name, precondition);
   }
 
   serviceAccountExists(namespace: string, name: string): Promise<boolean> {
@@ -365,25 +247,6 @@ export class KubeCluster implements Cluster {
 
   recordEvent(about: ObjectRef, type: EventType, reason: string, message: string): Promise<void> {
     return this.events.record(about, type, reason, message);
-  }
-
-  private isCa(namespace: string, name: string): boolean {
-    return namespace === this.opts.operatorNamespace && name === this.opts.caSecretName;
-  }
-
-  /**
-   * Write-through: the server's answer, reduced as a watch event would be, replaces the cached
-   * copy. `ownWrite`: the answer to our own apply/create, whose owner is the identity being
-   * reconciled (the reconciler writes only for identities in its cache), so its data is kept.
-   */
-  private remember(secret: Secret, ownWrite = false): Secret {
-    const { namespace = '', name } = secret.metadata;
-    if (this.isCa(namespace, name)) this.watches.ca.put(secret);
-    const cache = forNamespace(this.watches.secrets, namespace);
-    const uidOf = ownWrite ? (_ns: string, _name: string) => secret.metadata.ownerReferences?.find((r) => r.controller)?.uid : this.watches.identityUid;
-    if (secret.metadata.labels?.[LABEL_MANAGED_BY] === MANAGED_BY) cache?.put(cachedSecret(secret, uidOf));
-    else cache?.forget(`${namespace}/${name}`);
-    return secret;
   }
 
   /** Each handler call on its own: a throwing handler is logged and never reaches a watch. */
@@ -396,9 +259,4 @@ export class KubeCluster implements Cluster {
       this.log.error('cluster handler threw', { handler: what, error: describeError(err) });
     }
   }
-}
-
-/** The apply body with the resourceVersion that was read: a ConfigMap changed since is refused (409). */
-function withResourceVersion(cm: ConfigMap, resourceVersion: string | undefined): ConfigMap {
-  return resourceVersion ? { ...cm, metadata: { ...cm.metadata, resourceVersion } } : cm;
 }

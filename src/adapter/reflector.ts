@@ -12,14 +12,15 @@
  * A list happens only at start and after a real gap (410): bookmarks keep the resourceVersion
  * current on a quiet watch, so a restarted watch resumes instead of relisting.
  *
- * Backoff grows on every restart and resets once a watch has stayed up for healthyMs.
+ * Backoff grows on every restart and resets once a watch has stayed up for healthyMs. How a list's
+ * pages become the cache and reach the handlers: handover.ts.
  */
 import type { Watch } from '@kubernetes/client-node';
-import { Backoff, type BackoffOptions } from './backoff.ts';
+import { Backoff, RestartWait, type BackoffOptions } from './backoff.ts';
 import { isOlder } from './convert.ts';
 import { describeError } from './errors.ts';
+import { handOver, listPages } from './handover.ts';
 import { openWatch, type Outcome, type WatchSession } from './session.ts';
-import { Slicer } from '../slice.ts';
 import { bounded } from './timing.ts';
 import { keyOf, type AdapterLogger, type ChangeKind, type KubeObject } from './types.ts';
 
@@ -72,7 +73,7 @@ export class Reflector<T extends KubeObject> {
   private loop?: Promise<void>;
   private session?: WatchSession;
   private resyncTimer?: NodeJS.Timeout;
-  private wake?: () => void;
+  private readonly waits = new RestartWait();
   private cancelList?: () => void;
   private syncWaiter?: { resolve(): void; reject(err: Error): void };
 
@@ -96,7 +97,7 @@ export class Reflector<T extends KubeObject> {
     this.stopped = true;
     clearInterval(this.resyncTimer);
     this.session?.finish({ kind: 'stopped' });
-    this.wake?.();
+    this.waits.stop();
     this.cancelList?.();
     await this.loop;
     this.syncWaiter?.reject(new Error(`watch ${this.name} stopped before its first sync`));
@@ -135,7 +136,7 @@ export class Reflector<T extends KubeObject> {
         // A bug, not an API failure (those are outcomes): log it and keep the watch alive.
         this.restarts++;
         this.opts.logger.error('watch loop error', { watch: this.name, error: describeError(err) });
-        await this.sleep(this.backoff.next());
+        await this.waits.sleep(this.backoff.next());
       }
     }
   }
@@ -144,7 +145,7 @@ export class Reflector<T extends KubeObject> {
     if (this.needList && !(await this.list())) {
       if (this.stopped) return;
       this.restarts++;
-      await this.sleep(this.backoff.next());
+      await this.waits.sleep(this.backoff.next());
       return;
     }
     if (this.stopped) return; // stopped while the list was in flight: open no watch
@@ -167,28 +168,16 @@ export class Reflector<T extends KubeObject> {
       delayMs,
       restarts: this.restarts,
     });
-    await this.sleep(delayMs);
+    await this.waits.sleep(delayMs);
   }
 
   /** One (paged) list replacing the cache. false: it failed (logged) or was cancelled. */
   private async list(): Promise<boolean> {
-    // Built page by page: each page's raw objects are let go once normalized.
-    let fresh = new Map<string, T>();
-    const onItems = (items: unknown[], restarted: boolean) => {
-      if (restarted) fresh = new Map();
-      for (const raw of items) {
-        const obj = this.opts.normalize(raw);
-        const key = keyOf(obj);
-        const cached = this.cache.get(key);
-        // Keep a newer copy written through by us while the list was in flight.
-        const keep = cached && isOlder(obj.metadata.resourceVersion, cached.metadata.resourceVersion);
-        fresh.set(key, keep ? cached : obj);
-      }
-    };
+    const pages = listPages((raw) => this.opts.normalize(raw), (key) => this.cache.get(key));
     let resourceVersion: string | undefined;
     try {
       const ms = this.opts.listTimeoutMs;
-      const call = bounded(this.opts.list(onItems), ms, () => new Error(`list timed out after ${ms} ms`));
+      const call = bounded(this.opts.list(pages.onItems), ms, () => new Error(`list timed out after ${ms} ms`));
       this.cancelList = call.cancel;
       resourceVersion = await call.promise;
     } catch (err) {
@@ -200,25 +189,14 @@ export class Reflector<T extends KubeObject> {
     if (resourceVersion === undefined || this.stopped) return false;
 
     const previous = this.cache;
+    const fresh = pages.fresh();
     this.cache = fresh;
     this.rv = resourceVersion;
     this.needList = false;
     this.lastEventAt = Date.now();
     this.scheduleResync();
 
-    // Handed over in slices: a list of 10,000 identities took 136 ms of handlers in one run (src/slice.ts).
-    const slicer = new Slicer();
-    for (const [key, old] of previous) {
-      if (fresh.has(key)) continue;
-      this.emit('delete', old);
-      if (slicer.due()) await slicer.pause();
-    }
-    for (const [key, obj] of fresh) {
-      if (this.stopped) return false; // stopped while this list was handed over: the rest is not news any more
-      this.emit(previous.has(key) ? 'update' : 'add', obj);
-      if (slicer.due()) await slicer.pause();
-    }
-    if (this.stopped) return false;
+    if (!(await handOver(previous, fresh, (kind, obj) => this.emit(kind, obj), () => this.stopped))) return false;
 
     if (!this.synced) {
       this.synced = true;
@@ -320,20 +298,5 @@ export class Reflector<T extends KubeObject> {
     } catch (err) {
       this.opts.logger.error('watch handler threw', { watch: this.name, handler: what, error: describeError(err) });
     }
-  }
-
-  private sleep(ms: number): Promise<void> {
-    if (this.stopped) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.wake = undefined;
-        resolve();
-      }, ms);
-      this.wake = () => {
-        clearTimeout(timer);
-        this.wake = undefined;
-        resolve();
-      };
-    });
   }
 }

@@ -12,12 +12,14 @@
  * revision across kinds, watch bookmarks, 410 Gone and relists, pagination, foreground deletion and
  * deletionTimestamp (deleting an owner removes what it owns at once), namespaces and their deletion, and the
  * apiserver's limits on object size.
+ *
+ * This file is the port; the objects, the write log and what users and other actors do are the store
+ * (memory-store.ts), server-side apply is ssa.ts, and the delivery of changes is memory-watch.ts.
  */
 import { randomUUID } from 'node:crypto';
 import {
   type ConfigMap,
-  LABEL_MANAGED_BY,
-  MANAGED_BY,
+  FIELD_MANAGER,
   type EventType,
   type MutualTLSIdentity,
   type MutualTLSIdentityStatus,
@@ -25,88 +27,21 @@ import {
   type Secret,
   type WorkloadRef,
 } from '../api/types.ts';
-import { isLabelValue } from '../api/labels.ts';
 import { ClusterError, type Cluster, type ClusterHandlers } from './port.ts';
-import { FIELD_MANAGER } from '../api/types.ts';
-import { apply, type Owners } from './ssa.ts';
+import { clone, frozen, key, MemoryStore, validateLabels } from './memory-store.ts';
+import { applySecret } from './ssa.ts';
 
-export interface RecordedEvent {
-  about: ObjectRef;
-  type: EventType;
-  reason: string;
-  message: string;
-}
+export type { MemoryClusterOptions, RecordedEvent, WriteKind } from './memory-store.ts';
 
-export type WriteKind =
-  | 'applySecret'
-  | 'createSecret'
-  | 'deleteSecret'
-  | 'patchStatus'
-  | 'patchSecretAnnotations'
-  | 'applyConfigMap'
-  | 'writeConfigMap'
-  | 'createConfigMap'
-  | 'deleteConfigMap'
-  | 'patchWorkload';
-
-export interface MemoryClusterOptions {
-  caNamespace: string;
-  caName: string;
-}
-
-const key = (ns: string | undefined, name: string) => `${ns ?? ''}/${name}`;
-
-/** As the API server validates metadata.labels: a value it would refuse is a 422 here too. */
-function validateLabels(kind: string, meta: { name: string; labels?: Record<string, string> | undefined }): void {
-  for (const [k, v] of Object.entries(meta.labels ?? {})) {
-    if (!isLabelValue(v)) {
-      throw new ClusterError(422, 'Invalid', `${kind} "${meta.name}" is invalid: metadata.labels: Invalid value: "${v.slice(0, 80)}": a valid label must be 63 characters or less (label ${k})`);
-    }
-  }
-}
-const clone = <T>(v: T): T => structuredClone(v);
-
-/** Stored objects are frozen and handed out as they are, like an informer's cache. */
-function frozen<T>(v: T): T {
-  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
-    for (const x of Object.values(v)) frozen(x);
-    Object.freeze(v);
-  }
-  return v;
-}
-
-export class MemoryCluster implements Cluster {
-  readonly identities = new Map<string, MutualTLSIdentity>();
-  readonly secrets = new Map<string, Secret>();
-  readonly configMaps = new Map<string, ConfigMap>();
-  /** Workloads (kind/namespace/name) and their pod-template annotations. */
-  readonly workloads = new Map<string, Record<string, string>>();
-  readonly events: RecordedEvent[] = [];
-  /** ServiceAccounts that exist, as namespace/name. */
-  readonly serviceAccounts = new Set<string>();
-  /** Every write the controller made, in order. */
-  readonly writes: Array<{ kind: WriteKind; key: string }> = [];
-  /** API reads that missed the cache (getSecret of a Secret that is not ours). */
-  liveReads = 0;
-  /** Per Secret: its field managers and the fields each owns (server-side apply). */
-  private readonly applied = new Map<string, Owners>();
-  private readonly failures: Array<{ kind: WriteKind; error: Error }> = [];
-  private handlers: ClusterHandlers | undefined;
-  private rv = 1;
-  private readonly opts: MemoryClusterOptions;
-
-  constructor(opts: MemoryClusterOptions) {
-    this.opts = opts;
-  }
-
+export class MemoryCluster extends MemoryStore implements Cluster {
   // ---- the port ----
 
   async start(handlers: ClusterHandlers): Promise<void> {
-    this.handlers = handlers;
+    this.watch.handlers = handlers;
   }
 
   async stop(): Promise<void> {
-    this.handlers = undefined;
+    this.watch.handlers = undefined;
   }
 
   getIdentity(namespace: string, name: string): MutualTLSIdentity | undefined {
@@ -132,32 +67,11 @@ export class MemoryCluster implements Cluster {
     this.record('applySecret', k);
     validateLabels('Secret', secret.metadata);
     const prev = this.secrets.get(k);
-    const rv = secret.metadata.resourceVersion;
-    if (rv !== undefined && rv !== prev?.metadata.resourceVersion) {
-      throw new ClusterError(409, 'Conflict', `Operation cannot be fulfilled on secrets "${secret.metadata.name}": the object has been modified`);
-    }
     const manager = options.fieldManager ?? FIELD_MANAGER;
-    const out = apply(prev, this.applied.get(k) ?? new Map(), manager, secret, options.force ?? true);
-    if (!out.ok) throw new ClusterError(409, 'Conflict', `Apply failed with ${out.conflicts.length} conflicts: ${out.conflicts.join(', ')}`);
-    const next: Secret = {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      type: secret.type ?? prev?.type ?? 'Opaque',
-      metadata: {
-        ...(prev ? clone(prev.metadata) : { uid: randomUUID(), creationTimestamp: new Date().toISOString() }),
-        name: secret.metadata.name,
-        namespace: secret.metadata.namespace!,
-        labels: out.labels,
-        annotations: out.annotations,
-        ownerReferences: mergeOwnerReferences(prev?.metadata.ownerReferences, secret.metadata.ownerReferences),
-        resourceVersion: String(++this.rv),
-      },
-      data: out.data,
-    };
-    if (prev && prev.type !== next.type) throw new ClusterError(422, 'Invalid', `Secret ${k}: field is immutable: type`);
-    this.applied.set(k, out.owners);
+    const { next, owners } = applySecret(prev, this.applied.get(k) ?? new Map(), manager, secret, options.force ?? true, () => this.nextResourceVersion());
+    this.applied.set(k, owners);
     this.secrets.set(k, frozen(next));
-    this.notifySecret(next);
+    this.watch.secret(next);
     return next;
   }
 
@@ -170,11 +84,6 @@ export class MemoryCluster implements Cluster {
       throw new ClusterError(409, 'Conflict', `Precondition failed: UID in precondition: ${precondition.uid}, UID in object meta: ${s.metadata.uid}`);
     }
     this.deleteSecret(namespace, name);
-  }
-
-  /** The field managers of a Secret and what each owns (for tests). */
-  managersOf(namespace: string, name: string): string[] {
-    return [...(this.applied.get(key(namespace, name)) ?? new Map()).keys()];
   }
 
   async createSecret(secret: Secret): Promise<Secret> {
@@ -200,10 +109,10 @@ export class MemoryCluster implements Cluster {
     }
     this.identities.set(k, frozen({
       ...id,
-      metadata: { ...id.metadata, resourceVersion: String(++this.rv) },
+      metadata: { ...id.metadata, resourceVersion: this.nextResourceVersion() },
       status: merged as MutualTLSIdentityStatus,
     }));
-    this.notify(() => this.handlers?.identityChanged(namespace, name));
+    this.watch.identity(namespace, name);
   }
 
   listSecrets(): Secret[] {
@@ -222,9 +131,9 @@ export class MemoryCluster implements Cluster {
       else merged[a] = v;
     }
     next.metadata.annotations = merged;
-    next.metadata.resourceVersion = String(++this.rv);
+    next.metadata.resourceVersion = this.nextResourceVersion();
     this.secrets.set(k, frozen(next));
-    this.notifySecret(next);
+    this.watch.secret(next);
   }
 
   getConfigMap(namespace: string, name: string): ConfigMap | undefined {
@@ -250,12 +159,12 @@ export class MemoryCluster implements Cluster {
       metadata: {
         ...(prev ? clone(prev.metadata) : { uid: randomUUID() }),
         ...clone(configMap.metadata),
-        resourceVersion: String(++this.rv),
+        resourceVersion: this.nextResourceVersion(),
       },
       data: clone(configMap.data ?? {}),
     };
     this.configMaps.set(k, frozen(next));
-    this.notify(() => this.handlers?.configMapChanged?.(next.metadata.namespace!, next.metadata.name));
+    this.watch.configMap(next.metadata.namespace!, next.metadata.name);
     return next;
   }
 
@@ -272,11 +181,11 @@ export class MemoryCluster implements Cluster {
     const next: ConfigMap = {
       apiVersion: 'v1',
       kind: 'ConfigMap',
-      metadata: { ...clone(configMap.metadata), uid: prev?.metadata.uid ?? randomUUID(), resourceVersion: String(++this.rv) },
+      metadata: { ...clone(configMap.metadata), uid: prev?.metadata.uid ?? randomUUID(), resourceVersion: this.nextResourceVersion() },
       data: clone(configMap.data ?? {}),
     };
     this.configMaps.set(k, frozen(next));
-    this.notify(() => this.handlers?.configMapChanged?.(next.metadata.namespace!, next.metadata.name));
+    this.watch.configMap(next.metadata.namespace!, next.metadata.name);
     return next;
   }
 
@@ -294,18 +203,7 @@ export class MemoryCluster implements Cluster {
     if (cm && precondition && (cm.metadata.uid !== precondition.uid || cm.metadata.resourceVersion !== precondition.resourceVersion)) {
       throw new ClusterError(409, 'Conflict', `Precondition failed: UID in precondition: ${precondition.uid}, UID in object meta: ${cm.metadata.uid}`);
     }
-    if (this.configMaps.delete(k)) this.notify(() => this.handlers?.configMapChanged?.(namespace, name));
-  }
-
-  /** Write a ConfigMap as another actor would (create or replace). */
-  putConfigMap(configMap: ConfigMap): ConfigMap {
-    const k = key(configMap.metadata.namespace, configMap.metadata.name);
-    const next: ConfigMap = { apiVersion: 'v1', kind: 'ConfigMap', ...clone(configMap) };
-    next.metadata.resourceVersion = String(++this.rv);
-    next.metadata.uid ??= randomUUID();
-    this.configMaps.set(k, frozen(next));
-    this.notify(() => this.handlers?.configMapChanged?.(next.metadata.namespace!, next.metadata.name));
-    return next;
+    if (this.configMaps.delete(k)) this.watch.configMap(namespace, name);
   }
 
   async patchWorkloadTemplate(namespace: string, workload: WorkloadRef, annotations: Record<string, string>): Promise<void> {
@@ -319,118 +217,4 @@ export class MemoryCluster implements Cluster {
   async recordEvent(about: ObjectRef, type: EventType, reason: string, message: string): Promise<void> {
     this.events.push({ about, type, reason, message });
   }
-
-  // ---- what users and other controllers do ----
-
-  /** Create or update an identity as `kubectl apply` would (spec and metadata, not status). */
-  applyIdentity(identity: Omit<MutualTLSIdentity, 'apiVersion' | 'kind'> & Partial<MutualTLSIdentity>): MutualTLSIdentity {
-    const k = key(identity.metadata.namespace, identity.metadata.name);
-    const prev = this.identities.get(k);
-    const specChanged = !prev || JSON.stringify(prev.spec ?? {}) !== JSON.stringify(identity.spec ?? {});
-    const next: MutualTLSIdentity = {
-      apiVersion: 'mtls.dev/v1alpha1',
-      kind: 'MutualTLSIdentity',
-      metadata: {
-        ...clone(identity.metadata),
-        uid: prev?.metadata.uid ?? randomUUID(),
-        generation: (prev?.metadata.generation ?? 0) + (specChanged ? 1 : 0),
-        resourceVersion: String(++this.rv),
-        creationTimestamp: prev?.metadata.creationTimestamp ?? new Date().toISOString(),
-      },
-      spec: clone(identity.spec ?? {}),
-      ...(prev?.status ? { status: prev.status } : {}),
-    };
-    this.identities.set(k, frozen(next));
-    this.notify(() => this.handlers?.identityChanged(next.metadata.namespace!, next.metadata.name));
-    return next;
-  }
-
-  /** Delete an identity; the garbage collector removes the Secrets it controls. */
-  deleteIdentity(namespace: string, name: string): void {
-    const k = key(namespace, name);
-    const id = this.identities.get(k);
-    if (!id) return;
-    this.identities.delete(k);
-    this.notify(() => this.handlers?.identityChanged(namespace, name));
-    for (const [sk, s] of this.secrets) {
-      if (s.metadata.ownerReferences?.some((r) => r.controller && r.uid === id.metadata.uid)) {
-        this.secrets.delete(sk);
-        this.applied.delete(sk);
-        this.notifySecret(s);
-      }
-    }
-  }
-
-  /** Write a Secret as another actor would (create or replace). */
-  putSecret(secret: Secret): Secret {
-    const k = key(secret.metadata.namespace, secret.metadata.name);
-    const next = clone(secret);
-    next.metadata.resourceVersion = String(++this.rv);
-    next.metadata.uid ??= randomUUID();
-    this.secrets.set(k, frozen(next));
-    this.notifySecret(next);
-    return next;
-  }
-
-  deleteSecret(namespace: string, name: string): void {
-    const k = key(namespace, name);
-    const s = this.secrets.get(k);
-    if (!s) return;
-    this.secrets.delete(k);
-    this.applied.delete(k);
-    this.notifySecret(s);
-  }
-
-  /** Make the next write of this kind fail with this error. */
-  failNext(kind: WriteKind, error: Error): void {
-    this.failures.push({ kind, error });
-  }
-
-  writesOf(kind?: WriteKind): number {
-    return kind ? this.writes.filter((w) => w.kind === kind).length : this.writes.length;
-  }
-
-  private record(kind: WriteKind, k: string): void {
-    const i = this.failures.findIndex((f) => f.kind === kind);
-    if (i >= 0) {
-      const [f] = this.failures.splice(i, 1);
-      throw f!.error;
-    }
-    this.writes.push({ kind, key: k });
-  }
-
-  private isOurs(s: Secret): boolean {
-    return s.metadata.labels?.[LABEL_MANAGED_BY] === MANAGED_BY;
-  }
-
-  private isCA(s: Secret): boolean {
-    return s.metadata.namespace === this.opts.caNamespace && s.metadata.name === this.opts.caName;
-  }
-
-  private notifySecret(s: Secret): void {
-    const labels = { ...(s.metadata.labels ?? {}) };
-    if (this.isCA(s)) this.notify(() => this.handlers?.caSecretChanged());
-    const owner = s.metadata.ownerReferences?.find((r) => r.controller && r.kind === 'MutualTLSIdentity')?.name;
-    if (!this.isCA(s) && this.isOurs(s)) this.notify(() => this.handlers?.secretChanged(s.metadata.namespace!, s.metadata.name, labels, owner));
-  }
-
-  /** Watches deliver after the write returns, as a real watch would. */
-  private notify(fn: () => void): void {
-    setImmediate(() => {
-      try {
-        fn();
-      } catch {
-        // a handler that throws must not break the "watch"
-      }
-    });
-  }
-}
-
-/**
- * ownerReferences is a list keyed by uid under server-side apply: entries of other owners stay,
- * an entry with the same uid is replaced. (The operator never removes one by apply.)
- */
-function mergeOwnerReferences(prev: Secret['metadata']['ownerReferences'], mine: Secret['metadata']['ownerReferences']): NonNullable<Secret['metadata']['ownerReferences']> {
-  const out = (prev ?? []).filter((r) => !(mine ?? []).some((m) => m.uid === r.uid)).map((r) => clone(r));
-  return [...out, ...clone(mine ?? [])];
 }

@@ -5,9 +5,12 @@
  * taken over with force; a field set to the value another manager already set is shared.
  * Fields of an object written outside apply (putSecret: another actor's create or update) count
  * as owned by someone else. Modelled per map (labels, annotations, data) plus `type`, which is
- * all the operator applies.
+ * all the operator applies. applySecret: the whole Secret such an apply leaves (resourceVersion
+ * precondition, metadata kept, ownerReferences merged by uid, type immutable).
  */
+import { randomUUID } from 'node:crypto';
 import type { Secret } from '../api/types.ts';
+import { ClusterError } from './port.ts';
 
 /** The map keys one manager applied to one object. */
 export interface AppliedFields {
@@ -81,4 +84,53 @@ export function apply(prev: Secret | undefined, owners: Owners, manager: string,
   // A manager left owning nothing is dropped from managedFields, as the API server does.
   for (const [m, f] of nextOwners) if (MAPS.every((k) => f[k].length === 0)) nextOwners.delete(m);
   return { ok: true, ...out, owners: nextOwners };
+}
+
+/**
+ * The Secret a server-side apply of `secret` as `manager` leaves over `prev`, and the fields each
+ * manager owns after it; refused (409) when the resourceVersion given is not the current one or a
+ * field conflicts without force, and (422) when it changes the type. `nextResourceVersion` is
+ * called once the apply is accepted, before the type check, as the counter moved before.
+ */
+export function applySecret(
+  prev: Secret | undefined,
+  owners: Owners,
+  manager: string,
+  secret: Secret,
+  force: boolean,
+  nextResourceVersion: () => string,
+): { next: Secret; owners: Owners } {
+  const k = `${secret.metadata.namespace ?? ''}/${secret.metadata.name}`;
+  const rv = secret.metadata.resourceVersion;
+  if (rv !== undefined && rv !== prev?.metadata.resourceVersion) {
+    throw new ClusterError(409, 'Conflict', `Operation cannot be fulfilled on secrets "${secret.metadata.name}": the object has been modified`);
+  }
+  const out = apply(prev, owners, manager, secret, force);
+  if (!out.ok) throw new ClusterError(409, 'Conflict', `Apply failed with ${out.conflicts.length} conflicts: ${out.conflicts.join(', ')}`);
+  const next: Secret = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: secret.type ?? prev?.type ?? 'Opaque',
+    metadata: {
+      ...(prev ? structuredClone(prev.metadata) : { uid: randomUUID(), creationTimestamp: new Date().toISOString() }),
+      name: secret.metadata.name,
+      namespace: secret.metadata.namespace!,
+      labels: out.labels,
+      annotations: out.annotations,
+      ownerReferences: mergeOwnerReferences(prev?.metadata.ownerReferences, secret.metadata.ownerReferences),
+      resourceVersion: nextResourceVersion(),
+    },
+    data: out.data,
+  };
+  if (prev && prev.type !== next.type) throw new ClusterError(422, 'Invalid', `Secret ${k}: field is immutable: type`);
+  return { next, owners: out.owners };
+}
+
+/**
+ * ownerReferences is a list keyed by uid under server-side apply: entries of other owners stay,
+ * an entry with the same uid is replaced. (The operator never removes one by apply.)
+ */
+function mergeOwnerReferences(prev: Secret['metadata']['ownerReferences'], mine: Secret['metadata']['ownerReferences']): NonNullable<Secret['metadata']['ownerReferences']> {
+  const out = (prev ?? []).filter((r) => !(mine ?? []).some((m) => m.uid === r.uid)).map((r) => structuredClone(r));
+  return [...out, ...structuredClone(mine ?? [])];
 }

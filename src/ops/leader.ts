@@ -23,7 +23,8 @@
  *     client-go's ReleaseOnCancel), so a standby takes over on its next retry.
  *
  * Every write is optimistic (create is 409 when the Lease exists, update carries the
- * resourceVersion read), so two candidates cannot both win: the loser's write is refused.
+ * resourceVersion read), so two candidates cannot both win: the loser's write is refused. The
+ * record each step writes: lease-record.ts.
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -32,6 +33,7 @@ import { ClusterError } from '../cluster/port.ts';
 import { realTimers, type Timers } from '../controller/queue.ts';
 import type { Logger } from '../log.ts';
 import type { Lease, LeaseClient } from './lease.ts';
+import { firstRecord, releasedRecord, renewedRecord, takenRecord } from './lease-record.ts';
 
 export const LEASE_NAME = 'mtls-operator';
 
@@ -147,9 +149,7 @@ export class LeaderElector {
     if (!held || held.holderIdentity !== this.identity) return;
     const now = this.o.clock.now();
     try {
-      await this.o.client.update(this.o.namespace, this.name, {
-        ...held, holderIdentity: '', leaseDurationSeconds: 1, acquireTime: now, renewTime: now,
-      }, AbortSignal.timeout(this.tryTimeoutMs));
+      await this.o.client.update(this.o.namespace, this.name, releasedRecord(held, now), AbortSignal.timeout(this.tryTimeoutMs));
       this.o.logger.info('leader election: lease released', { identity: this.identity });
     } catch (err) {
       this.o.logger.warn('leader election: lease not released, a standby takes over when it expires', { detail: (err as Error).message });
@@ -238,7 +238,7 @@ export class LeaderElector {
     if (this.leading && held?.holderIdentity === this.identity && held.resourceVersion !== undefined) {
       // Fast path: the record we wrote last is most likely still current.
       try {
-        this.remember(await client.update(namespace, this.name, { ...held, leaseDurationSeconds: duration, renewTime: now }, signal));
+        this.remember(await client.update(namespace, this.name, renewedRecord(held, duration, now), signal));
         return 'ok';
       } catch (err) {
         if (!ClusterError.isConflict(err)) throw err;
@@ -247,9 +247,7 @@ export class LeaderElector {
     const current = await client.get(namespace, this.name, signal);
     if (this.stopped) return 'failed';
     if (!current) {
-      this.remember(await client.create(namespace, this.name, {
-        holderIdentity: this.identity, leaseDurationSeconds: duration, acquireTime: now, renewTime: now, leaseTransitions: 0,
-      }, signal));
+      this.remember(await client.create(namespace, this.name, firstRecord(this.identity, duration, now), signal));
       return 'ok';
     }
     this.remember(current);
@@ -257,15 +255,7 @@ export class LeaderElector {
     if (holder && holder !== this.identity && this.observedAt + current.leaseDurationSeconds * 1000 > this.mono()) {
       return 'held';
     }
-    const mine = holder === this.identity;
-    this.remember(await client.update(namespace, this.name, {
-      holderIdentity: this.identity,
-      leaseDurationSeconds: duration,
-      acquireTime: mine ? current.acquireTime : now,
-      renewTime: now,
-      leaseTransitions: mine ? current.leaseTransitions : current.leaseTransitions + 1,
-      ...(current.resourceVersion !== undefined ? { resourceVersion: current.resourceVersion } : {}),
-    }, signal));
+    this.remember(await client.update(namespace, this.name, takenRecord(current, this.identity, duration, now), signal));
     return 'ok';
   }
 
