@@ -153,10 +153,65 @@ describe('Helm chart charts/mtls-operator', function () {
 
   it('podCertificateSigner.enabled=true: the objects of deploy/optional/pod-certificates and --pod-certificates=true; off by default', () => {
     const on = byKey(render(['--set', 'podCertificateSigner.enabled=true']));
-    for (const [k, o] of byKey(kustomize('deploy/optional/pod-certificates'))) assert.deepEqual(on.get(k), o, k);
+    const kust = byKey(kustomize('deploy/optional/pod-certificates'));
+    for (const [k, o] of kust) assert.deepEqual(on.get(k), o, k);
+    // Without watchNamespaces, no per-namespace Role: the requests of every namespace, by ClusterRoleBinding.
+    assert.deepEqual([...on.keys()].filter((k) => k.includes('pod-certificate')).sort(), [...kust.keys()].sort());
     assert.ok(argsOf([...on.values()]).includes('--pod-certificates=true'));
     const def = render();
-    assert.ok(!def.some((o) => o.metadata.name === 'mtls-operator-pod-certificates'));
+    assert.ok(!def.some((o) => o.metadata.name.startsWith('mtls-operator-pod-certificate')));
     assert.ok(!argsOf(def).some((a) => a.startsWith('--pod-certificates')));
+  });
+
+  it('podCertificateSigner with watchNamespaces: the request permissions are a Role + RoleBinding per listed namespace (deploy/optional/pod-certificates-namespace), no ClusterRoleBinding grants them; signers and ClusterTrustBundles stay cluster-wide', () => {
+    type Rule = { apiGroups: string[]; resources?: string[]; resourceNames?: string[]; verbs: string[] };
+    type Binding = K8sObject & { roleRef: { kind: string; name: string }; subjects: { kind: string; name: string; namespace: string }[] };
+    const WATCHED = ['team-a', 'team-b'];
+    const objs = render(['--set', 'podCertificateSigner.enabled=true', '--set-json', `watchNamespaces=${JSON.stringify(WATCHED)}`], 'security');
+    const rulesOf = (kind: string, name: string, ns?: string) => (objs.find((o) => o.kind === kind && o.metadata.name === name && o.metadata.namespace === ns) as unknown as { rules: Rule[] } | undefined)?.rules ?? [];
+    const grantsRequests = (rules: Rule[]) => rules.some((r) => (r.resources ?? []).some((x) => x.startsWith('podcertificaterequests')));
+    assert.ok(argsOf(objs).includes('--watch-namespaces=team-a,team-b'));
+    assert.ok(argsOf(objs).includes('--pod-certificates=true'));
+    // No ClusterRole with request rules is bound cluster-wide (nor rendered at all).
+    const crbs = objs.filter((o) => o.kind === 'ClusterRoleBinding') as Binding[];
+    for (const b of crbs) assert.ok(!grantsRequests(rulesOf('ClusterRole', b.roleRef.name)), `${keyOf(b)} grants podcertificaterequests`);
+    assert.ok(!objs.some((o) => o.kind === 'ClusterRole' && grantsRequests((o as unknown as { rules: Rule[] }).rules)));
+    // Per listed namespace: one Role and one RoleBinding on podcertificaterequests, with exactly the rules
+    // test/real/podcert-namespaces.test.ts proves enough there, bound to the ServiceAccount of the release namespace.
+    const roles = objs.filter((o) => o.kind === 'Role' && grantsRequests((o as unknown as { rules: Rule[] }).rules));
+    assert.deepEqual(roles.map(keyOf).sort(), WATCHED.map((ns) => `Role/${ns}/mtls-operator-pod-certificates`));
+    const podcertBindings = objs.filter((o) => o.kind === 'RoleBinding' && (o as Binding).roleRef.name === 'mtls-operator-pod-certificates') as Binding[];
+    assert.deepEqual(podcertBindings.map(keyOf).sort(), WATCHED.map((ns) => `RoleBinding/${ns}/mtls-operator-pod-certificates`));
+    for (const ns of WATCHED) {
+      assert.deepEqual(rulesOf('Role', 'mtls-operator-pod-certificates', ns), [
+        { apiGroups: ['certificates.k8s.io'], resources: ['podcertificaterequests'], verbs: ['get', 'list', 'watch'] },
+        { apiGroups: ['certificates.k8s.io'], resources: ['podcertificaterequests/status'], verbs: ['update'] },
+      ], ns);
+      const b = podcertBindings.find((x) => x.metadata.namespace === ns)!;
+      assert.equal(b.roleRef.kind, 'Role');
+      assert.deepEqual(b.subjects, [{ kind: 'ServiceAccount', name: 'mtls-operator', namespace: 'security' }]);
+    }
+    // The same objects as the kustomize overlay applied to each namespace (subjects moved to the release namespace).
+    const chart = byKey(objs);
+    for (const ns of WATCHED) {
+      for (const o of kustomize('deploy/optional/pod-certificates-namespace')) {
+        o.metadata.namespace = ns;
+        for (const subj of (o as Binding).subjects ?? []) subj.namespace = 'security';
+        assert.deepEqual(chart.get(keyOf(o)), o, keyOf(o));
+      }
+    }
+    // What has no namespace stays a ClusterRole bound cluster-wide: sign/attest for mtls.dev/identity, the bundle.
+    assert.deepEqual(rulesOf('ClusterRole', 'mtls-operator-pod-certificate-signer'), [
+      { apiGroups: ['certificates.k8s.io'], resources: ['signers'], resourceNames: ['mtls.dev/identity'], verbs: ['sign', 'attest'] },
+      { apiGroups: ['certificates.k8s.io'], resources: ['clustertrustbundles'], verbs: ['get', 'create', 'update'] },
+    ]);
+    assert.ok(crbs.some((b) => b.roleRef.name === 'mtls-operator-pod-certificate-signer' && b.subjects[0]!.namespace === 'security'));
+    // Without podCertificateSigner, watchNamespaces sets the flag only; with extraArgs --watch-namespaces too, the chart refuses.
+    const plain = render(['--set-json', 'watchNamespaces=["team-a"]']);
+    assert.ok(argsOf(plain).includes('--watch-namespaces=team-a'));
+    assert.ok(!plain.some((o) => o.metadata.name.startsWith('mtls-operator-pod-certificate')));
+    const both = helm(['template', 'mtls-operator', 'charts/mtls-operator', '--kube-version', KUBE_VERSION, '--set-json', 'watchNamespaces=["team-a"]', '--set-json', 'extraArgs=["--watch-namespaces=team-b"]']);
+    assert.notEqual(both.code, 0);
+    assert.match(both.stderr, /set watchNamespaces only/);
   });
 });

@@ -7,13 +7,23 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
+import { SIGNER_ACCESS } from '../../src/adapter/podcert.ts';
 
 type Any = any;
 
 /** The cluster port's adapter: kube.ts and the modules it is split into (kube-secrets.ts, kube-configmaps.ts, ...). */
 const kubeAdapter = () => readdirSync('src/adapter').filter((f) => /^kube(-[a-z-]+)?\.ts$/.test(f)).sort()
   .map((f) => readFileSync(`src/adapter/${f}`, 'utf8')).join('\n');
-const FILES = ['deploy/rbac.yaml', 'deploy/leader-election-rbac.yaml', 'deploy/optional/workload-restart/rbac.yaml', 'deploy/optional/workload-restart-namespace/rbac.yaml', 'deploy/optional/pod-certificates/rbac.yaml'];
+const FILES = ['deploy/rbac.yaml', 'deploy/leader-election-rbac.yaml', 'deploy/optional/workload-restart/rbac.yaml', 'deploy/optional/workload-restart-namespace/rbac.yaml',
+  'deploy/optional/pod-certificates/rbac.yaml', 'deploy/optional/pod-certificates/signer-rbac.yaml', 'deploy/optional/pod-certificates-namespace/rbac.yaml'];
+
+/** A role's rules as [resources, resourceNames, verbs] rows. */
+const rows = (role: Any): string[][] => role.rules.map((r: Any) => [r.resources.join(','), r.resourceNames?.join(',') ?? '', r.verbs.join(',')]);
+
+/** Whether a rule of these grants one of the signer's SelfSubjectAccessReviews (src/adapter/podcert.ts SIGNER_ACCESS). */
+const grants = (rules: Any[], a: { group?: string; resource?: string; subresource?: string; name?: string; verb?: string }) => rules.some((r: Any) =>
+  r.apiGroups.includes(a.group) && r.resources.includes(a.subresource ? `${a.resource}/${a.subresource}` : a.resource) && r.verbs.includes(a.verb)
+  && (!r.resourceNames || (a.name !== undefined && r.resourceNames.includes(a.name))));
 
 /** Each rule's text with the comment lines right above it. */
 function rulesWithComments(text: string): { comment: string; rule: string }[] {
@@ -89,16 +99,27 @@ describe('deploy/ RBAC: least privilege (issue 19, point 4)', () => {
   });
 
   it('pod certificates: exactly the signer\'s verbs, sign/attest for mtls.dev/identity only, and the adapter checks the same list', () => {
+    // The requests (every namespace) and the signer's cluster-scoped part, each a ClusterRole bound cluster-wide.
     const [role, binding] = docs('deploy/optional/pod-certificates/rbac.yaml');
+    const [signer, signerBinding] = docs('deploy/optional/pod-certificates/signer-rbac.yaml');
     assert.equal(role.kind, 'ClusterRole');
-    assert.deepEqual(role.rules.map((r: Any) => [r.resources.join(','), r.resourceNames?.join(',') ?? '', r.verbs.join(',')]), [
+    assert.deepEqual(rows(role), [
       ['podcertificaterequests', '', 'get,list,watch'],
       ['podcertificaterequests/status', '', 'update'],
+    ]);
+    assert.equal(signer.kind, 'ClusterRole');
+    assert.deepEqual(rows(signer), [
       ['signers', 'mtls.dev/identity', 'sign,attest'],
       ['clustertrustbundles', '', 'get,create,update'],
     ]);
-    assert.ok(role.rules.every((r: Any) => r.apiGroups.join() === 'certificates.k8s.io'));
-    assert.deepEqual([binding.kind, binding.roleRef.name, binding.subjects[0].name], ['ClusterRoleBinding', role.metadata.name, 'mtls-operator']);
+    for (const [r, b] of [[role, binding], [signer, signerBinding]]) {
+      assert.ok(r.rules.every((x: Any) => x.apiGroups.join() === 'certificates.k8s.io'));
+      assert.deepEqual([b.kind, b.roleRef.name, b.subjects[0].name], ['ClusterRoleBinding', r.metadata.name, 'mtls-operator']);
+    }
+    const kustomization = docs('deploy/optional/pod-certificates/kustomization.yaml')[0];
+    assert.deepEqual(kustomization.resources, ['signer-rbac.yaml', 'rbac.yaml']);
+    // Every SelfSubjectAccessReview the signer makes at start is granted by one of the two.
+    for (const a of SIGNER_ACCESS) assert.ok(grants([...role.rules, ...signer.rules], a), JSON.stringify(a));
     const adapter = readFileSync('src/adapter/podcert.ts', 'utf8');
     // Writes the adapter makes: status PUT, bundle POST and PUT; nothing else (no delete, no patch).
     assert.match(adapter, /replaceNamespacedCustomObjectStatus/);
@@ -114,5 +135,28 @@ describe('deploy/ RBAC: least privilege (issue 19, point 4)', () => {
     assert.equal(binding.roleRef.kind, 'Role');
     assert.deepEqual(role.rules.map((r: Any) => r.verbs), [['patch']]);
     assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: 'mtls-operator', namespace: 'mtls-system' }]);
+  });
+
+  it('pod certificates per namespace (--watch-namespaces): a Role + RoleBinding with the request rules only, no namespace until applied; the cluster part is signer-rbac.yaml', () => {
+    const [role, binding] = docs('deploy/optional/pod-certificates-namespace/rbac.yaml');
+    assert.equal(role.kind, 'Role');
+    assert.equal(binding.kind, 'RoleBinding');
+    assert.equal(role.metadata.namespace, undefined);
+    assert.equal(binding.metadata.namespace, undefined);
+    assert.deepEqual(binding.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.metadata.name });
+    assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: 'mtls-operator', namespace: 'mtls-system' }]);
+    // Exactly the request rules test/real/podcert-namespaces.test.ts proves enough in each listed namespace (it applies
+    // this overlay): those of the cluster-wide variant, nothing cluster-scoped (a RoleBinding could not grant it).
+    assert.deepEqual(role.rules, docs('deploy/optional/pod-certificates/rbac.yaml')[0].rules);
+    assert.deepEqual(rows(role), [
+      ['podcertificaterequests', '', 'get,list,watch'],
+      ['podcertificaterequests/status', '', 'update'],
+    ]);
+    const kustomization = docs('deploy/optional/pod-certificates-namespace/kustomization.yaml')[0];
+    assert.equal(kustomization.namespace, 'REPLACE-ME');
+    assert.deepEqual(kustomization.resources, ['rbac.yaml']);
+    // With the cluster part, every SelfSubjectAccessReview of the signer is granted (the request ones per namespace).
+    const signer = docs('deploy/optional/pod-certificates/signer-rbac.yaml')[0];
+    for (const a of SIGNER_ACCESS) assert.ok(grants(a.resource === 'podcertificaterequests' ? role.rules : signer.rules, a), JSON.stringify(a));
   });
 });

@@ -6,34 +6,26 @@
  * (RoleBindings), which it checks per namespace before it turns on.
  */
 import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
 import { ownControlPlane, type ControlPlane } from '../support/controlplane.ts';
 import { OperatorProcess } from '../support/operator-process.ts';
 import { createRequest, installOperatorRbac, listRequests, makeNode, makePods, OPERATOR_USER, stubRequest, terminalType, type NodeRef, type PodRef } from '../support/podcert-cluster.ts';
 import { eventually, sleep } from '../support/wait.ts';
 
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const WATCHED = ['team-a', 'team-b'];
 const OTHER = 'team-other';
 
-/** The signer's cluster-wide part (signers, ClusterTrustBundles) alone; the request rules come by RoleBinding. */
-const NAMESPACED_RBAC = `apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata: {name: test-signer-cluster-part}
-rules:
-  - {apiGroups: [certificates.k8s.io], resources: [signers], resourceNames: [mtls.dev/identity], verbs: [sign, attest]}
-  - {apiGroups: [certificates.k8s.io], resources: [clustertrustbundles], verbs: [get, create, update]}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: test-signer-cluster-part}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: test-signer-cluster-part}
-subjects: [{kind: ServiceAccount, name: mtls-operator, namespace: mtls-system}]
-${WATCHED.map((ns) => `---
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: mtls-operator-pod-certificates, namespace: ${ns}}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: mtls-operator-pod-certificates}
-subjects: [{kind: ServiceAccount, name: mtls-operator, namespace: mtls-system}]
-`).join('')}`;
+/**
+ * deploy/optional/pod-certificates-namespace/ as its comment says to apply it, once per listed namespace: a Role +
+ * RoleBinding on the requests there. The cluster-scoped part (signers, ClusterTrustBundles) is
+ * deploy/optional/pod-certificates/signer-rbac.yaml, applied by installOperatorRbac with the rest of that directory.
+ */
+async function namespacedRbac(cp: ControlPlane): Promise<string> {
+  const built = await cp.kubectl(['kustomize', `${ROOT}deploy/optional/pod-certificates-namespace/`]);
+  assert.equal(built.code, 0, built.stderr);
+  return WATCHED.map((ns) => built.stdout.replaceAll('namespace: REPLACE-ME', `namespace: ${ns}`)).join('---\n');
+}
 
 describe('pod certificates with --watch-namespaces on the real API server: only requests of the listed namespaces are answered (issue 18)', function () {
   this.timeout(300_000);
@@ -88,9 +80,14 @@ describe('pod certificates with --watch-namespaces on the real API server: only 
 
   it('with --watch-namespaces, RoleBindings in the listed namespaces are enough: the signer checks each namespace, and says which one lacks them', async () => {
     await stopOperator();
-    const res = await cp.kubectl(['delete', 'clusterrolebinding', 'mtls-operator-pod-certificates']);
+    // The cluster-wide request grant (deploy/optional/pod-certificates/rbac.yaml) goes; signer-rbac.yaml stays.
+    const res = await cp.kubectl(['delete', '-f', `${ROOT}deploy/optional/pod-certificates/rbac.yaml`]);
     assert.equal(res.code, 0, res.stderr);
-    await cp.apply(NAMESPACED_RBAC);
+    await cp.apply(await namespacedRbac(cp));
+    const canI = async (ns: string, ...args: string[]) => (await cp.kubectl(['auth', 'can-i', ...args, '-n', ns, '--as', OPERATOR_USER])).stdout.trim();
+    for (const ns of WATCHED) assert.equal(await canI(ns, 'list', 'podcertificaterequests.certificates.k8s.io'), 'yes', ns);
+    assert.equal(await canI(OTHER, 'list', 'podcertificaterequests.certificates.k8s.io'), 'no', 'no request permission outside the listed namespaces');
+    assert.equal(await canI(OTHER, 'update', 'podcertificaterequests.certificates.k8s.io', '--subresource=status'), 'no');
     await startOperator();
     assert.ok(op!.logged('pod certificate signer on'), op!.tail(10));
     await ask('team-b', 'second');

@@ -136,6 +136,52 @@ describe('real apiserver: hostile tenants (issue 19)', function () {
     assert.equal(await can('patch', 'deployments', { group: 'apps', namespace: 'default', name: 'web' }), false);
   });
 
+  it('point 4: with --watch-namespaces, the per-namespace pod-certificate Role reaches its namespace and no other; only signers and ClusterTrustBundles are cluster-wide', async () => {
+    const CERTS = { group: 'certificates.k8s.io' };
+    const PCR = 'podcertificaterequests';
+    // The control plane is shared per run: another file may have left the cluster-wide grant.
+    await cp.kubectl(['delete', '-k', `${ROOT}deploy/optional/pod-certificates/`, '--ignore-not-found']);
+    const built = await cp.kubectl(['kustomize', `${ROOT}deploy/optional/pod-certificates-namespace/`]);
+    assert.equal(built.code, 0, built.stderr);
+    const namespaced = built.stdout.replaceAll('namespace: REPLACE-ME', `namespace: ${tenant}`);
+    const signerRbac = `${ROOT}deploy/optional/pod-certificates/signer-rbac.yaml`;
+    try {
+      await cp.apply(namespaced);
+      const applied = await cp.kubectl(['apply', '-f', signerRbac]);
+      assert.equal(applied.code, 0, applied.stderr);
+      const expect: [boolean, string, string, Parameters<typeof can>[2]][] = [
+        // The requests: in the namespace the overlay was applied to...
+        [true, 'list', PCR, { ...CERTS, namespace: tenant }],
+        [true, 'watch', PCR, { ...CERTS, namespace: tenant }],
+        [true, 'get', PCR, { ...CERTS, namespace: tenant, name: 'app-1' }],
+        [true, 'update', PCR, { ...CERTS, namespace: tenant, name: 'app-1', subresource: 'status' }],
+        // ...and nowhere else, nor across namespaces; no other verb.
+        [false, 'list', PCR, CERTS],
+        [false, 'watch', PCR, { ...CERTS, namespace: 'default' }],
+        [false, 'update', PCR, { ...CERTS, namespace: 'kube-system', name: 'app-1', subresource: 'status' }],
+        [false, 'patch', PCR, { ...CERTS, namespace: tenant, name: 'app-1', subresource: 'status' }],
+        [false, 'delete', PCR, { ...CERTS, namespace: tenant, name: 'app-1' }],
+        // What has no namespace (signer-rbac.yaml): sign and attest for mtls.dev/identity only, the bundle.
+        [true, 'sign', 'signers', { ...CERTS, name: 'mtls.dev/identity' }],
+        [true, 'attest', 'signers', { ...CERTS, name: 'mtls.dev/identity' }],
+        [false, 'sign', 'signers', { ...CERTS, name: 'mtls.dev/other' }],
+        [true, 'get', 'clustertrustbundles', { ...CERTS, name: 'mtls.dev:identity:roots' }],
+        [true, 'create', 'clustertrustbundles', CERTS],
+        [true, 'update', 'clustertrustbundles', { ...CERTS, name: 'mtls.dev:identity:roots' }],
+        [false, 'delete', 'clustertrustbundles', { ...CERTS, name: 'mtls.dev:identity:roots' }],
+        // (get/list/watch of ClusterTrustBundles every ServiceAccount has: the API server's own ClusterRole
+        // system:cluster-trust-bundle-discovery, bound to system:serviceaccounts; not ours to deny.)
+      ];
+      const wrong: string[] = [];
+      for (const [want, verb, resource, o] of expect) if ((await can(verb, resource, o)) !== want) wrong.push(`${want ? 'denied' : 'allowed'}: ${verb} ${resource} ${JSON.stringify(o)}`);
+      assert.deepEqual(wrong, []);
+    } finally {
+      // No signer permissions left for the operators started later (--pod-certificates=auto), point 1's included.
+      await cp.kubectl(['delete', '-f', '-', '--ignore-not-found'], { input: namespaced });
+      await cp.kubectl(['delete', '-f', signerRbac, '--ignore-not-found']);
+    }
+  });
+
   it('point 1: 40 labelled 1 MB ConfigMaps and Secrets; the operator lists none of the ConfigMaps, stays up under the Deployment heap cap, and issues', async () => {
     for (let i = 0; i < 40; i++) {
       await core.createNamespacedConfigMap({ namespace: tenant, body: { metadata: { name: `junk-${i}`, labels: MANAGED }, data: { blob: ONE_MB } } });

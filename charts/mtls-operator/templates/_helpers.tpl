@@ -55,16 +55,20 @@ Objects read from deploy/ (files/deploy links there, so the chart and kustomize 
 moved into the release namespace: metadata.namespace, RBAC subjects, the admission binding's
 paramRef and a ServiceMonitor's namespaceSelector. Labels from commonLabels are added.
 Usage: include "mtls-operator.fromDeploy" (dict "root" $ "file" "rbac.yaml")
+With "namespace": every object goes into that namespace instead (for the namespaced objects of a
+per-namespace overlay, e.g. optional/pod-certificates-namespace/rbac.yaml); subjects still name the
+release namespace.
 */}}
 {{- define "mtls-operator.fromDeploy" -}}
 {{- $root := .root -}}
 {{- $ns := $root.Release.Namespace -}}
+{{- $into := .namespace -}}
 {{- $text := $root.Files.Get (printf "files/deploy/%s" .file) -}}
 {{- if not $text }}{{ fail (printf "deploy/%s is missing from the chart (files/deploy must link to deploy/)" .file) }}{{ end -}}
 {{- range $doc := regexSplit "(?m)^---[ \t]*$" $text -1 }}
 {{- $obj := fromYaml $doc }}
 {{- if $obj.kind }}
-{{- if $obj.metadata.namespace }}{{ $_ := set $obj.metadata "namespace" $ns }}{{ end }}
+{{- if $into }}{{ $_ := set $obj.metadata "namespace" $into }}{{ else if $obj.metadata.namespace }}{{ $_ := set $obj.metadata "namespace" $ns }}{{ end }}
 {{- with $root.Values.commonLabels }}{{ $_ := set $obj.metadata "labels" (merge (dict) . ($obj.metadata.labels | default dict)) }}{{ end }}
 {{- range $obj.subjects }}{{ if .namespace }}{{ $_ := set . "namespace" $ns }}{{ end }}{{ end }}
 {{- if and $obj.spec (kindIs "map" $obj.spec) }}
