@@ -121,12 +121,8 @@ export class MemoryStore {
     if (!id) return;
     this.identities.delete(k);
     this.watch.identity(namespace, name);
-    for (const [sk, s] of this.secrets) {
-      if (s.metadata.ownerReferences?.some((r) => r.controller && r.uid === id.metadata.uid)) {
-        this.secrets.delete(sk);
-        this.applied.delete(sk);
-        this.watch.secret(s);
-      }
+    for (const s of this.secrets.values()) {
+      if (s.metadata.ownerReferences?.some((r) => r.controller && r.uid === id.metadata.uid)) this.deleteSecret(s.metadata.namespace!, s.metadata.name);
     }
   }
 
