@@ -5,7 +5,8 @@
 # (test/e2e/scenario.sh). Where kind needs Docker, this needs root and a kernel that runs containers.
 #
 # Phases (each one's time is printed, and all of them at the end):
-#   packages   containerd, runc, the CNI plugins, podman, debootstrap from Debian's packages (apt-get, when missing)
+#   packages   containerd, runc, the CNI plugins, podman, debootstrap, iproute2, iptables from Debian's packages
+#              (apt-get, when missing: a fresh CI machine may have none of them)
 #   binaries   test/controlplane/build.sh --node (a cache hit after the first build)
 #   images     the pause image; a STAND-IN for node:24-slim (debootstrap --variant=minbase + the Node 24 binary of
 #              the npm package `node` + npm: node:24-slim cannot be pulled here); the operator image from the real
@@ -43,7 +44,7 @@ skip() {
 [[ $OSTYPE == linux* ]] || skip "needs Linux (this is $OSTYPE)"
 ((EUID == 0)) || skip "needs root (containerd, the kubelet, a bridge)"
 missing=()
-for tool in kubectl openssl node npm go ip unshare mount realpath iptables; do
+for tool in kubectl openssl node npm go unshare mount realpath; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 ((${#missing[@]} == 0)) || skip "needs on PATH: ${missing[*]}"
@@ -152,15 +153,15 @@ trap teardown EXIT
 # ==============================================================================================
 phase packages
 need=()
-for t in containerd ctr runc podman debootstrap; do command -v "$t" >/dev/null 2>&1 || need+=("$t"); done
+for t in containerd ctr runc podman debootstrap ip iptables; do command -v "$t" >/dev/null 2>&1 || need+=("$t"); done
 CNI_BIN=/usr/lib/cni
 [[ -x $CNI_BIN/bridge && -x $CNI_BIN/host-local ]] || need+=(cni)
 if ((${#need[@]} > 0)); then
-  log "installing from Debian: containerd runc containernetworking-plugins podman debootstrap (missing: ${need[*]})"
+  log "installing from Debian: containerd runc containernetworking-plugins podman debootstrap iproute2 iptables (missing: ${need[*]})"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update >"$WORK/logs/apt.log" 2>&1 || die "apt-get update failed: $(tail -5 "$WORK/logs/apt.log")"
   apt-get install -y --no-install-recommends containerd runc containernetworking-plugins podman debootstrap \
-    iproute2 >>"$WORK/logs/apt.log" 2>&1 || die "apt-get install failed: $(tail -5 "$WORK/logs/apt.log")"
+    iproute2 iptables >>"$WORK/logs/apt.log" 2>&1 || die "apt-get install failed: $(tail -5 "$WORK/logs/apt.log")"
 fi
 log "$(containerd --version | cut -d' ' -f1,3), $(runc --version | head -1), $(podman --version)"
 
