@@ -1,9 +1,8 @@
 /**
- * The loop: watches only enqueue `namespace/name`; workers take keys from a de-duplicating queue
- * and reconcile them; a failure retries with backoff, a success schedules the renewal check.
+ * The loop: watches only enqueue `namespace/name` (watch-router.ts); workers take keys from a
+ * de-duplicating queue and reconcile them; a failure retries with backoff, a success schedules the
+ * renewal check.
  */
-import { labelIsName } from '../api/labels.ts';
-import { KIND, LABEL_IDENTITY, TRUST_BUNDLE_CONFIGMAP } from '../api/types.ts';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Clock } from '../clock.ts';
 import type { Cluster, ClusterHandlers, PodCertificateCluster } from '../cluster/port.ts';
@@ -11,12 +10,13 @@ import type { Logger } from '../log.ts';
 import { BUNDLE_KEY_PREFIX, BundleReconciler } from './bundles.ts';
 import { ClusterTrustBundleReconciler, CTB_KEY } from './cluster-trust-bundle.ts';
 import { PCR_KEY_MARK, pcrKey, PodCertificateSigner } from './podcert.ts';
-import { CASource, ROTATION_CONFIGMAP } from './ca-source.ts';
+import { CASource } from './ca-source.ts';
 import { RateLimiter } from './limiter.ts';
 import { ROTATION_KEY, RotationReconciler, type RotationConfig } from './rotation.ts';
 import { noObserver, type ControllerObserver } from './observer.ts';
 import { WorkQueue, type Timers } from './queue.ts';
 import { Reconciler, type ReconcilerConfig } from './reconciler.ts';
+import { WatchRouter } from './watch-router.ts';
 
 export interface ControllerConfig extends ReconcilerConfig, Partial<RotationConfig> {
   bootstrapCA: boolean;
@@ -79,9 +79,10 @@ export class Controller {
   private readonly logger: Logger;
   private readonly config: ControllerConfig;
   private readonly observer: ControllerObserver;
+  private readonly router: WatchRouter;
+  /** Watch handlers (the WatchRouter's): each only enqueues keys, and never throws into a watch. */
+  readonly handlers: ClusterHandlers;
   private workers: Promise<void>[] = [];
-  /** What each identity looked like when last enqueued: uid, generation, labels, annotations. */
-  private readonly seen = new Map<string, string>();
   private running = false;
   /** start() was called; stopRequested: stop() came before the first sync finished. */
   private starting = false;
@@ -106,6 +107,11 @@ export class Controller {
       name: deps.config.caSecretName,
       bootstrap: deps.config.bootstrapCA,
     }, this.observer);
+    this.router = new WatchRouter({
+      queue: this.queue, cluster: deps.cluster, ca: this.ca, config: deps.config, logger: deps.logger,
+      enqueueAll: () => this.enqueueAll(),
+    });
+    this.handlers = this.router.handlers;
     const limiter = (this.limiter = new RateLimiter({ perSecond: deps.config.reissuePerSecond ?? 20, clock: deps.clock }));
     this.reconciler = new Reconciler({ cluster: deps.cluster, clock: deps.clock, logger: deps.logger, ca: this.ca, config: deps.config, observer: this.observer, limiter });
     this.bundles = new BundleReconciler({ cluster: deps.cluster, ca: this.ca, logger: deps.logger, observer: this.observer });
@@ -118,35 +124,6 @@ export class Controller {
         skewMs: deps.config.skewMs ?? 300_000,
         checkIntervalMs: deps.config.checkIntervalMs ?? 10_000,
       },
-    });
-  }
-
-  /** Watch handlers: each only enqueues keys, and never throws into a watch. */
-  readonly handlers: ClusterHandlers = {
-    identityChanged: (namespace, name) => this.guard(() => this.onIdentity(namespace, name)),
-    secretChanged: (namespace, name, labels, controllerOwner) =>
-      this.guard(() => {
-        // The controller ownerReference names the identity; the label does too, unless it was removed by hand or
-        // holds a long name's prefix and hash.
-        const label = labels[LABEL_IDENTITY];
-        const owner = controllerOwner ?? (label && labelIsName(label) ? label : undefined);
-        if (owner) this.queue.add(`${namespace}/${owner}`);
-        else void this.ownerOf(namespace, name).then((id) => id && this.queue.add(`${namespace}/${id}`));
-      }),
-    caSecretChanged: () => this.guard(() => this.trustChanged()),
-    configMapChanged: (namespace, name) =>
-      this.guard(() => {
-        if (name === TRUST_BUNDLE_CONFIGMAP) this.queue.add(BUNDLE_KEY_PREFIX + namespace);
-        if (namespace === this.config.operatorNamespace && name === ROTATION_CONFIGMAP) this.trustChanged();
-      }),
-    resynced: () => this.guard(() => this.enqueueAll()),
-  };
-
-  /** The CA Secret or the rotation state changed: re-read; if what signs or is trusted moved, look at everything. */
-  private trustChanged(): void {
-    this.queue.add(ROTATION_KEY);
-    void this.ca.refresh().then((changed) => {
-      if (changed) this.enqueueAll();
     });
   }
 
@@ -175,8 +152,8 @@ export class Controller {
       return;
     }
     await this.pods.start({
-      requestChanged: (namespace, name) => this.guard(() => this.queue.add(pcrKey(namespace, name))),
-      resynced: () => this.guard(() => this.enqueueAll()),
+      requestChanged: (namespace, name) => this.router.guard(() => this.queue.add(pcrKey(namespace, name))),
+      resynced: () => this.router.guard(() => this.enqueueAll()),
     });
     this.signer = new PodCertificateSigner({
       pods: this.pods, cluster: this.cluster, clock: this.clock, logger: this.logger, ca: this.ca, limiter: this.limiter,
@@ -214,35 +191,6 @@ export class Controller {
     if (!finished) finished = await settlesWithin(workers, UNWIND_MS);
     if (!finished) this.logger.warn('reconciles still running after stop', { inFlight: this.queue.inFlight });
     this.workers = [];
-  }
-
-  /**
-   * An identity changed. Only a change of spec (generation), labels or annotations is work:
-   * status updates, our own above all, are not, or every status write would re-run its
-   * reconcile and a failing one would skip its backoff.
-   */
-  private onIdentity(namespace: string, name: string): void {
-    const key = `${namespace}/${name}`;
-    const id = this.cluster.getIdentity(namespace, name);
-    if (!id) {
-      this.seen.delete(key);
-      this.queue.add(key, false, true);
-      this.queue.add(BUNDLE_KEY_PREFIX + namespace);
-      return;
-    }
-    const m = id.metadata;
-    const version = JSON.stringify([m.uid, m.generation, m.labels ?? {}, m.annotations ?? {}, m.deletionTimestamp ?? '']);
-    if (this.seen.get(key) === version) return;
-    if (!this.seen.has(key)) this.queue.add(BUNDLE_KEY_PREFIX + namespace);
-    this.seen.set(key, version);
-    // The identity itself changed: it runs now even if it holds a re-issue reservation (it keeps the reservation).
-    this.queue.add(key, false, true);
-  }
-
-  /** The identity that controls a Secret, by its ownerReference (when its label is gone). */
-  private async ownerOf(namespace: string, name: string): Promise<string | undefined> {
-    const secret = await this.cluster.getSecret(namespace, name).catch(() => undefined);
-    return secret?.metadata.ownerReferences?.find((r) => r.controller && r.kind === KIND)?.name;
   }
 
   /** Every identity, every namespace's trust bundle, and the rotation. */
@@ -302,14 +250,6 @@ export class Controller {
       // microtasks; without this, a worker would drain the whole queue in one turn of the event
       // loop and starve timers, watches, the Lease and the health endpoints.
       await yieldToEventLoop();
-    }
-  }
-
-  private guard(fn: () => void): void {
-    try {
-      fn();
-    } catch (err) {
-      this.logger.error('watch handler failed', { detail: (err as Error).message });
     }
   }
 }

@@ -1,0 +1,99 @@
+/**
+ * The watch handlers: each turns a watch event into the keys to look at, only enqueues them, and
+ * never throws into a watch. The workers that take those keys: controller.ts.
+ */
+import { labelIsName } from '../api/labels.ts';
+import { KIND, LABEL_IDENTITY, TRUST_BUNDLE_CONFIGMAP } from '../api/types.ts';
+import type { Cluster, ClusterHandlers } from '../cluster/port.ts';
+import type { Logger } from '../log.ts';
+import { BUNDLE_KEY_PREFIX } from './bundles.ts';
+import { ROTATION_CONFIGMAP, type CASource } from './ca-source.ts';
+import { ROTATION_KEY } from './rotation.ts';
+import type { WorkQueue } from './queue.ts';
+
+export interface WatchRouterDeps {
+  queue: WorkQueue;
+  cluster: Cluster;
+  ca: CASource;
+  config: { operatorNamespace: string };
+  logger: Logger;
+  /** Every identity, every namespace's trust bundle, and the rotation (Controller.enqueueAll). */
+  enqueueAll: () => void;
+}
+
+export class WatchRouter {
+  private readonly deps: WatchRouterDeps;
+  /** What each identity looked like when last enqueued: uid, generation, labels, annotations. */
+  private readonly seen = new Map<string, string>();
+
+  constructor(deps: WatchRouterDeps) {
+    this.deps = deps;
+  }
+
+  /** Watch handlers: each only enqueues keys, and never throws into a watch. */
+  readonly handlers: ClusterHandlers = {
+    identityChanged: (namespace, name) => this.guard(() => this.onIdentity(namespace, name)),
+    secretChanged: (namespace, name, labels, controllerOwner) =>
+      this.guard(() => {
+        // The controller ownerReference names the identity; the label does too, unless it was removed by hand or
+        // holds a long name's prefix and hash.
+        const label = labels[LABEL_IDENTITY];
+        const owner = controllerOwner ?? (label && labelIsName(label) ? label : undefined);
+        if (owner) this.deps.queue.add(`${namespace}/${owner}`);
+        else void this.ownerOf(namespace, name).then((id) => id && this.deps.queue.add(`${namespace}/${id}`));
+      }),
+    caSecretChanged: () => this.guard(() => this.trustChanged()),
+    configMapChanged: (namespace, name) =>
+      this.guard(() => {
+        if (name === TRUST_BUNDLE_CONFIGMAP) this.deps.queue.add(BUNDLE_KEY_PREFIX + namespace);
+        if (namespace === this.deps.config.operatorNamespace && name === ROTATION_CONFIGMAP) this.trustChanged();
+      }),
+    resynced: () => this.guard(() => this.deps.enqueueAll()),
+  };
+
+  /** The CA Secret or the rotation state changed: re-read; if what signs or is trusted moved, look at everything. */
+  private trustChanged(): void {
+    this.deps.queue.add(ROTATION_KEY);
+    void this.deps.ca.refresh().then((changed) => {
+      if (changed) this.deps.enqueueAll();
+    });
+  }
+
+  /**
+   * An identity changed. Only a change of spec (generation), labels or annotations is work:
+   * status updates, our own above all, are not, or every status write would re-run its
+   * reconcile and a failing one would skip its backoff.
+   */
+  private onIdentity(namespace: string, name: string): void {
+    const key = `${namespace}/${name}`;
+    const id = this.deps.cluster.getIdentity(namespace, name);
+    if (!id) {
+      this.seen.delete(key);
+      this.deps.queue.add(key, false, true);
+      this.deps.queue.add(BUNDLE_KEY_PREFIX + namespace);
+      return;
+    }
+    const m = id.metadata;
+    const version = JSON.stringify([m.uid, m.generation, m.labels ?? {}, m.annotations ?? {}, m.deletionTimestamp ?? '']);
+    if (this.seen.get(key) === version) return;
+    if (!this.seen.has(key)) this.deps.queue.add(BUNDLE_KEY_PREFIX + namespace);
+    this.seen.set(key, version);
+    // The identity itself changed: it runs now even if it holds a re-issue reservation (it keeps the reservation).
+    this.deps.queue.add(key, false, true);
+  }
+
+  /** The identity that controls a Secret, by its ownerReference (when its label is gone). */
+  private async ownerOf(namespace: string, name: string): Promise<string | undefined> {
+    const secret = await this.deps.cluster.getSecret(namespace, name).catch(() => undefined);
+    return secret?.metadata.ownerReferences?.find((r) => r.controller && r.kind === KIND)?.name;
+  }
+
+  /** Runs a watch handler (the pod-certificate watch's too): what it throws is logged, never thrown into the watch. */
+  guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.deps.logger.error('watch handler failed', { detail: (err as Error).message });
+    }
+  }
+}
