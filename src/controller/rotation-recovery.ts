@@ -25,6 +25,7 @@ import type { SigningCA } from '../pki/types.ts';
 import { ANNOTATION_DISTRUST_ROOT, ANNOTATION_UNSTAGED_OLD_ROOTS, type CASource } from './ca-source.ts';
 import { isOurConfigMap } from './bundles.ts';
 import { issuedCopies, leafProgress, leavesSignedBy } from './rotation-progress.ts';
+import { Slicer } from '../slice.ts';
 import { unb64 } from './secret.ts';
 
 /** What recovery needs of the rotation reconciler. */
@@ -50,7 +51,7 @@ export function unstagedOldRoots(annotations: Record<string, string>): string[] 
  * old root stays until any of them could have expired (the longest lifetime an identity asks for,
  * capped by the old roots' own expiry) plus skew. Retiring sooner could fail handshakes.
  */
-function retireAfterRecovery(host: RecoveryHost, now: Date, oldNotAfter: Date | undefined, newCA: SigningCA): Date {
+async function retireAfterRecovery(host: RecoveryHost, now: Date, oldNotAfter: Date | undefined, newCA: SigningCA): Promise<Date> {
   const longest = Math.max(parseDuration(DEFAULT_DURATION), ...host.cluster.listIdentities().map((i) => {
     try {
       return parseDuration(i.spec?.duration ?? DEFAULT_DURATION);
@@ -58,7 +59,8 @@ function retireAfterRecovery(host: RecoveryHost, now: Date, oldNotAfter: Date | 
       return parseDuration(MAX_DURATION);
     }
   }));
-  const live = leafProgress(issuedCopies(host.cluster), newCA.certificate, now).oldMaxNotAfter?.getTime() ?? 0;
+  const slicer = new Slicer();
+  const live = (await leafProgress(await issuedCopies(host.cluster, slicer), newCA.certificate, now, slicer)).oldMaxNotAfter?.getTime() ?? 0;
   const cap = oldNotAfter?.getTime() ?? Number.POSITIVE_INFINITY;
   return new Date(Math.max(Math.min(now.getTime() + longest, cap), live) + host.skewMs);
 }
@@ -86,7 +88,7 @@ export async function recoverStaged(host: RecoveryHost, request: string, main: S
     host.event('Warning', 'RotationRecovered', state.message);
     return;
   }
-  const signed = next ? leavesSignedBy(issuedCopies(host.cluster), next.certificate) : 0;
+  const signed = next ? await leavesSignedBy(await issuedCopies(host.cluster), next.certificate) : 0;
   if (!next || signed === 0) {
     await host.start(request, main, { ...record, caFingerprint: main.fingerprint, caBundlePem: main.bundlePem }, now, target !== undefined);
     if (target) host.event('Warning', 'RotationRecovered', 'the rotation state was lost before the new CA signed anything: Prepared again with the same new root');
@@ -95,7 +97,7 @@ export async function recoverStaged(host: RecoveryHost, request: string, main: S
   const state: RotationState = {
     phase: 'Active', request, since: now.toISOString(), newRootSecret: target!.name, newRootFingerprint: next.fingerprint,
     oldRootFingerprint: main.fingerprint, oldBundlePem: main.bundlePem, newBundlePem: next.bundlePem, keptRootsPem: keptRoots(main.bundlePem, next.bundlePem, main),
-    retireAfter: retireAfterRecovery(host, now, main.notAfter, next).toISOString(),
+    retireAfter: (await retireAfterRecovery(host, now, main.notAfter, next)).toISOString(),
     done: signed, total: 0,
     message: `recovered after the rotation state was lost: ${signed} live leaves are signed by the new root, so the rotation was Active; it resumes there`,
   };
@@ -112,7 +114,7 @@ export async function recoverUnstaged(host: RecoveryHost, main: SigningCA, annot
   const wanted = unstagedOldRoots(annotations).filter((f) => f !== main.fingerprint);
   const distrusted = annotations[ANNOTATION_DISTRUST_ROOT];
   const bundles = [
-    ...issuedCopies(host.cluster).map((c) => unb64(c.secret.data?.[CA_CRT]) ?? ''),
+    ...(await issuedCopies(host.cluster)).map((c) => unb64(c.secret.data?.[CA_CRT]) ?? ''),
     ...host.cluster.listConfigMaps().filter((cm) => cm.metadata.name === TRUST_BUNDLE_CONFIGMAP && isOurConfigMap(cm)).map((cm) => cm.data?.[CA_CRT] ?? ''),
   ];
   const { pem, missing } = certificatesWithFingerprints(bundles, wanted.filter((f) => f !== distrusted));
@@ -126,7 +128,7 @@ export async function recoverUnstaged(host: RecoveryHost, main: SigningCA, annot
   }
   const state: RotationState = {
     phase: 'Active', request: '', since: now.toISOString(), newRootSecret: host.ca.name,
-    retireAfter: retireAfterRecovery(host, now, latestExpiry(pem, undefined), main).toISOString(),
+    retireAfter: (await retireAfterRecovery(host, now, latestExpiry(pem, undefined), main)).toISOString(),
     newRootFingerprint: main.fingerprint, oldRootFingerprint: wanted[0]!, oldBundlePem: pem, newBundlePem: main.bundlePem,
     keptRootsPem: '', unstaged: true, requestCleared: true, done: 0, total: 0,
     message: `recovered after the rotation state was lost during an unstaged rotation: the replaced roots stay in every bundle until the leaves they signed could have expired${missing.length > 0 ? ` (not found anywhere, so not kept: ${missing.map((f) => f.slice(0, 16)).join(', ')}…)` : ''}`,

@@ -22,6 +22,7 @@ import {
 } from './ca-source.ts';
 import type { ControllerObserver } from './observer.ts';
 import { blockedIdentities, bundleCopies, issuedCopies, leafProgress, withPodCertificates } from './rotation-progress.ts';
+import { Slicer } from '../slice.ts';
 import { recoverStaged, recoverUnstaged, unstagedOldRoots, type RecoveryHost } from './rotation-recovery.ts';
 import { unb64 } from './secret.ts';
 
@@ -104,8 +105,12 @@ export class RotationReconciler implements RecoveryHost {
     // Progress is read only while a rotation runs (nextRotationStep looks at nothing else before): on a restart
     // over 10,000 identities the first look parsed every leaf on the event loop for nothing (issue 11).
     const running = isRunning(rotation);
-    const copies = running ? issuedCopies(this.cluster) : [];
+    const slicer = new Slicer();
+    const copies = running ? await issuedCopies(this.cluster, slicer) : [];
     const newCA = trust.next?.ca?.certificate ?? (rotation?.newRootFingerprint === signing?.fingerprint ? signing?.certificate : undefined);
+    const blocked = running ? await blockedIdentities(this.cluster, slicer) : [];
+    const bundles = running ? await bundleCopies(this.cluster, copies, signing?.bundlePem, this.bundleConflicts(), slicer) : { total: 0, current: 0 };
+    const leaves = running ? withPodCertificates(await leafProgress(copies, newCA, now, slicer), rotation, this.podCertificateLifetimeMs(), now) : { total: 0, onNewCA: 0 };
     const step = nextRotationStep({
       now,
       state: rotation,
@@ -114,9 +119,9 @@ export class RotationReconciler implements RecoveryHost {
       clearedRotation: annotations[ANNOTATION_ROTATION_DONE],
       distrustOld: rotation !== undefined && annotations[ANNOTATION_DISTRUST_ROOT] === rotation.oldRootFingerprint,
       oldRootNotAfter: rotation?.oldBundlePem ? latestExpiry(rotation.oldBundlePem, rotation.keptRootsPem) : undefined,
-      blocked: running ? blockedIdentities(this.cluster) : [],
-      bundles: running ? bundleCopies(this.cluster, copies, signing?.bundlePem, this.bundleConflicts()) : { total: 0, current: 0 },
-      leaves: running ? withPodCertificates(leafProgress(copies, newCA, now), rotation, this.podCertificateLifetimeMs(), now) : { total: 0, onNewCA: 0 },
+      blocked,
+      bundles,
+      leaves,
       propagationDelayMs: this.config.propagationDelayMs,
       skewMs: this.config.skewMs,
     });
@@ -153,7 +158,8 @@ export class RotationReconciler implements RecoveryHost {
   private async startUnstaged(record: TrustRecord, ca: SigningCA, now: Date): Promise<void> {
     const oldBundlePem = record.caBundlePem ?? '';
     // The old leaves out there now, before they are re-issued: the old root stays until they expired.
-    const oldMax = leafProgress(issuedCopies(this.cluster), ca.certificate, now).oldMaxNotAfter;
+    const slicer = new Slicer();
+    const oldMax = (await leafProgress(await issuedCopies(this.cluster, slicer), ca.certificate, now, slicer)).oldMaxNotAfter;
     const state: RotationState = {
       phase: 'Active', request: '', since: now.toISOString(), newRootSecret: this.ca.name,
       retireAfter: new Date((oldMax?.getTime() ?? now.getTime()) + this.config.skewMs).toISOString(),

@@ -4,7 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { issuedCopies, leafParses, leafProgress, leavesSignedBy } from '../../src/controller/rotation-progress.ts';
+import { bundleCopies, issuedCopies, leafParses, leafProgress, leavesSignedBy, type IssuedCopy } from '../../src/controller/rotation-progress.ts';
+import { Slicer } from '../../src/slice.ts';
+import type { Cluster } from '../../src/cluster/port.ts';
+import type { MutualTLSIdentity, Secret } from '../../src/api/types.ts';
 import { generateRootCA } from '../../src/pki/index.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
 
@@ -20,22 +23,104 @@ describe('rotation progress: leaf facts parsed once', () => {
     await h.settle();
     const root = new X509Certificate(h.root.certPem);
     const other = new X509Certificate((await generateRootCA({ now: new Date(h.time.now()) })).certPem);
-    const copies = issuedCopies(h.cluster);
+    const copies = await issuedCopies(h.cluster);
     assert.equal(copies.length, 12);
     const now = new Date(h.time.now());
     const from = leafParses.count;
-    const first = leafProgress(copies, root, now);
+    const first = await leafProgress(copies, root, now);
     assert.equal(leafParses.count - from, 12, 'each leaf parsed once');
-    assert.deepEqual(leafProgress(copies, root, now), first, 'the same answer');
-    assert.equal(leavesSignedBy(copies, root), 12);
+    assert.deepEqual(await leafProgress(copies, root, now), first, 'the same answer');
+    assert.equal(await leavesSignedBy(copies, root), 12);
     assert.equal(leafParses.count - from, 12, 'asked again about the same CA: nothing parsed');
     assert.equal(first.total, 12);
     assert.equal(first.onNewCA, 12);
-    const byOther = leafProgress(copies, other, now);
+    const byOther = await leafProgress(copies, other, now);
     assert.equal(byOther.onNewCA, 0);
     assert.ok(byOther.oldMaxNotAfter, 'leaves not on the other CA count as old ones');
     assert.equal(leafParses.count - from, 24, 'another CA: each leaf parsed once more');
-    assert.equal(leavesSignedBy(issuedCopies(h.cluster), other), 0);
+    assert.equal(await leavesSignedBy(await issuedCopies(h.cluster), other), 0);
     assert.equal(leafParses.count - from, 24);
+  });
+
+  it('counts the bundle copies that hold the current bundle, compared without decoding each one', async () => {
+    h = await startHarness();
+    for (let i = 0; i < 5; i++) h.identity(`id${i}`, { duration: '2h' });
+    await h.settle();
+    const copies = await issuedCopies(h.cluster);
+    const bundle = h.controller.ca.current().ca!.bundlePem;
+    const namespaces = new Set(h.cluster.listIdentities().map((i) => i.metadata.namespace)).size;
+    const now = await bundleCopies(h.cluster, copies, bundle);
+    assert.deepEqual(now, { total: 5 + namespaces, current: 5 + namespaces }, 'every Secret and bundle ConfigMap holds it');
+    const other = await bundleCopies(h.cluster, copies, `${bundle}${h.root.certPem}`);
+    assert.deepEqual(other, { total: 5 + namespaces, current: 0 }, 'a different bundle: none is current');
+  });
+});
+
+/**
+ * At 10,000 identities a rotation check walked every identity and Secret in one task (100-400 ms), and a CA replaced in
+ * place parsed every leaf in one task (about 2 s): nothing else ran meanwhile, not the Lease, not a probe (issue 11).
+ */
+describe('rotation progress: long walks give the event loop back', () => {
+  const N = 2_000;
+  let copies: IssuedCopy[];
+  let cluster: Cluster;
+  let ca: X509Certificate;
+
+  before(async () => {
+    const root = await generateRootCA({ now: new Date() });
+    ca = new X509Certificate(root.certPem);
+    const crt = Buffer.from(root.certPem).toString('base64');
+    const ids: MutualTLSIdentity[] = [];
+    const secrets: Secret[] = [];
+    for (let i = 0; i < N; i++) {
+      const metadata = { namespace: `ns${i % 20}`, name: `id${i}`, uid: `uid-${i}`, generation: 1 };
+      ids.push({ apiVersion: 'mtls.dev/v1alpha1', kind: 'MutualTLSIdentity', metadata, spec: { serviceAccount: 'sa' } } as MutualTLSIdentity);
+      secrets.push({
+        apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls',
+        metadata: { namespace: metadata.namespace, name: `id${i}-mtls`, ownerReferences: [{ apiVersion: 'mtls.dev/v1alpha1', kind: 'MutualTLSIdentity', name: `id${i}`, uid: metadata.uid, controller: true }] },
+        data: { 'tls.crt': crt, 'ca.crt': crt },
+      } as Secret);
+    }
+    cluster = { listIdentities: () => ids, listSecrets: () => secrets, getConfigMap: () => undefined } as unknown as Cluster;
+  });
+
+  /** Turns of the event loop (setImmediate) that ran while `work` did. */
+  async function turnsDuring(work: () => Promise<unknown>): Promise<number> {
+    let turns = 0;
+    let on = true;
+    const spin = () => {
+      if (!on) return;
+      turns++;
+      setImmediate(spin);
+    };
+    setImmediate(spin);
+    await work();
+    on = false;
+    return turns;
+  }
+
+  it(`${N} leaves parsed for a new CA: the walk pauses between slices and other work runs meanwhile`, async () => {
+    const slicer = new Slicer(2);
+    let progress: Awaited<ReturnType<typeof leafProgress>> | undefined;
+    const turns = await turnsDuring(async () => {
+      const found = await issuedCopies(cluster, slicer);
+      assert.equal(found.length, N);
+      copies = found;
+      progress = await leafProgress(found, ca, new Date(), slicer);
+    });
+    assert.equal(progress!.total, N);
+    assert.equal(progress!.onNewCA, N, 'the root signed itself: every stand-in leaf is on it');
+    assert.ok(slicer.pauses >= 5, `the walk paused ${slicer.pauses} times`);
+    assert.ok(turns >= 5, `${turns} turns of the event loop ran during the walk`);
+  });
+
+  it('the bundle count pauses too, and counts right', async () => {
+    const slicer = new Slicer(0);
+    const turns = await turnsDuring(async () => {
+      const counts = await bundleCopies(cluster, copies, ca.toString(), new Set(), slicer);
+      assert.deepEqual(counts, { total: N + 20, current: N });
+    });
+    assert.ok(slicer.pauses >= N, `paused ${slicer.pauses} times`);
+    assert.ok(turns >= 5, `${turns} turns of the event loop ran`);
   });
 });
