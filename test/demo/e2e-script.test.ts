@@ -117,6 +117,20 @@ describe('test/e2e/local-node.sh and the shared scenario (without a node)', func
     }
   });
 
+  it('iproute2 and iptables are installed with the other packages, not required beforehand (a fresh CI machine has neither)', () => {
+    const text = readFileSync(LOCAL, 'utf8');
+    const check = /^for tool in ([^;]+); do$/m.exec(text);
+    assert.ok(check, 'the tool check before the packages phase');
+    assert.ok(!/\b(ip|iptables)\b/.test(check[1]!), `checked before they can be installed: ${check[1]}`);
+    const need = /^for t in ([^;]+); do command -v/m.exec(text);
+    assert.ok(need && /\bip\b/.test(need[1]!) && /\biptables\b/.test(need[1]!), 'a missing ip or iptables triggers the install');
+    const install = /apt-get install -y --no-install-recommends ([^>]+)>>/.exec(text.replace(/\\\n\s*/g, ''));
+    assert.ok(install, 'the apt-get install line');
+    for (const pkg of ['containerd', 'runc', 'containernetworking-plugins', 'podman', 'debootstrap', 'iproute2', 'iptables']) {
+      assert.ok(install[1]!.split(/\s+/).includes(pkg), `apt-get installs ${pkg}`);
+    }
+  });
+
   it('with nothing on PATH: one line, exit 0 (skipped); with CI=true: a failure, exit 1', function () {
     if (process.getuid?.() !== 0) this.skip(); // not root: it stops earlier, at the root check (same shape)
     const empty = mkdtempSync(join(tmpdir(), 'mtls-e2e-path-'));
@@ -124,7 +138,7 @@ describe('test/e2e/local-node.sh and the shared scenario (without a node)', func
       const r = spawnSync(bash, [LOCAL], { env: { HOME: process.env.HOME, PATH: empty }, encoding: 'utf8', timeout: 30_000 });
       assert.equal(r.status, 0, r.stderr);
       assert.equal(r.stdout.trim().split('\n').length, 1);
-      assert.match(r.stdout, /^local-node e2e: SKIPPED: needs on PATH: kubectl openssl node npm go ip unshare mount realpath iptables$/m);
+      assert.match(r.stdout, /^local-node e2e: SKIPPED: needs on PATH: kubectl openssl node npm go unshare mount realpath$/m);
       const ci = spawnSync(bash, [LOCAL], { env: { HOME: process.env.HOME, PATH: empty, CI: 'true' }, encoding: 'utf8', timeout: 30_000 });
       assert.equal(ci.status, 1);
       assert.match(ci.stderr, /FAILED: needs on PATH: .*\(CI=true or E2E_REQUIRED=1: no skipping\)/);
