@@ -46,14 +46,25 @@ export class WatchRouter {
     configMapChanged: (namespace, name) =>
       this.guard(() => {
         if (name === TRUST_BUNDLE_CONFIGMAP) this.deps.queue.add(BUNDLE_KEY_PREFIX + namespace);
-        if (namespace === this.deps.config.operatorNamespace && name === ROTATION_CONFIGMAP) this.trustChanged();
+        if (namespace === this.deps.config.operatorNamespace && name === ROTATION_CONFIGMAP) this.trustChanged(this.ownStateEcho());
       }),
     resynced: () => this.guard(() => this.deps.enqueueAll()),
   };
 
+  /**
+   * The rotation state in the cache is the version the rotation itself last wrote (its own write coming back through
+   * the watch). Queueing the rotation again for it made a loop during a mass re-issue: write progress, see the echo,
+   * count again, write again, ~4 writes a second at 10,000 identities (issue 11). The rotation looks again on its own
+   * timer; what its write changed in what is trusted still reaches everything through the refresh.
+   */
+  private ownStateEcho(): boolean {
+    const cached = this.deps.cluster.getConfigMap(this.deps.config.operatorNamespace, ROTATION_CONFIGMAP)?.metadata.resourceVersion;
+    return cached !== undefined && cached === this.deps.ca.trust.resourceVersion;
+  }
+
   /** The CA Secret or the rotation state changed: re-read; if what signs or is trusted moved, look at everything. */
-  private trustChanged(): void {
-    this.deps.queue.add(ROTATION_KEY);
+  private trustChanged(echo = false): void {
+    if (!echo) this.deps.queue.add(ROTATION_KEY);
     void this.deps.ca.refresh().then((changed) => {
       if (changed) this.deps.enqueueAll();
     });
