@@ -13,6 +13,7 @@
  * Where neither binaries nor Go are present, the tests that need it skip with one line; with CI=true or
  * MTLS_REQUIRE_CONTROLPLANE=1 a missing control plane fails them instead.
  */
+import { randomBytes } from 'node:crypto';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -21,6 +22,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { ApiException, CoreV1Api, KubeConfig, type V1Secret } from '@kubernetes/client-node';
+
+/**
+ * A random serial per certificate: -CAcreateserial shares ca.srl, and certificates signed at once (nodes made in
+ * parallel) raced on it ("Unable to load number from ca.srl").
+ */
+const serial = (): string => `0x${randomBytes(16).toString('hex').replace(/^./, '1')}`;
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const run = promisify(execFile);
@@ -201,7 +208,7 @@ async function makeCertificates(dir: string): Promise<void> {
   const leaf = async (name: string, subj: string, ext: string) => {
     await openssl(dir, ['req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subj]);
     writeFileSync(join(dir, `${name}.ext`), ext);
-    await openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2',
+    await openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-set_serial', serial(), '-days', '2',
       '-out', `${name}.crt`, '-extfile', `${name}.ext`]);
   };
   await leaf('apiserver', '/CN=kube-apiserver',
@@ -433,7 +440,7 @@ async function start(bins: string, opts: StartOptions = {}): Promise<ControlPlan
         await openssl(dir, ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${base}.key`, '-out', `${base}.csr`,
           '-subj', `/O=system:nodes/CN=system:node:${nodeName}`]);
         writeFileSync(join(dir, `${base}.ext`), 'extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature\n');
-        await openssl(dir, ['x509', '-req', '-in', `${base}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2',
+        await openssl(dir, ['x509', '-req', '-in', `${base}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-set_serial', serial(), '-days', '2',
           '-out', `${base}.crt`, '-extfile', `${base}.ext`]);
         writeFileSync(path, kubeconfigText(server, caPem, certUser(base)), { mode: 0o600 });
         return path;
