@@ -4,7 +4,7 @@
  * it skips with one line and exit 0 (or fails with E2E_REQUIRED=1, as CI sets).
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -129,6 +129,73 @@ describe('test/e2e/local-node.sh and the shared scenario (without a node)', func
     for (const pkg of ['containerd', 'runc', 'containernetworking-plugins', 'podman', 'debootstrap', 'iproute2', 'iptables']) {
       assert.ok(install[1]!.split(/\s+/).includes(pkg), `apt-get installs ${pkg}`);
     }
+  });
+
+  describe('one run per bridge (CI failed on "bridge mtlse2e0 exists already" while another run was up)', () => {
+    const CLUSTER = SHARED.find((f) => f.endsWith('local-node/cluster.sh'))!;
+    const STALE_RULE = '-A PREROUTING -i mtlstest0 -d 10.0.0.1/32 -p tcp -m tcp --dport 443 -m comment --comment "mtls-e2e /tmp/mtls-node.dead" -j DNAT --to-destination 10.244.93.1:41234';
+    // cluster.sh's make_bridge with ip and iptables as recording stubs: a bridge is "there" when BRIDGE_THERE=1
+    const harness = (dir: string) => `set -Eeuo pipefail
+log() { printf '[t] %s\n' "$*"; }
+die() { printf 'DIE: %s\n' "$*"; exit 1; }
+WORK=${dir}
+source ${CLUSTER}
+ip() { printf '%q ' ip "$@" >>${dir}/calls; echo >>${dir}/calls; [[ "$1 $2" != "link show" || $BRIDGE_THERE == 1 ]]; }
+iptables() {
+  printf '%q ' iptables "$@" >>${dir}/calls; echo >>${dir}/calls
+  if [[ $* == "-t nat -S PREROUTING" ]]; then
+    printf '%s\n' '-P PREROUTING ACCEPT' '${STALE_RULE}' \
+      '-A PREROUTING -i other0 -d 10.0.0.1/32 -p tcp -m comment --comment "mtls-e2e /tmp/x" -j DNAT --to-destination 10.1.1.1:1'
+  fi
+}
+make_bridge
+echo made`;
+    const run = (dir: string, env: Record<string, string>) => {
+      writeFileSync(join(dir, 'calls'), '');
+      const r = spawnSync(bash, ['-c', harness(dir)], {
+        env: { PATH: process.env.PATH, E2E_BRIDGE: 'mtlstest0', E2E_LOCK_DIR: dir, ...env }, encoding: 'utf8', timeout: 30_000,
+      });
+      return { ...r, calls: readFileSync(join(dir, 'calls'), 'utf8').trim().split('\n').map((l) => l.trim()) };
+    };
+
+    it('a bridge and DNAT rules left by a killed run are removed (with the lock held); others are not touched', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'mtls-e2e-lock-'));
+      try {
+        const r = run(dir, { BRIDGE_THERE: '1' });
+        assert.equal(r.status, 0, r.stdout + r.stderr);
+        assert.match(r.stdout, /bridge mtlstest0 is left from a run that did not tear down: removing it/);
+        assert.deepEqual(r.calls, [
+          'ip link show mtlstest0',
+          'ip link del mtlstest0',
+          'iptables -t nat -S PREROUTING',
+          'iptables -t nat -D PREROUTING -i mtlstest0 -d 10.0.0.1/32 -p tcp -m tcp --dport 443 -m comment --comment mtls-e2e\\ /tmp/mtls-node.dead -j DNAT --to-destination 10.244.93.1:41234',
+          'ip link add mtlstest0 type bridge',
+          'ip addr add 10.244.93.1/24 dev mtlstest0',
+          'ip link set mtlstest0 up',
+        ]);
+        const clean = run(dir, { BRIDGE_THERE: '0' }); // the lock went with the first shell
+        assert.equal(clean.status, 0, clean.stdout + clean.stderr);
+        assert.ok(!clean.calls.includes('ip link del mtlstest0'));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('while another run holds the bridge, a second waits for it, and fails clearly after E2E_LOCK_WAIT without touching it', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'mtls-e2e-lock-'));
+      const holder = spawn('flock', [join(dir, 'mtls-e2e-mtlstest0.lock'), 'sleep', '30'], { stdio: 'ignore' });
+      try {
+        execFileSync(bash, ['-c', `for i in $(seq 50); do flock -n ${dir}/mtls-e2e-mtlstest0.lock true || exit 0; sleep 0.1; done; exit 1`]);
+        const r = run(dir, { BRIDGE_THERE: '1', E2E_LOCK_WAIT: '1' });
+        assert.equal(r.status, 1);
+        assert.match(r.stdout, /another local-node run holds .*mtls-e2e-mtlstest0\.lock \(bridge mtlstest0\): waiting up to 1 s/);
+        assert.match(r.stdout, /DIE: another local-node run held .* for more than 1 s \(E2E_LOCK_WAIT\)/);
+        assert.deepEqual(r.calls, [''], 'neither the bridge nor the rules were touched');
+      } finally {
+        holder.kill();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
   });
 
   it('with nothing on PATH: one line, exit 0 (skipped); with CI=true: a failure, exit 1', function () {

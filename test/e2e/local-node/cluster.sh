@@ -21,7 +21,7 @@ free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0
 start() {
   local name=$1
   shift
-  "$@" >"$WORK/logs/$name.log" 2>&1 &
+  "$@" >"$WORK/logs/$name.log" 2>&1 9>&- &
   PIDS+=("$!:$name")
   log "started $name (pid $!)"
 }
@@ -110,11 +110,42 @@ KC
   chmod 600 "$WORK/$n.kubeconfig"
 }
 
+# One run per bridge at a time: a second run waits for the first (E2E_LOCK_WAIT seconds, default 5400) instead of
+# failing on its bridge. The lock is an flock on fd 9, held until this shell exits (however it exits: the kernel
+# releases it); the processes started here do not inherit it (start closes fd 9). Lock file in E2E_LOCK_DIR,
+# default /run/lock (else $TMPDIR).
+LOCK_WAIT=${E2E_LOCK_WAIT:-5400}
+lock_node() {
+  local dir=${E2E_LOCK_DIR:-/run/lock}
+  [[ -d $dir && -w $dir ]] || dir=${TMPDIR:-/tmp}
+  LOCK_FILE=$dir/mtls-e2e-$BRIDGE.lock
+  exec 9>>"$LOCK_FILE"
+  if ! flock -n 9; then
+    log "another local-node run holds $LOCK_FILE (bridge $BRIDGE): waiting up to $LOCK_WAIT s"
+    flock -w "$LOCK_WAIT" 9 ||
+      die "another local-node run held $LOCK_FILE (bridge $BRIDGE) for more than $LOCK_WAIT s (E2E_LOCK_WAIT)"
+  fi
+}
+
+# What a run that was killed (no teardown) left: its bridge and its DNAT rules on that bridge. Only called with
+# the lock held, so no live run owns them.
+remove_stale() {
+  local line
+  if ip link show "$BRIDGE" >/dev/null 2>&1; then
+    log "bridge $BRIDGE is left from a run that did not tear down: removing it"
+    ip link del "$BRIDGE" || die "could not remove the stale bridge $BRIDGE (ip link del $BRIDGE)"
+  fi
+  while read -r line; do
+    [[ $line == "-A PREROUTING -i $BRIDGE "*'mtls-e2e '* ]] || continue
+    log "removing a stale DNAT rule: $line"
+    eval "iptables -t nat -D ${line#-A }" || die "could not remove the stale rule: $line"
+  done < <(iptables -t nat -S PREROUTING 2>/dev/null)
+}
+
 # The bridge exists before the apiserver binds its gateway address; the CNI bridge plugin adopts it.
 make_bridge() {
-  if ip link show "$BRIDGE" >/dev/null 2>&1; then
-    die "bridge $BRIDGE exists already (another run? remove it with: ip link del $BRIDGE)"
-  fi
+  lock_node
+  remove_stale
   ip link add "$BRIDGE" type bridge
   BRIDGE_MADE=1
   ip addr add "$GATEWAY/${POD_SUBNET#*/}" dev "$BRIDGE"
