@@ -24,8 +24,7 @@ import { certificatesWithFingerprints, keptRoots, latestExpiry } from '../pki/in
 import type { SigningCA } from '../pki/types.ts';
 import { ANNOTATION_DISTRUST_ROOT, ANNOTATION_UNSTAGED_OLD_ROOTS, type CASource } from './ca-source.ts';
 import { isOurConfigMap } from './bundles.ts';
-import { issuedCopies, leafProgress, leavesSignedBy } from './rotation-progress.ts';
-import { Slicer } from '../slice.ts';
+import { issuedCopies, leavesSignedBy, oldLeavesNotAfter } from './rotation-progress.ts';
 import { unb64 } from './secret.ts';
 
 /** What recovery needs of the rotation reconciler. */
@@ -59,8 +58,7 @@ async function retireAfterRecovery(host: RecoveryHost, now: Date, oldNotAfter: D
       return parseDuration(MAX_DURATION);
     }
   }));
-  const slicer = new Slicer();
-  const live = (await leafProgress(await issuedCopies(host.cluster, slicer), newCA.certificate, now, slicer)).oldMaxNotAfter?.getTime() ?? 0;
+  const live = (await oldLeavesNotAfter(host.cluster, newCA.certificate, now))?.getTime() ?? 0;
   const cap = oldNotAfter?.getTime() ?? Number.POSITIVE_INFINITY;
   return new Date(Math.max(Math.min(now.getTime() + longest, cap), live) + host.skewMs);
 }

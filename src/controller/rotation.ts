@@ -21,8 +21,7 @@ import {
   ANNOTATION_UNSTAGED_OLD_ROOTS, caSecretFor, ROTATION_CONFIGMAP, type CASource,
 } from './ca-source.ts';
 import type { ControllerObserver } from './observer.ts';
-import { blockedIdentities, bundleCopies, issuedCopies, leafProgress, withPodCertificates } from './rotation-progress.ts';
-import { Slicer } from '../slice.ts';
+import { oldLeavesNotAfter, rotationProgress } from './rotation-progress.ts';
 import { recoverStaged, recoverUnstaged, unstagedOldRoots, type RecoveryHost } from './rotation-recovery.ts';
 import { unb64 } from './secret.ts';
 
@@ -102,15 +101,11 @@ export class RotationReconciler implements RecoveryHost {
     }
     if (isRunning(rotation) && rotation!.unstaged) await this.keepUnstagedRoots(rotation!, annotations);
     const signing = this.ca.current().ca;
-    // Progress is read only while a rotation runs (nextRotationStep looks at nothing else before): on a restart
-    // over 10,000 identities the first look parsed every leaf on the event loop for nothing (issue 11).
-    const running = isRunning(rotation);
-    const slicer = new Slicer();
-    const copies = running ? await issuedCopies(this.cluster, slicer) : [];
     const newCA = trust.next?.ca?.certificate ?? (rotation?.newRootFingerprint === signing?.fingerprint ? signing?.certificate : undefined);
-    const blocked = running ? await blockedIdentities(this.cluster, slicer) : [];
-    const bundles = running ? await bundleCopies(this.cluster, copies, signing?.bundlePem, this.bundleConflicts(), slicer) : { total: 0, current: 0 };
-    const leaves = running ? withPodCertificates(await leafProgress(copies, newCA, now, slicer), rotation, this.podCertificateLifetimeMs(), now) : { total: 0, onNewCA: 0 };
+    const running = isRunning(rotation);
+    const { blocked, bundles, leaves } = await rotationProgress(this.cluster, running, {
+      newCA, bundlePem: signing?.bundlePem, conflicted: this.bundleConflicts(), rotation, podCertificateLifetimeMs: this.podCertificateLifetimeMs(), now,
+    });
     const step = nextRotationStep({
       now,
       state: rotation,
@@ -158,8 +153,7 @@ export class RotationReconciler implements RecoveryHost {
   private async startUnstaged(record: TrustRecord, ca: SigningCA, now: Date): Promise<void> {
     const oldBundlePem = record.caBundlePem ?? '';
     // The old leaves out there now, before they are re-issued: the old root stays until they expired.
-    const slicer = new Slicer();
-    const oldMax = (await leafProgress(await issuedCopies(this.cluster, slicer), ca.certificate, now, slicer)).oldMaxNotAfter;
+    const oldMax = await oldLeavesNotAfter(this.cluster, ca.certificate, now);
     const state: RotationState = {
       phase: 'Active', request: '', since: now.toISOString(), newRootSecret: this.ca.name,
       retireAfter: new Date((oldMax?.getTime() ?? now.getTime()) + this.config.skewMs).toISOString(),
