@@ -71,9 +71,22 @@ export function metricValue(text: string, name: string, labels = ''): number | u
  * The operator's /metrics sampled every `everyMs`: peak heap used and the worst event-loop delay p99 of any
  * interval (prom-client resets its event-loop histogram at each scrape, so each sample is the p99 of one interval).
  */
+/** prom-client's nodejs_heap_space_size_used_bytes by V8 space, in MB, largest first. */
+export function heapSpacesMB(text: string): Record<string, number> {
+  const out: Array<[string, number]> = [];
+  for (const m of text.matchAll(/^nodejs_heap_space_size_used_bytes\{[^}]*space="([^"]+)"[^}]*\} (\S+)$/gm)) {
+    out.push([m[1]!, Number(m[2]) / 1024 / 1024]);
+  }
+  return Object.fromEntries(out.sort((a, b) => b[1] - a[1]));
+}
+
 export class OperatorSampler {
   heapUsedMB = 0;
   heapTotalMB = 0;
+  /** Peak of nodejs_external_memory_bytes: Buffers and other memory V8 objects hold outside the V8 heap. */
+  externalMB = 0;
+  /** The V8 spaces' use at the scrape with the highest heap use. */
+  spacesAtPeakMB: Record<string, number> = {};
   loopP99Ms = 0;
   loopP99s: number[] = [];
   scrapes = 0;
@@ -91,7 +104,10 @@ export class OperatorSampler {
     this.scrapeMs = Math.max(this.scrapeMs, performance.now() - t);
     this.scrapes++;
     const mb = (v: number | undefined) => (v ?? 0) / 1024 / 1024;
-    this.heapUsedMB = Math.max(this.heapUsedMB, mb(metricValue(text, 'nodejs_heap_size_used_bytes')));
+    const used = mb(metricValue(text, 'nodejs_heap_size_used_bytes'));
+    if (used > this.heapUsedMB) this.spacesAtPeakMB = heapSpacesMB(text);
+    this.heapUsedMB = Math.max(this.heapUsedMB, used);
+    this.externalMB = Math.max(this.externalMB, mb(metricValue(text, 'nodejs_external_memory_bytes')));
     this.heapTotalMB = Math.max(this.heapTotalMB, mb(metricValue(text, 'nodejs_heap_size_total_bytes')));
     const p99 = (metricValue(text, 'nodejs_eventloop_lag_p99_seconds') ?? 0) * 1000;
     this.loopP99s.push(p99);

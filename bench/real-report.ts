@@ -22,6 +22,10 @@ export interface PhaseResult {
   peakRssBeforeMB?: number;
   peakHeapUsedMB: number;
   peakHeapTotalMB: number;
+  /** Peak memory outside the V8 heap held by JS objects (Buffers, ArrayBuffers). */
+  peakExternalMB?: number;
+  /** V8 heap spaces' use at the scrape with the highest heap use (MB). */
+  heapSpacesMB?: Record<string, number>;
   eventLoopP99Ms: number;
   loadAverage: [number, number];
   createSeconds?: number;
@@ -61,6 +65,9 @@ export function printTable(n: number, m: number, machine: Record<string, unknown
   row('operator peak RSS (VmHWM, MB)', (r) => f(r.peakRssMB, 0));
   row('  RSS at the end: anonymous / files (MB)', (r) => (r.rssAnonMB === undefined ? '' : `${f(r.rssAnonMB, 0)} / ${f(r.rssFileMB ?? 0, 0)}`));
   row('operator peak heap used / total (MB)', (r) => `${f(r.peakHeapUsedMB, 0)} / ${f(r.peakHeapTotalMB, 0)}`);
+  row('operator peak external memory (MB)', (r) => (r.peakExternalMB === undefined ? '' : f(r.peakExternalMB, 0)));
+  row('  heap at its peak: old / code / large objects (MB)', (r) => (r.heapSpacesMB === undefined ? ''
+    : ['old', 'code', 'large_object'].map((k) => f(r.heapSpacesMB![k] ?? 0, 0)).join(' / ')));
   row('event-loop p99, worst 3 s window (ms)', (r) => f(r.eventLoopP99Ms));
   row('load average (start / end)', (r) => `${r.loadAverage[0]} / ${r.loadAverage[1]}`);
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));

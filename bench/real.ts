@@ -140,6 +140,7 @@ function phase(name: string, from: Mark, to: Mark, op: Operator, issuances: numb
     name, identities: N, issuances, seconds: (to.at - from.at) / 1000, writes, operatorCpuSeconds,
     apiserverCpuSeconds: to.apiserverCpu - from.apiserverCpu, etcdCpuSeconds: to.etcdCpu - from.etcdCpu,
     peakRssMB: mem.peak, rssMB: mem.rss, rssAnonMB: mem.anon, rssFileMB: mem.file, peakHeapUsedMB: op.sampler.heapUsedMB, peakHeapTotalMB: op.sampler.heapTotalMB,
+    peakExternalMB: op.sampler.externalMB, heapSpacesMB: op.sampler.spacesAtPeakMB,
     eventLoopP99Ms: op.sampler.loopP99Ms, loadAverage: [from.load, to.load], ...extra,
   };
 }
@@ -264,6 +265,7 @@ async function main(): Promise<void> {
       op.sampler.loopP99Ms = 0;
       op.sampler.heapUsedMB = 0;
       op.sampler.heapTotalMB = 0;
+      op.sampler.externalMB = 0;
       writeFileSync(`/proc/${op.pid}/clear_refs`, '5'); // VmHWM starts again from the current RSS
       const secret = await core.readNamespacedSecret({ namespace: OPERATOR_NS, name: CA_SECRET });
       secret.data = { [TLS_CRT]: b64(root.certPem), [TLS_KEY]: b64(root.keyPem), [CA_CRT]: b64(root.certPem) };
