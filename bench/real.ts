@@ -51,6 +51,8 @@ const { values: flags } = parseArgs({
     'cpu-prof': { type: 'string' },
     'heap-snapshot': { type: 'string' },
     'node-flags': { type: 'string' },
+    /** Experiments: K=V added to (or replacing) the Deployment's environment, e.g. --env=MALLOC_TRIM_THRESHOLD_=131072. */
+    env: { type: 'string', multiple: true },
   },
 });
 const N = Number(flags.n);
@@ -67,6 +69,11 @@ function deployment(): { args: string[]; nodeOptions: string; env: Record<string
     args: string[]; env: Array<{ name: string; value?: string }>;
   };
   const env = Object.fromEntries(c.env.filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]));
+  for (const kv of flags.env ?? []) {
+    const at = kv.indexOf('=');
+    if (at < 1) throw new Error(`--env takes NAME=VALUE, not '${kv}'`);
+    env[kv.slice(0, at)] = kv.slice(at + 1);
+  }
   return { args: c.args.filter((a) => !a.startsWith('--metrics-port')), nodeOptions: env.NODE_OPTIONS ?? '', env };
 }
 
