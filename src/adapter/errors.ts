@@ -7,13 +7,15 @@
  * and any text taken from a response is redacted and truncated before it goes into a message.
  */
 import { STATUS_CODES } from 'node:http';
-import { ClusterError } from '../cluster/port.ts';
+import { ClusterError, NAMESPACE_TERMINATING } from '../cluster/port.ts';
 
 /** The fields of a metav1.Status that matter here. */
 export interface StatusLike {
   code?: number;
   reason?: string;
   message?: string;
+  /** details.causes[].reason, e.g. NamespaceTerminating. */
+  causes?: string[];
 }
 
 /** Reason used when the server did not send a Status (mirrors apimachinery's StatusReason). */
@@ -62,6 +64,11 @@ export function parseStatus(body: unknown): StatusLike | undefined {
   if (typeof v.code === 'number') status.code = v.code;
   if (typeof v.reason === 'string' && v.reason !== '') status.reason = v.reason;
   if (typeof v.message === 'string' && v.message !== '') status.message = v.message;
+  const causes = (v.details as { causes?: unknown } | undefined)?.causes;
+  if (Array.isArray(causes)) {
+    const reasons = causes.map((c) => (c as { reason?: unknown } | null)?.reason).filter((r): r is string => typeof r === 'string');
+    if (reasons.length) status.causes = reasons;
+  }
   return status;
 }
 
@@ -97,7 +104,10 @@ export function toClusterError(err: unknown, op: string): ClusterError {
     return new ClusterError(0, 'TransportError', `${op}: ${redact(transportText(err))}`);
   }
   const status = parseStatus((err as { body?: unknown }).body);
-  const reason = status?.reason ?? DEFAULT_REASONS[code] ?? 'Unknown';
+  // A create in a namespace being deleted: 403 Forbidden with the cause NamespaceTerminating (the lifecycle
+  // admission plugin), not a permission the operator lacks.
+  const reason = code === 403 && status?.causes?.includes(NAMESPACE_TERMINATING) ? NAMESPACE_TERMINATING
+    : status?.reason ?? DEFAULT_REASONS[code] ?? 'Unknown';
   const text = STATUS_CODES[code] ?? 'Error';
   const detail = status?.message !== undefined ? `: ${redact(status.message)}` : '';
   return new ClusterError(code, reason, `${op}: ${code} ${text}${detail}`);

@@ -35,6 +35,9 @@ export interface ClusterHandlers {
 }
 
 /** Errors the port throws, with the Kubernetes HTTP status code. */
+/** ClusterError.reason of a write refused because its namespace is being deleted. */
+export const NAMESPACE_TERMINATING = 'NamespaceTerminating';
+
 export class ClusterError extends Error {
   readonly code: number;
   readonly reason: string;
@@ -49,6 +52,10 @@ export class ClusterError extends Error {
   }
   static isConflict(err: unknown): boolean {
     return err instanceof ClusterError && err.code === 409;
+  }
+  /** Refused because the namespace is being deleted: nothing new can be written there, ever again. */
+  static isNamespaceTerminating(err: unknown): boolean {
+    return err instanceof ClusterError && err.code === 403 && err.reason === NAMESPACE_TERMINATING;
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Clock } from '../clock.ts';
-import type { Cluster, ClusterHandlers, PodCertificateCluster } from '../cluster/port.ts';
+import { ClusterError, type Cluster, type ClusterHandlers, type PodCertificateCluster } from '../cluster/port.ts';
 import type { Logger } from '../log.ts';
 import { BUNDLE_KEY_PREFIX, BundleReconciler } from './bundles.ts';
 import { ClusterTrustBundleReconciler, CTB_KEY } from './cluster-trust-bundle.ts';
@@ -240,9 +240,15 @@ export class Controller {
         else if (result.requeueAfterMs !== undefined) this.queue.addAfter(key, result.requeueAfterMs);
       } catch (err) {
         this.observer.reconciled?.((performance.now() - started) / 1000, 'error');
-        const delay = this.queue.addRateLimited(key);
         const [namespace, name] = key.split('/');
-        this.logger.warn('reconcile failed, will retry', { namespace, name, retryInMs: delay, detail: (err as Error).message });
+        if (ClusterError.isNamespaceTerminating(err)) {
+          // Its namespace is being deleted (and the identity with it): a retry could only be refused again.
+          this.queue.forget(key);
+          this.logger.info('namespace is being deleted: not retried', { namespace, name, reason: 'NamespaceTerminating' });
+        } else {
+          const delay = this.queue.addRateLimited(key);
+          this.logger.warn('reconcile failed, will retry', { namespace, name, retryInMs: delay, detail: (err as Error).message });
+        }
       } finally {
         this.queue.done(key);
       }

@@ -9,6 +9,7 @@ import type { Clock } from '../clock.ts';
 import type { IssuanceNeed } from '../decide/issuance.ts';
 import { renewalTime } from '../decide/renewal.ts';
 import type { Logger } from '../log.ts';
+import { ClusterError } from '../cluster/port.ts';
 import { issueLeaf, leafRequestFor } from '../pki/index.ts';
 import type { Inspection, SigningCA } from '../pki/types.ts';
 import type { ControllerObserver } from './observer.ts';
@@ -96,7 +97,8 @@ export class IdentityOutcomes {
       return { requeueAfterMs: renewal.getTime() - this.clock.now() };
     } catch (err) {
       this.observer.issuance?.(namespace, name, need.reason, 'failure');
-      await this.markIssuanceFailed(identity, need, err as Error);
+      // The namespace is going, and this identity with it: no Warning, no status, nothing to say.
+      if (!ClusterError.isNamespaceTerminating(err)) await this.markIssuanceFailed(identity, need, err as Error);
       throw err;
     }
   }

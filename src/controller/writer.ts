@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { ANNOTATION_CERTIFICATE_HASH, ANNOTATION_TRUST_BUNDLE_HASH, FIELD_MANAGER, LABEL_IDENTITY, type MutualTLSIdentity, type MutualTLSIdentityStatus, type ObjectRef, type Secret } from '../api/types.ts';
 import type { ResolvedSpec } from '../api/spec.ts';
-import type { Cluster } from '../cluster/port.ts';
+import { ClusterError, type Cluster } from '../cluster/port.ts';
 import type { Logger } from '../log.ts';
 import { identityLabelValue } from '../api/labels.ts';
 import { isOwnedBy, writtenByEarlierRelease } from './secret.ts';
@@ -85,7 +85,9 @@ export class IdentityWriter {
       ...(identity.metadata.uid ? { uid: identity.metadata.uid } : {}),
     };
     this.cluster.recordEvent(about, type, reason, message).catch((err: Error) =>
-      this.logger.warn('event not recorded', { namespace: about.namespace, name: about.name, reason, detail: err.message }));
+      ClusterError.isNamespaceTerminating(err)
+        ? this.logger.debug('event not recorded: the namespace is being deleted', { namespace: about.namespace, name: about.name, reason })
+        : this.logger.warn('event not recorded', { namespace: about.namespace, name: about.name, reason, detail: err.message }));
   }
 
   /**

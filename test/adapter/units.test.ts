@@ -38,6 +38,17 @@ describe('adapter helpers', () => {
     assert.equal(redact('ab '.repeat(200)).length, 515);
   });
 
+  it('toClusterError: a 403 with the cause NamespaceTerminating is told from a permission denied', () => {
+    const terminating = toClusterError({ code: 403, body: JSON.stringify({ kind: 'Status', code: 403, reason: 'Forbidden',
+      message: 'secrets "web-mtls" is forbidden: unable to create new content in namespace dev because it is being terminated',
+      details: { name: 'web-mtls', kind: 'secrets', causes: [{ reason: 'NamespaceTerminating', message: 'namespace dev is being terminated', field: 'metadata.namespace' }] } }) }, 'PATCH secrets/dev/web-mtls');
+    assert.equal(terminating.reason, 'NamespaceTerminating');
+    assert.ok(ClusterError.isNamespaceTerminating(terminating));
+    const denied = toClusterError({ code: 403, body: JSON.stringify({ kind: 'Status', code: 403, reason: 'Forbidden', message: 'secrets is forbidden: User "x" cannot create resource "secrets"' }) }, 'POST secrets/dev/x');
+    assert.equal(denied.reason, 'Forbidden');
+    assert.ok(!ClusterError.isNamespaceTerminating(denied));
+  });
+
   it('toClusterError keeps ClusterErrors and maps codes without a reason to the apimachinery reason', () => {
     const original = new ClusterError(404, 'NotFound', 'x');
     assert.equal(toClusterError(original, 'GET'), original);

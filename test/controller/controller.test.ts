@@ -11,6 +11,7 @@ import {
   type MutualTLSIdentity,
 } from '../../src/api/types.ts';
 import { b64, unb64 } from '../../src/controller/secret.ts';
+import { ClusterError, NAMESPACE_TERMINATING } from '../../src/cluster/port.ts';
 import { generateKey, generateRootCA, issueLeaf, loadSigningCA } from '../../src/pki/index.ts';
 import { caSecret, CA_NAME, CA_NS, startHarness, type Harness } from '../support/harness.ts';
 
@@ -235,6 +236,29 @@ describe('controller over the in-memory cluster', () => {
     assert.ok(h.secret('web-mtls'));
     assert.equal(ready(h, 'web')!.status, 'True');
     assert.equal(status(h, 'web').failedIssuanceAttempts, 0);
+  });
+
+  it('a write refused because the namespace is being deleted (403 NamespaceTerminating): no Warning, no failure status, no retry', async () => {
+    h = await startHarness();
+    h.cluster.failNext('applySecret', new ClusterError(403, NAMESPACE_TERMINATING, 'PATCH secrets/dev/web-mtls: 403 Forbidden: unable to create new content in namespace dev because it is being terminated'));
+    h.identity('web');
+    await h.settle();
+    assert.equal(h.secret('web-mtls'), undefined);
+    assert.ok(!h.cluster.events.some((e) => e.type === 'Warning'), JSON.stringify(h.cluster.events));
+    assert.equal(h.cluster.identities.get('dev/web')!.status?.failedIssuanceAttempts ?? 0, 0, 'no failure status');
+    assert.notEqual(ready(h, 'web')?.reason, 'IssuanceFailed');
+    await h.advance(10 * 60_000); // any backoff would have retried (and written) by now
+    assert.equal(h.secret('web-mtls'), undefined, 'not retried');
+  });
+
+  it('a 403 that is a permission (Forbidden) is still a failure, retried', async () => {
+    h = await startHarness();
+    h.cluster.failNext('applySecret', new ClusterError(403, 'Forbidden', 'PATCH secrets/dev/web-mtls: 403 Forbidden: User "x" cannot patch resource "secrets"'));
+    h.identity('web');
+    await h.settle();
+    assert.ok(h.cluster.events.some((e) => e.reason === 'IssuanceFailed'));
+    await h.advance(1000);
+    assert.ok(h.secret('web-mtls'));
   });
 
   it('bootstraps a root CA when the Secret is absent and bootstrap is on', async () => {
