@@ -67,10 +67,6 @@ export function metricValue(text: string, name: string, labels = ''): number | u
   return sum;
 }
 
-/**
- * The operator's /metrics sampled every `everyMs`: peak heap used and the worst event-loop delay p99 of any
- * interval (prom-client resets its event-loop histogram at each scrape, so each sample is the p99 of one interval).
- */
 /** prom-client's nodejs_heap_space_size_used_bytes by V8 space, in MB, largest first. */
 export function heapSpacesMB(text: string): Record<string, number> {
   const out: Array<[string, number]> = [];
@@ -80,6 +76,10 @@ export function heapSpacesMB(text: string): Record<string, number> {
   return Object.fromEntries(out.sort((a, b) => b[1] - a[1]));
 }
 
+/**
+ * The operator's /metrics sampled every `everyMs`: peak heap used and the worst event-loop delay p99 of any
+ * interval (prom-client resets its event-loop histogram at each scrape, so each sample is the p99 of one interval).
+ */
 export class OperatorSampler {
   heapUsedMB = 0;
   heapTotalMB = 0;

@@ -34,10 +34,10 @@ export interface ClusterHandlers {
   resynced?(): void;
 }
 
-/** Errors the port throws, with the Kubernetes HTTP status code. */
 /** ClusterError.reason of a write refused because its namespace is being deleted. */
 export const NAMESPACE_TERMINATING = 'NamespaceTerminating';
 
+/** Errors the port throws, with the Kubernetes HTTP status code. */
 export class ClusterError extends Error {
   readonly code: number;
   readonly reason: string;

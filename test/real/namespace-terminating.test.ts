@@ -5,12 +5,12 @@
  * Proved here on the real kube-apiserver, through the operator's own request path (callApi → toClusterError).
  */
 import assert from 'node:assert/strict';
-import { CoreV1Api } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { callApi } from '../../src/adapter/timing.ts';
 import { ClusterError, NAMESPACE_TERMINATING } from '../../src/cluster/port.ts';
 import { controlPlane, type ControlPlane } from '../support/controlplane.ts';
+import { eventually } from '../support/wait.ts';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const HOLD = 'mtls.dev/test-hold';
 
 describe('real apiserver: a write into a namespace being deleted', function () {
@@ -35,12 +35,7 @@ describe('real apiserver: a write into a namespace being deleted', function () {
   it('is a ClusterError with reason NamespaceTerminating; a permission denied stays Forbidden', async function () {
     this.timeout(60_000);
     await core.deleteNamespace({ name: ns });
-    for (let i = 0; ; i++) {
-      const phase = (await core.readNamespace({ name: ns })).status?.phase;
-      if (phase === 'Terminating') break;
-      assert.ok(i < 100, `namespace ${ns} not Terminating (${phase})`);
-      await sleep(100);
-    }
+    await eventually(`namespace ${ns} Terminating`, async () => (await core.readNamespace({ name: ns })).status?.phase === 'Terminating', 10_000, 100);
     const err = await callApi(`POST secrets/${ns}/web-mtls`, 10_000, (o) =>
       core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'web-mtls' }, type: 'kubernetes.io/tls', data: { 'tls.crt': '', 'tls.key': '' } } }, o),
     ).then(() => undefined, (e: unknown) => e);
@@ -53,7 +48,6 @@ describe('real apiserver: a write into a namespace being deleted', function () {
     // The same code for a permission the caller lacks: not taken for a terminating namespace.
     const other = await cp.newNamespace('denied');
     const sa = await cp.serviceAccountKubeconfig(other, 'nobody');
-    const { KubeConfig } = await import('@kubernetes/client-node');
     const kc = new KubeConfig();
     kc.loadFromFile(sa);
     const denied = await callApi(`POST secrets/${other}/x`, 10_000, (o) =>
