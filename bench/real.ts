@@ -1,10 +1,12 @@
 /**
- * `npm run bench:real -- [--n=1000] [--namespaces=20] [--json] [--controller-manager] [--skip-alongside] [--skip-ca-change] [--cpu-prof=DIR] [--heap-snapshot=DIR] [--node-flags="--flag ..."]`
+ * `npm run bench:real -- [--n=1000] [--namespaces=20] [--json] [--controller-manager] [--skip-alongside] [--skip-ca-change] [--cpu-prof=DIR] [--heap-snapshot=DIR] [--node-flags="--flag ..."] [--admin] [--apiserver-cpu-prof=FILE]`
  *
  * The operator on a real control plane (etcd + kube-apiserver of test/controlplane, from KUBEBUILDER_ASSETS or the
  * cached build; no audit log; kube-controller-manager only with --controller-manager), run as the image runs it:
  * `node dist/bundle/main.js` (built here by `npm run build` and `npm run bundle`) with the Deployment's args and NODE_OPTIONS
- * (read from deploy/deployment.yaml), in its own process, as the admin user. Phases, each on the state the last left:
+ * (read from deploy/deployment.yaml), in its own process, as the Deployment's ServiceAccount mtls-system/mtls-operator
+ * with deploy/'s RBAC and a TokenRequest token (--admin: as the admin user with its client certificate, which the
+ * apiserver verifies again on every request: ~7% of its CPU at 10,000). Phases, each on the state the last left:
  *
  *   alongside  operator running and synced; N identities created through the API (32 concurrent creates) across M
  *              namespaces; seconds from the first create to all Ready, and after the last create.
@@ -16,6 +18,9 @@
  *              until it has reconciled every identity (its mtls_reconcile_duration_seconds count).
  *   ca-change  the CA Secret replaced in place by a new root (an unstaged rotation): seconds until every identity is
  *              Ready with a new serial at the Deployment's --reissue-rate, CPU, RSS.
+ *
+ * --apiserver-cpu-prof=FILE: a 45 s CPU profile of the kube-apiserver (its /debug/pprof/profile) from 15 s into the
+ * cold phase, for `go tool pprof -top FILE` (where the control plane's CPU per issuance goes).
  *
  * Each phase reports the operator's peak RSS (VmHWM), peak heap used (its nodejs_heap_size_used_bytes, sampled every
  * 3 s) and the worst event-loop delay p99 of any 3 s interval (prom-client's nodejs_eventloop_lag_p99_seconds).
@@ -51,6 +56,9 @@ const { values: flags } = parseArgs({
     'cpu-prof': { type: 'string' },
     'heap-snapshot': { type: 'string' },
     'node-flags': { type: 'string' },
+    /** Run the operator as the admin user (client certificate) instead of the chart's ServiceAccount (token). */
+    admin: { type: 'boolean', default: false },
+    'apiserver-cpu-prof': { type: 'string' },
     /** Experiments: K=V added to (or replacing) the Deployment's environment, e.g. --env=MALLOC_TRIM_THRESHOLD_=131072. */
     env: { type: 'string', multiple: true },
   },
@@ -89,6 +97,27 @@ interface Operator {
 }
 
 let operators = 0;
+/** The operator's identity on the API server: deploy/'s ServiceAccount and RBAC, as in a cluster (or admin). */
+const OPERATOR_RBAC = ['namespace.yaml', 'serviceaccount.yaml', 'rbac.yaml', 'leader-election-rbac.yaml'];
+let operatorKubeconfig = '';
+async function installOperatorIdentity(cp: ControlPlane): Promise<void> {
+  for (const f of OPERATOR_RBAC) await cp.apply(readFileSync(join(ROOT, 'deploy', f), 'utf8'));
+  if (flags.admin) {
+    operatorKubeconfig = cp.kubeconfig;
+    return;
+  }
+  operatorKubeconfig = await cp.serviceAccountKubeconfig(OPERATOR_NS, 'mtls-operator', 12 * 3600);
+  // The authorizer learns of new bindings through its informers: start the operator once they are in effect.
+  const needed = [['list', 'mutualtlsidentities.mtls.dev', '-A'], ['patch', 'mutualtlsidentities.mtls.dev', '--subresource=status', '-A'],
+    ['create', 'secrets', '-A'], ['create', 'events', '-A'], ['create', 'leases.coordination.k8s.io', '-n', OPERATOR_NS]];
+  for (let i = 0; ; i++) {
+    const answers = await Promise.all(needed.map(async (a) => (await cp.kubectl(['auth', 'can-i', ...a], { kubeconfig: operatorKubeconfig })).stdout.trim()));
+    if (answers.every((a) => a === 'yes')) return;
+    if (i >= 60) throw new Error(`deploy/'s RBAC not in effect for mtls-system/mtls-operator after 60 s: ${answers.join(' ')}`);
+    await sleep(1000);
+  }
+}
+
 async function startOperator(cp: ControlPlane): Promise<Operator> {
   const d = deployment();
   const port = await freePort();
@@ -103,7 +132,7 @@ async function startOperator(cp: ControlPlane): Promise<Operator> {
   // --metrics-auth=none: the bench scrapes /metrics and /readyz over plain HTTP without a token.
   // As the image runs it (Dockerfile ENTRYPOINT): the esbuild bundle, no source maps.
   const child = spawn(process.execPath, [...prof, join(DIST, 'bundle', 'main.js'), ...d.args, `--metrics-port=${port}`, '--metrics-address=127.0.0.1', '--metrics-auth=none'], {
-    env: { ...process.env, ...d.env, NODE_OPTIONS: d.nodeOptions, KUBECONFIG: cp.kubeconfig, POD_NAME: `bench-${operators}`, MTLS_OPERATOR_NAMESPACE: OPERATOR_NS },
+    env: { ...process.env, ...d.env, NODE_OPTIONS: d.nodeOptions, KUBECONFIG: operatorKubeconfig, POD_NAME: `bench-${operators}`, MTLS_OPERATOR_NAMESPACE: OPERATOR_NS },
     stdio: ['ignore', log, log],
   });
   const exited = new Promise((r) => child.once('exit', r));
@@ -128,6 +157,14 @@ async function stopOperator(op: Operator): Promise<void> {
   }
   op.child.kill('SIGTERM');
   await op.exited;
+}
+
+/** The kube-apiserver's own CPU profile (Go pprof) of 45 s, from 15 s on (--apiserver-cpu-prof). */
+async function profileApiserver(cp: ControlPlane, file: string): Promise<void> {
+  await sleep(15_000);
+  const kubectl = spawn('kubectl', ['--kubeconfig', cp.kubeconfig, 'get', '--raw', '/debug/pprof/profile?seconds=45'], { stdio: ['ignore', openSync(file, 'w'), 'inherit'] });
+  const code = await new Promise((r) => kubectl.once('exit', r));
+  say(code === 0 ? `kube-apiserver CPU profile: ${file} (go tool pprof -top ${file})` : `kube-apiserver CPU profile failed (kubectl exit ${String(code)})`);
 }
 
 /** Snapshot of everything counted per phase. */
@@ -178,7 +215,7 @@ async function main(): Promise<void> {
     await cp.installCrd();
     const core = cp.kubeConfig.makeApiClient(CoreV1Api);
     const custom = cp.kubeConfig.makeApiClient(CustomObjectsApi);
-    await core.createNamespace({ body: { metadata: { name: OPERATOR_NS } } });
+    await installOperatorIdentity(cp);
     const namespaces = Array.from({ length: M }, (_, i) => `bench-${i}`);
     for (const name of namespaces) await core.createNamespace({ body: { metadata: { name } } });
     const tracker = new IdentityTracker(cp.kubeConfig, custom);
@@ -236,8 +273,10 @@ async function main(): Promise<void> {
     m0 = await mark(cp);
     op = await startOperator(cp);
     m0.at = op.startedAt;
+    const apiserverProfile = flags['apiserver-cpu-prof'] ? profileApiserver(cp, flags['apiserver-cpu-prof']) : undefined;
     await tracker.until(N, before);
     const coldReady = performance.now();
+    await apiserverProfile;
     await sleep(3000);
     m1 = await mark(cp);
     m1.at = coldReady;
@@ -290,7 +329,7 @@ async function main(): Promise<void> {
     await cp.stop();
     rmSync(join(DIST, '..'), { recursive: true, force: true });
   }
-  const machine = { cores: cpus().length, memoryGiB: Math.round(totalmem() / 1024 ** 3), node: process.version, kubernetes: cp.version, nodeOptions: deployment().nodeOptions };
+  const machine = { cores: cpus().length, memoryGiB: Math.round(totalmem() / 1024 ** 3), node: process.version, kubernetes: cp.version, nodeOptions: deployment().nodeOptions, operatorUser: flags.admin ? 'admin (client certificate)' : 'system:serviceaccount:mtls-system:mtls-operator (token)' };
   if (flags.json) process.stdout.write(`${JSON.stringify({ n: N, namespaces: M, date: new Date().toISOString(), machine, phases: results }, null, 2)}\n`);
   else printTable(N, M, machine, results);
 }
