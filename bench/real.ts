@@ -26,7 +26,7 @@
  * 3 s) and the worst event-loop delay p99 of any 3 s interval (prom-client's nodejs_eventloop_lag_p99_seconds).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, cpSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -37,6 +37,7 @@ import { parseAllDocuments } from 'yaml';
 import { CA_CRT, GROUP, PLURAL, TLS_CRT, TLS_KEY, VERSION } from '../src/api/types.ts';
 import { generateRootCA } from '../src/pki/index.ts';
 import { freePort, startControlPlane, type ControlPlane } from '../test/support/controlplane.ts';
+import { untilOperatorRbacInEffect } from '../test/support/rbac.ts';
 import { cpuSeconds, diffWrites, IdentityTracker, loadAverage, memoryMB, metricValue, OperatorSampler, parseWrites, sumWrites, type WriteCounts } from './real-measure.ts';
 import { printTable, type PhaseResult } from './real-report.ts';
 
@@ -107,15 +108,7 @@ async function installOperatorIdentity(cp: ControlPlane): Promise<void> {
     return;
   }
   operatorKubeconfig = await cp.serviceAccountKubeconfig(OPERATOR_NS, 'mtls-operator', 12 * 3600);
-  // The authorizer learns of new bindings through its informers: start the operator once they are in effect.
-  const needed = [['list', 'mutualtlsidentities.mtls.dev', '-A'], ['patch', 'mutualtlsidentities.mtls.dev', '--subresource=status', '-A'],
-    ['create', 'secrets', '-A'], ['create', 'events', '-A'], ['create', 'leases.coordination.k8s.io', '-n', OPERATOR_NS]];
-  for (let i = 0; ; i++) {
-    const answers = await Promise.all(needed.map(async (a) => (await cp.kubectl(['auth', 'can-i', ...a], { kubeconfig: operatorKubeconfig })).stdout.trim()));
-    if (answers.every((a) => a === 'yes')) return;
-    if (i >= 60) throw new Error(`deploy/'s RBAC not in effect for mtls-system/mtls-operator after 60 s: ${answers.join(' ')}`);
-    await sleep(1000);
-  }
+  await untilOperatorRbacInEffect(cp, operatorKubeconfig, OPERATOR_NS);
 }
 
 async function startOperator(cp: ControlPlane): Promise<Operator> {
@@ -162,8 +155,10 @@ async function stopOperator(op: Operator): Promise<void> {
 /** The kube-apiserver's own CPU profile (Go pprof) of 45 s, from 15 s on (--apiserver-cpu-prof). */
 async function profileApiserver(cp: ControlPlane, file: string): Promise<void> {
   await sleep(15_000);
-  const kubectl = spawn('kubectl', ['--kubeconfig', cp.kubeconfig, 'get', '--raw', '/debug/pprof/profile?seconds=45'], { stdio: ['ignore', openSync(file, 'w'), 'inherit'] });
+  const out = openSync(file, 'w');
+  const kubectl = spawn('kubectl', ['--kubeconfig', cp.kubeconfig, 'get', '--raw', '/debug/pprof/profile?seconds=45'], { stdio: ['ignore', out, 'inherit'] });
   const code = await new Promise((r) => kubectl.once('exit', r));
+  closeSync(out);
   say(code === 0 ? `kube-apiserver CPU profile: ${file} (go tool pprof -top ${file})` : `kube-apiserver CPU profile failed (kubectl exit ${String(code)})`);
 }
 
@@ -276,10 +271,11 @@ async function main(): Promise<void> {
     const apiserverProfile = flags['apiserver-cpu-prof'] ? profileApiserver(cp, flags['apiserver-cpu-prof']) : undefined;
     await tracker.until(N, before);
     const coldReady = performance.now();
-    await apiserverProfile;
     await sleep(3000);
     m1 = await mark(cp);
     m1.at = coldReady;
+    // After the phase's mark: a profile still running past all-Ready does not add to the phase's CPU.
+    await apiserverProfile;
     results.push(done(phase(flags['skip-alongside'] ? 'cold' : 'cold (Secrets deleted)', m0, m1, op, N)));
     await stopOperator(op);
 

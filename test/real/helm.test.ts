@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { GROUP, PLURAL, VERSION } from '../../src/api/types.ts';
 import { helm, helmPath } from '../chart/helm.ts';
 import { controlPlane, type ControlPlane } from '../support/controlplane.ts';
+import { untilOperatorRbacInEffect } from '../support/rbac.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -84,12 +85,8 @@ describe('real apiserver: Helm chart install, upgrade, uninstall', function () {
   it('the chart\'s ServiceAccount and RBAC are enough: the operator (as that ServiceAccount) makes an identity Ready from the CA init-root made', async function () {
     this.timeout(180_000);
     const kubeconfig = await cp.serviceAccountKubeconfig(release, 'mtls-operator');
-    // The authorizer learns of new and taken-over (--take-ownership) bindings through its informers: under load
-    // (CI) the operator's first requests came before that and were forbidden. Start it once they are in effect.
-    const can = async (args: string[]) => (await cp.kubectl(['auth', 'can-i', ...args], { kubeconfig })).stdout.trim() === 'yes';
-    const needed = [['list', 'mutualtlsidentities.mtls.dev', '-A'], ['patch', 'mutualtlsidentities.mtls.dev', '--subresource=status', '-A'],
-      ['create', 'secrets', '-A'], ['create', 'events', '-A'], ['create', 'leases.coordination.k8s.io', '-n', release], ['update', 'leases.coordination.k8s.io/mtls-operator', '-n', release]];
-    await until('the chart\'s RBAC in effect for its ServiceAccount', async () => (await Promise.all(needed.map(can))).every(Boolean), 60_000);
+    // Started once the chart's RBAC is in effect for its ServiceAccount (test/support/rbac.ts).
+    await untilOperatorRbacInEffect(cp, kubeconfig, release);
     const env: NodeJS.ProcessEnv = { ...process.env, KUBECONFIG: kubeconfig, MTLS_OPERATOR_NAMESPACE: release, POD_NAME: 'helm-test' };
     delete env.KUBERNETES_SERVICE_HOST;
     let log = '';
