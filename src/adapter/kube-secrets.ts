@@ -4,7 +4,7 @@
  * delete), and how the server's answer is written through to the cache.
  */
 import { PatchStrategy, setHeaderOptions, type V1Secret } from '@kubernetes/client-node';
-import { FIELD_MANAGER, LABEL_MANAGED_BY, MANAGED_BY, type Secret } from '../api/types.ts';
+import { FIELD_MANAGER, LABEL_MANAGED_BY, MANAGED_BY, TLS_CRT, TLS_KEY, type Secret } from '../api/types.ts';
 import { ClusterError } from '../cluster/port.ts';
 import { cachedSecret, toSecret, writableSecret } from './convert.ts';
 import type { KubeApi } from './kube-api.ts';
@@ -18,6 +18,9 @@ export interface KubeSecretsOptions {
   operatorNamespace: string;
   caSecretName: string;
 }
+
+/** Cached Secrets whose key pair was released (releaseKeyPair): their data is not all there is. */
+const released = new WeakSet<Secret>();
 
 export class KubeSecrets {
   private readonly api: KubeApi;
@@ -41,6 +44,35 @@ export class KubeSecrets {
         this.api.core.readNamespacedSecret({ namespace, name }, o), this.api.read));
       if (cached) return this.remember(read);
       return read;
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * Replace the cached copy of this version by one without tls.crt and tls.key (Cluster.releaseKeyPair). Only a
+   * Secret cached whole, at that version: a newer one (the watch got there first) is left as it is.
+   */
+  releaseKeyPair(namespace: string, name: string, resourceVersion: string): void {
+    const key = `${namespace}/${name}`;
+    const cache = forNamespace(this.watches.secrets, namespace);
+    const cached = cache?.get(key);
+    if (!cache || !cached?.data || cached.metadata.resourceVersion !== resourceVersion || isPartial(cached) || released.has(cached)) return;
+    if (cached.data[TLS_CRT] === undefined && cached.data[TLS_KEY] === undefined) return;
+    const { [TLS_CRT]: _crt, [TLS_KEY]: _key, ...rest } = cached.data;
+    const slim: Secret = { ...cached, data: rest };
+    released.add(slim);
+    cache.put(slim);
+  }
+
+  /** The Secret whole: itself, unless its key pair was released from the cache (then a GET, not cached). */
+  async wholeSecret(secret: Secret): Promise<Secret | undefined> {
+    if (!released.has(secret)) return secret;
+    const { namespace = '', name } = secret.metadata;
+    try {
+      return toSecret(await callApi(`GET secrets/${namespace}/${name}`, this.api.timeoutMs, (o) =>
+        this.api.core.readNamespacedSecret({ namespace, name }, o), this.api.read));
     } catch (err) {
       if ((err as { code?: unknown }).code === 404) return undefined;
       throw err;

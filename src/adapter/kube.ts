@@ -188,6 +188,14 @@ export class KubeCluster implements Cluster {
     return this.secrets.getSecret(namespace, name);
   }
 
+  releaseKeyPair(namespace: string, name: string, resourceVersion: string): void {
+    this.secrets.releaseKeyPair(namespace, name, resourceVersion);
+  }
+
+  wholeSecret(secret: Secret): Promise<Secret | undefined> {
+    return this.secrets.wholeSecret(secret);
+  }
+
   applySecret(secret: Secret, options: { force?: boolean; fieldManager?: string } = {}): Promise<Secret> {
     return this.secrets.applySecret(secret, options);
   }

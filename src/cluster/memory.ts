@@ -38,6 +38,7 @@ export class MemoryCluster extends MemoryStore implements Cluster {
 
   async start(handlers: ClusterHandlers): Promise<void> {
     this.watch.handlers = handlers;
+    this.releasedViews.clear(); // a new process's cache starts whole
   }
 
   async stop(): Promise<void> {
@@ -55,7 +56,37 @@ export class MemoryCluster extends MemoryStore implements Cluster {
   async getSecret(namespace: string, name: string): Promise<Secret | undefined> {
     const s = this.secrets.get(key(namespace, name));
     if (s && !this.isOurs(s) && !this.isCA(s)) this.liveReads++;
-    return s;
+    return s && this.view(s);
+  }
+
+  /**
+   * As the real adapter's cache does (src/adapter/kube-secrets.ts): this version of the Secret is
+   * answered without tls.crt and tls.key until a newer one is written; wholeSecret reads it whole.
+   */
+  releaseKeyPair(namespace: string, name: string, resourceVersion: string): void {
+    const k = key(namespace, name);
+    const s = this.secrets.get(k);
+    if (!s?.data || s.metadata.resourceVersion !== resourceVersion || !this.isOurs(s)) return;
+    const { 'tls.crt': _crt, 'tls.key': _key, ...rest } = s.data;
+    const view = frozen({ ...s, data: rest });
+    this.releasedViews.set(k, view);
+    this.views.add(view);
+  }
+
+  async wholeSecret(secret: Secret): Promise<Secret | undefined> {
+    if (!this.views.has(secret)) return secret;
+    this.wholeReads++;
+    return this.secrets.get(key(secret.metadata.namespace, secret.metadata.name));
+  }
+
+  /** Secrets read whole because their key pair had been released (a GET each on a real API server). */
+  wholeReads = 0;
+  private readonly releasedViews = new Map<string, Secret>();
+  private readonly views = new WeakSet<Secret>();
+
+  private view(s: Secret): Secret {
+    const v = this.releasedViews.get(key(s.metadata.namespace, s.metadata.name));
+    return v && v.metadata.resourceVersion === s.metadata.resourceVersion && v.metadata.uid === s.metadata.uid ? v : s;
   }
 
   async serviceAccountExists(namespace: string, name: string): Promise<boolean> {
@@ -116,6 +147,11 @@ export class MemoryCluster extends MemoryStore implements Cluster {
   }
 
   listSecrets(): Secret[] {
+    return [...this.secrets.values()].filter((s) => this.isOurs(s)).map((s) => this.view(s));
+  }
+
+  /** Our labeled Secrets as stored, key pairs included (tests: what the API server holds, not what the cache shows). */
+  storedSecrets(): Secret[] {
     return [...this.secrets.values()].filter((s) => this.isOurs(s));
   }
 

@@ -76,6 +76,21 @@ export interface Cluster {
   getSecret(namespace: string, name: string): Promise<Secret | undefined>;
 
   /**
+   * The caller has what it needs of tls.crt and tls.key of this version of an issued Secret (its
+   * inspection, src/controller/leaf-facts.ts): the cache may drop them (issue 11: ~1.3 KB per
+   * identity). getSecret and listSecrets then answer with that version without them, and
+   * wholeSecret reads it whole. A newer version arrives whole. Optional: a cluster without a cache
+   * keeps everything.
+   */
+  releaseKeyPair?(namespace: string, name: string, resourceVersion: string): void;
+
+  /**
+   * `secret` (an answer of getSecret or listSecrets) with everything it holds: itself, unless the
+   * cache dropped its key pair, and then read from the API (undefined: it is gone).
+   */
+  wholeSecret?(secret: Secret): Promise<Secret | undefined>;
+
+  /**
    * Server-side apply with our field manager (`fieldManager`, default the operator's; an
    * identity's Secret is applied with that identity's own manager). When
    * metadata.resourceVersion is set, a Secret changed since is not written: 409. `force: false`

@@ -4,14 +4,16 @@
  * identity not Ready.
  */
 import { CA_CRT, TLS_CRT, TLS_KEY, type MutualTLSIdentity, type Secret } from '../api/types.ts';
+import type { Cluster } from '../cluster/port.ts';
 import type { ResolvedSpec } from '../api/spec.ts';
 import type { Clock } from '../clock.ts';
 import type { IssuanceNeed } from '../decide/issuance.ts';
 import { renewalTime } from '../decide/renewal.ts';
 import type { Logger } from '../log.ts';
 import { ClusterError } from '../cluster/port.ts';
-import { issueLeaf, leafRequestFor } from '../pki/index.ts';
-import type { Inspection, SigningCA } from '../pki/types.ts';
+import { issuedInspection, issueLeaf, leafRequestFor } from '../pki/index.ts';
+import type { SigningCA } from '../pki/types.ts';
+import { carryFacts, rememberFacts, type IssuedFacts } from './leaf-facts.ts';
 import type { ControllerObserver } from './observer.ts';
 import { getCondition, type ConditionInput } from './conditions.ts';
 import { failedStatus, notReadyStatus, readyStatus, settledIssuing } from './status.ts';
@@ -36,8 +38,10 @@ export class IdentityOutcomes {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly observer: ControllerObserver;
+  private readonly cluster: Cluster;
 
-  constructor(deps: { write: IdentityWriter; clock: Clock; logger: Logger; observer: ControllerObserver }) {
+  constructor(deps: { cluster: Cluster; write: IdentityWriter; clock: Clock; logger: Logger; observer: ControllerObserver }) {
+    this.cluster = deps.cluster;
     this.write = deps.write;
     this.clock = deps.clock;
     this.logger = deps.logger;
@@ -50,19 +54,15 @@ export class IdentityOutcomes {
     spec: ResolvedSpec,
     ca: SigningCA,
     need: IssuanceNeed,
-    inspection: Inspection,
+    /** rotationPolicy Never: the key found, when it is the kind the spec asks for. */
+    reuseKeyPem: string | undefined,
     existing: Secret | undefined,
-    extras: (pems: SecretPems, existing: Secret | undefined) => Promise<SecretExtras>,
-    facts: { specHash: string; revision: number; renewed: boolean; renewRequest?: string; conditions: ConditionInput[] },
+    extras: (pems: SecretPems | undefined, existing: Secret | undefined) => Promise<SecretExtras>,
+    facts: { specHash: string; revision: number; renewed: boolean; renewRequest?: string; conditions: ConditionInput[]; release: boolean },
   ): Promise<ReconcileResult> {
     const { namespace, name } = identity.metadata as { namespace: string; name: string };
     const log = { namespace, name, reason: need.reason };
     this.logger.info('issuing certificate', { ...log, detail: need.message });
-    const reuseKeyPem =
-      spec.rotationPolicy === 'Never' && inspection.keyPem && inspection.key &&
-      inspection.key.algorithm === spec.key.algorithm && inspection.key.size === spec.key.size
-        ? inspection.keyPem
-        : undefined;
     let secretFacts: SecretFacts;
     try {
       const issued = await issueLeaf(ca, leafRequestFor(spec, new Date(this.clock.now()), reuseKeyPem));
@@ -75,7 +75,8 @@ export class IdentityOutcomes {
         revision: facts.revision,
         ...(facts.renewRequest ? { renewRequest: facts.renewRequest } : {}),
       };
-      await this.write.secret(buildSecret(identity, spec, issued, secretFacts, await extras(issued, existing)), existing, fieldManagerFor(identity));
+      const written = await this.write.secret(buildSecret(identity, spec, issued, secretFacts, await extras(issued, existing)), existing, fieldManagerFor(identity));
+      if (facts.release) this.release(written, () => rememberFacts(this.cluster, `${namespace}/${name}`, written, issuedInspection(issued, spec.key, ca.certificate)));
       await this.write.staleSecrets(identity, spec.secretName);
       const restarted = await this.write.restartWorkloads(identity, spec, issued.serialNumber, ca.bundlePem, facts.renewed);
       await this.write.status(identity, readyStatus(identity, spec, {
@@ -109,28 +110,34 @@ export class IdentityOutcomes {
     spec: ResolvedSpec,
     ca: SigningCA,
     secret: Secret,
-    inspection: Inspection,
-    extras: (pems: SecretPems, existing: Secret | undefined) => Promise<SecretExtras>,
-    facts: { specHash: string; revision: number; renewRequest?: string; conditions: ConditionInput[] },
+    issued: IssuedFacts,
+    extras: (pems: SecretPems | undefined, existing: Secret | undefined) => Promise<SecretExtras>,
+    facts: { specHash: string; revision: number; renewRequest?: string; conditions: ConditionInput[]; release: boolean },
   ): Promise<ReconcileResult> {
-    const leaf = inspection.leaf!;
-    const notBefore = new Date(leaf.validFrom);
-    const notAfter = new Date(leaf.validTo);
-    const serial = leaf.serialNumber.toLowerCase();
+    const { namespace, name } = identity.metadata as { namespace: string; name: string };
+    const leaf = issued.inspection.leaf!;
+    const notBefore = new Date(leaf.notBefore);
+    const notAfter = new Date(leaf.notAfter);
+    const serial = leaf.serialNumber;
     const secretFacts: SecretFacts = {
       serialNumber: serial, notAfter, spiffeId: spec.spiffeId, caFingerprint: ca.fingerprint,
       specHash: facts.specHash, revision: facts.revision,
       ...(facts.renewRequest ? { renewRequest: facts.renewRequest } : {}),
     };
-    const pems = { certChainPem: unb64(secret.data?.[TLS_CRT])!, keyPem: unb64(secret.data?.[TLS_KEY])!, caPem: ca.bundlePem };
+    // The PEMs, when the cache still holds them; read whole only when something needs them (outputs, a write).
+    let pems = pemsOf(secret, ca.bundlePem);
+    if (!pems && !facts.release) pems = await this.pemsRead(secret, ca.bundlePem);
     const extra = await extras(pems, secret);
     const want = desiredMetadata(identity, spec, secretFacts, extra);
     const bundleStale = unb64(secret.data?.[CA_CRT]) !== ca.bundlePem;
     const outputsStale = !sameOutputs(secret.data, extra.data);
     if (bundleStale || outputsStale || !containsAll(secret.metadata.labels, want.labels) || !containsAll(secret.metadata.annotations, want.annotations) || secret.type !== 'kubernetes.io/tls') {
-      await this.write.secret(buildSecret(identity, spec, pems, secretFacts, extra), secret, fieldManagerFor(identity));
-      this.logger.info('Secret brought up to date', { namespace: identity.metadata.namespace, name: identity.metadata.name, reason: bundleStale ? 'TrustBundleChanged' : outputsStale ? 'OutputsChanged' : 'SecretOutOfDate', serial });
-    }
+      pems ??= await this.pemsRead(secret, ca.bundlePem);
+      const written = await this.write.secret(buildSecret(identity, spec, pems, secretFacts, extra), secret, fieldManagerFor(identity));
+      this.logger.info('Secret brought up to date', { namespace, name, reason: bundleStale ? 'TrustBundleChanged' : outputsStale ? 'OutputsChanged' : 'SecretOutOfDate', serial });
+      // The same tls.crt and tls.key: the facts hold for the version written.
+      if (facts.release) this.release(written, () => carryFacts(this.cluster, `${namespace}/${name}`, issued, written));
+    } else if (facts.release) this.release(secret);
     await this.write.staleSecrets(identity, spec.secretName);
     // A new trust bundle restarts opted-in workloads once (a program that reads ca.crt only at
     // start must trust a new root before peers present it); a crash between the Secret write and
@@ -143,6 +150,22 @@ export class IdentityOutcomes {
     const renewal = renewalTime(notBefore, notAfter, spec.renewBeforeMs, ca.notAfter);
     this.observer.identityState?.(identity.metadata.namespace!, identity.metadata.name, { ready: true, reason: 'Ready', notAfter, renewalTime: renewal });
     return { requeueAfterMs: renewal.getTime() - this.clock.now() };
+  }
+
+  /** Remember the facts of `secret` (if `remember`), then let the cache drop its key pair (leaf-facts.ts). */
+  private release(secret: Secret, remember?: () => void): void {
+    const rv = secret.metadata.resourceVersion;
+    if (!this.cluster.releaseKeyPair || rv === undefined) return;
+    remember?.();
+    this.cluster.releaseKeyPair(secret.metadata.namespace ?? '', secret.metadata.name, rv);
+  }
+
+  /** The PEMs of exactly this version of the Secret, read whole (the cache dropped them). */
+  private async pemsRead(secret: Secret, caPem: string): Promise<SecretPems> {
+    const whole = this.cluster.wholeSecret ? await this.cluster.wholeSecret(secret) : secret;
+    const pems = whole && whole.metadata.resourceVersion === secret.metadata.resourceVersion ? pemsOf(whole, caPem) : undefined;
+    if (!pems) throw new Error(`Secret ${secret.metadata.namespace}/${secret.metadata.name} changed while it was read whole: looking again`);
+    return pems;
   }
 
   async markNotReady(identity: MutualTLSIdentity, reason: string, message: string, also: ConditionInput[] = []): Promise<void> {
@@ -162,6 +185,13 @@ export class IdentityOutcomes {
     await this.write.status(identity, failedStatus(identity, need, message, new Date(this.clock.now()))).catch((e: Error) =>
       this.logger.warn('status write failed', { namespace: identity.metadata.namespace, name: identity.metadata.name, detail: e.message }));
   }
+}
+
+/** tls.crt and tls.key of a Secret with the trust bundle to write, or undefined when the cache does not hold them. */
+function pemsOf(secret: Secret, caPem: string): SecretPems | undefined {
+  const certChainPem = unb64(secret.data?.[TLS_CRT]);
+  const keyPem = unb64(secret.data?.[TLS_KEY]);
+  return certChainPem && keyPem ? { certChainPem, keyPem, caPem } : undefined;
 }
 
 /** Whether the Secret's extra outputs (keystores, combined PEM) are exactly the wanted ones. */

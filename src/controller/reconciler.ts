@@ -4,19 +4,20 @@
  * write at all. Returns when to look again, or throws for the queue's backoff. What is written
  * once decided (issue, keep, not Ready): outcomes.ts.
  */
-import { CA_CRT, TLS_CRT, TLS_KEY, ANNOTATION_REVISION, ANNOTATION_SPEC_HASH, type MutualTLSIdentity, type Secret } from '../api/types.ts';
+import { CA_CRT, TLS_KEY, ANNOTATION_REVISION, ANNOTATION_SPEC_HASH, type MutualTLSIdentity, type Secret } from '../api/types.ts';
 import { InvalidSpecError, issuanceHash, resolveSpec, type ResolvedSpec } from '../api/spec.ts';
 import type { Clock } from '../clock.ts';
 import type { Cluster } from '../cluster/port.ts';
 import { needsIssuance } from '../decide/issuance.ts';
 import type { Logger } from '../log.ts';
-import { inspectIssued, isIssuedBy } from '../pki/index.ts';
+import type { Inspection, SigningCA } from '../pki/types.ts';
 import type { CASource } from './ca-source.ts';
 import { ManualRenewalLimiter, type RateLimiter } from './limiter.ts';
 import { noObserver, type ControllerObserver } from './observer.ts';
 import { getCondition, type ConditionInput } from './conditions.ts';
 import { IdentityWriter } from './writer.ts';
 import { IdentityOutcomes, type ReconcileResult } from './outcomes.ts';
+import { casToAsk, forgetAllFacts, forgetFacts, issuedFacts, type IssuedFacts } from './leaf-facts.ts';
 import { SERVICE_ACCOUNT_RETRY_MS, serviceAccountCondition, serviceAccountEvent, serviceAccountRetryMs } from './service-account.ts';
 import { ANNOTATION_RENEW_REQUEST, isOwnedBy, unb64, type SecretExtras, type SecretPems } from './secret.ts';
 import { buildOutputDataOffThread, resolveKeystoreSpec, usablePassword, type OutputsSpec } from '../outputs/index.ts';
@@ -90,8 +91,9 @@ export class Reconciler {
     this.logger = deps.logger;
     this.ca = deps.ca;
     this.config = deps.config;
-    this.outcomes = new IdentityOutcomes({ write: this.write, clock: deps.clock, logger: deps.logger, observer: this.observer });
+    this.outcomes = new IdentityOutcomes({ cluster: deps.cluster, write: this.write, clock: deps.clock, logger: deps.logger, observer: this.observer });
     this.startedAt = deps.clock.now();
+    forgetAllFacts(deps.cluster);
   }
 
   async reconcile(key: string): Promise<ReconcileResult> {
@@ -99,6 +101,7 @@ export class Reconciler {
     const identity = this.cluster.getIdentity(namespace, name);
     if (!identity || identity.metadata.deletionTimestamp) {
       this.observer.identityRemoved?.(namespace, name);
+      forgetFacts(this.cluster, key);
       return {}; // its Secret goes with it (ownerReference)
     }
     try {
@@ -131,24 +134,20 @@ export class Reconciler {
     if (!caState.ca) throw new NotReady('CANotReady', caState.error);
     const ca = caState.ca;
 
-    const secret = await this.cluster.getSecret(namespace, spec.secretName);
-    if (secret && !isOwnedBy(secret, identity)) {
-      throw new NotReady('SecretConflict', `Secret ${namespace}/${spec.secretName} exists and is not owned by this identity: it is left untouched; choose another secretName or delete that Secret`);
-    }
+    const key = `${namespace}/${name}`;
+    const { secret, facts } = await this.readIssued(identity, spec.secretName, ca);
     // Keystores need their password before any key is made.
     const passwordSecret = outputs.pkcs12 ? await this.cluster.getSecret(namespace, outputs.pkcs12.passwordSecretRef.name) : undefined;
     const password = usablePassword(outputs, passwordSecret, namespace, identity.metadata.name);
     if ('reason' in password) throw new NotReady(password.reason, password.message);
     // Keystores are built in a worker thread: the password KDF never blocks the event loop.
-    const extras = async (pems: SecretPems, existing: Secret | undefined): Promise<SecretExtras> => {
-      const out = await buildOutputDataOffThread({ outputs, pems, passwordSecret, existing, namespace, identity: identity.metadata.name });
+    const extras = async (pems: SecretPems | undefined, existing: Secret | undefined): Promise<SecretExtras> => {
+      if (!pems && (outputs.pkcs12 || outputs.combinedPem)) throw new Error('internal: keystores and the combined PEM need the Secret read whole');
+      const out = await buildOutputDataOffThread({ outputs, pems: pems!, passwordSecret, existing, namespace, identity: identity.metadata.name });
       if (!out.ok) throw new NotReady(out.reason, out.message);
       return out;
     };
-    const data = secret?.data ?? {};
-    const certPem = unb64(data[TLS_CRT]);
-    const keyPem = unb64(data[TLS_KEY]);
-    const inspection = inspectIssued({ ...(certPem ? { certPem } : {}), ...(keyPem ? { keyPem } : {}) });
+    const inspection = facts?.inspection ?? {};
     const specHash = issuanceHash(spec);
     const annotations = secret?.metadata.annotations ?? {};
     const now = new Date(this.clock.now());
@@ -156,15 +155,15 @@ export class Reconciler {
     const need = needsIssuance({
       now,
       secretExists: secret !== undefined,
-      hasCert: !!certPem,
-      hasKey: !!keyPem,
+      hasCert: facts?.hasCert ?? false,
+      hasKey: facts?.hasKey ?? false,
       inspection,
       specHash,
       ...(annotations[ANNOTATION_SPEC_HASH] ? { issuedSpecHash: annotations[ANNOTATION_SPEC_HASH] } : {}),
       wanted: { dnsNames: spec.dnsNames, ipAddresses: spec.ipAddresses, uris: [spec.spiffeId] },
       ...(spec.renewBeforeMs !== undefined ? { renewBeforeMs: spec.renewBeforeMs } : {}),
       caNotAfter: ca.notAfter,
-      issuedByCurrentCA: (leaf) => isIssuedBy(leaf, ca.certificate),
+      issuedByCurrentCA: () => inspection.signedBy?.get(ca.certificate.fingerprint256) === true,
       ...(renewRequest ? { renewRequest } : {}),
       ...(annotations[ANNOTATION_RENEW_REQUEST] ? { honouredRenewRequest: annotations[ANNOTATION_RENEW_REQUEST] } : {}),
     });
@@ -178,8 +177,7 @@ export class Reconciler {
     // Renewals too: a renewed CA ends the wait of every leaf that was cut to the old one at once.
     // The limit is a reservation: a key that must wait gets its own slot and waits in the queue
     // without doing work (no read, parse or verify) until then, when this reconcile is admitted.
-    const key = `${namespace}/${name}`;
-    const rateLimited = need?.reason === 'IncorrectIssuer' || need?.reason === 'RenewalTimeReached' || (!need && unb64(data[CA_CRT]) !== ca.bundlePem);
+    const rateLimited = need?.reason === 'IncorrectIssuer' || need?.reason === 'RenewalTimeReached' || (!need && unb64(secret?.data?.[CA_CRT]) !== ca.bundlePem);
     if (!rateLimited) this.limiter?.cancel(key);
     const wait = rateLimited ? this.limiter?.reserve(key) ?? 0 : 0;
     if (wait > 0) return { holdMs: wait };
@@ -189,9 +187,11 @@ export class Reconciler {
       this.logger.info('manual renewal rate-limited', { namespace, name: identity.metadata.name, reason: 'ManuallyTriggered', retryInMs: manualWait });
       return { requeueAfterMs: manualWait };
     }
+    // Without keystores or a combined PEM nothing reads the PEMs again until a write: the cache may drop them.
+    const release = !outputs.pkcs12 && !outputs.combinedPem;
     const result = need
-      ? await this.outcomes.issue(identity, spec, ca, need, inspection, secret, extras, { specHash, revision: revision + 1, renewed: !!inspection.leaf, conditions: more, ...(renewRequest ? { renewRequest } : {}) })
-      : await this.outcomes.keep(identity, spec, ca, secret!, inspection, extras, { specHash, revision, conditions: more, ...(renewRequest ? { renewRequest } : {}) });
+      ? await this.outcomes.issue(identity, spec, ca, need, await this.keyToReuse(spec, secret, inspection), secret, extras, { specHash, revision: revision + 1, renewed: !!inspection.leaf, conditions: more, release, ...(renewRequest ? { renewRequest } : {}) })
+      : await this.outcomes.keep(identity, spec, ca, secret!, facts!, extras, { specHash, revision, conditions: more, release, ...(renewRequest ? { renewRequest } : {}) });
     if (!saCondition) return result;
     this.noteServiceAccount(identity, saCondition);
     // Not watched: a ServiceAccount created later clears the condition on the next look.
@@ -200,6 +200,36 @@ export class Reconciler {
       return { requeueAfterMs: Math.min(result.requeueAfterMs ?? retry, retry) };
     }
     return result;
+  }
+
+  /**
+   * The identity's Secret and what its tls.crt and tls.key hold (leaf-facts.ts), or a SecretConflict when another
+   * owns that name. The facts are remembered per Secret version; the data is read whole only when they are not.
+   */
+  private async readIssued(identity: MutualTLSIdentity, secretName: string, ca: SigningCA): Promise<{ secret?: Secret; facts?: IssuedFacts }> {
+    const { namespace, name } = identity.metadata as { namespace: string; name: string };
+    const cached = await this.cluster.getSecret(namespace, secretName);
+    const conflict = (s: Secret | undefined) => {
+      if (s && !isOwnedBy(s, identity)) {
+        throw new NotReady('SecretConflict', `Secret ${namespace}/${secretName} exists and is not owned by this identity: it is left untouched; choose another secretName or delete that Secret`);
+      }
+    };
+    conflict(cached);
+    if (!cached) return {};
+    const seen = await issuedFacts(this.cluster, `${namespace}/${name}`, cached, casToAsk(ca));
+    conflict(seen.secret);
+    return seen.secret ? { secret: seen.secret, facts: seen.facts } : {};
+  }
+
+  /** rotationPolicy Never: the private key found, when it is the kind the spec asks for (read whole: the cache may not hold it). */
+  private async keyToReuse(spec: ResolvedSpec, secret: Secret | undefined, inspection: Inspection): Promise<string | undefined> {
+    const key = inspection.key;
+    if (spec.rotationPolicy !== 'Never' || !secret || !key || key.algorithm !== spec.key.algorithm || key.size !== spec.key.size) return undefined;
+    const whole = this.cluster.wholeSecret ? await this.cluster.wholeSecret(secret) : secret;
+    if (!whole || whole.metadata.resourceVersion !== secret.metadata.resourceVersion) {
+      throw new Error(`Secret ${secret.metadata.namespace}/${secret.metadata.name} changed while its key was read (rotationPolicy Never): looking again`);
+    }
+    return unb64(whole.data?.[TLS_KEY]);
   }
 
   /**

@@ -13,15 +13,15 @@
  * rotation check, and 10,000 leaf parses (about 2 s) when a CA was replaced in place. The loops give the event loop
  * back every few milliseconds (src/slice.ts); a caller may pass its own Slicer to share one across several loops.
  */
-import { X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import { SECRET_NAME_SUFFIX } from '../api/constants.ts';
-import { CA_CRT, TLS_CRT, TRUST_BUNDLE_CONFIGMAP, type MutualTLSIdentity, type Secret } from '../api/types.ts';
+import { CA_CRT, TRUST_BUNDLE_CONFIGMAP, type MutualTLSIdentity, type Secret } from '../api/types.ts';
 import type { Cluster } from '../cluster/port.ts';
-import { isIssuedBy } from '../pki/index.ts';
 import type { RotationState } from '../decide/rotation.ts';
 import { Slicer } from '../slice.ts';
 import { getCondition } from './conditions.ts';
-import { unb64 } from './secret.ts';
+import { issuedFacts } from './leaf-facts.ts';
+export { leafParses } from './leaf-facts.ts';
 
 /** Ready=False reasons that a reconcile cannot get past by itself: the admin must act. */
 export const CANNOT_REISSUE: ReadonlySet<string> = new Set([
@@ -104,64 +104,29 @@ export async function bundleCopies(
 }
 
 /**
- * What the rotation reads of an issued leaf, parsed once per cached Secret version (issue 11): a
- * cached Secret object is replaced, never changed, when its Secret changes, so the facts live as
- * long as that version does. Before, every rotation check parsed and verified every leaf: about
- * 5 s of one core, on the event loop, every 10 s at 10,000 identities during a re-issue.
+ * The leaf's expiry, and whether `ca` signed it: the facts the reconciler keeps per Secret version
+ * (leaf-facts.ts), so a rotation check parses nothing the reconciler has parsed, and a CA not asked
+ * about before costs one parse per leaf, once. Before, every rotation check parsed and verified
+ * every leaf: about 5 s of one core, on the event loop, every 10 s at 10,000 identities.
  */
-interface LeafFacts {
-  notAfter: number;
-  /** CA fingerprint -> whether it signed this leaf. */
-  issuedBy: Map<string, boolean>;
-}
-const facts = new WeakMap<Secret, LeafFacts | null>();
-/** Leaves parsed so far (tests: a second look at the same Secrets parses nothing). */
-export const leafParses = { count: 0 };
-
-function parseLeaf(s: Secret): X509Certificate | undefined {
-  const pem = unb64(s.data?.[TLS_CRT]);
-  if (!pem) return undefined;
-  try {
-    leafParses.count++;
-    return new X509Certificate(pem);
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * The leaf's expiry, and whether `ca` signed it. The parsed certificate is not kept (a native
- * X509 per identity would cost more memory than it saves): a CA not asked about before costs one
- * parse per leaf, once.
- */
-function factsOf(s: Secret, ca: X509Certificate | undefined): { notAfter: number; signed: boolean } | undefined {
-  let f = facts.get(s);
-  if (f === null) return undefined;
-  const fp = ca?.fingerprint256;
-  if (f === undefined || (fp !== undefined && !f.issuedBy.has(fp))) {
-    const leaf = parseLeaf(s);
-    if (!leaf) {
-      facts.set(s, null);
-      return undefined;
-    }
-    f ??= { notAfter: new Date(leaf.validTo).getTime(), issuedBy: new Map() };
-    if (ca && fp !== undefined) f.issuedBy.set(fp, isIssuedBy(leaf, ca));
-    facts.set(s, f);
-  }
-  return { notAfter: f.notAfter, signed: fp !== undefined && f.issuedBy.get(fp) === true };
+async function factsOf(cluster: Cluster, c: IssuedCopy, ca: X509Certificate | undefined): Promise<{ notAfter: number; signed: boolean } | undefined> {
+  const seen = await issuedFacts(cluster, key(c.identity), c.secret, ca ? [ca] : []);
+  const leaf = seen.facts?.inspection.leaf;
+  if (!leaf) return undefined;
+  return { notAfter: leaf.notAfter, signed: ca !== undefined && seen.facts!.inspection.signedBy?.get(ca.fingerprint256) === true };
 }
 
 /**
  * Leaves of identities that can be re-issued, how many the new CA signed, and the latest expiry
  * of every other unexpired leaf (blocked ones included). Expired leaves verify nothing: skipped.
  */
-export async function leafProgress(copies: IssuedCopy[], newCA: X509Certificate | undefined, now: Date, slicer = new Slicer()): Promise<{ total: number; onNewCA: number; oldMaxNotAfter?: Date }> {
+export async function leafProgress(cluster: Cluster, copies: IssuedCopy[], newCA: X509Certificate | undefined, now: Date, slicer = new Slicer()): Promise<{ total: number; onNewCA: number; oldMaxNotAfter?: Date }> {
   let total = 0;
   let onNewCA = 0;
   let oldMax = 0;
   for (const c of copies) {
     if (slicer.due()) await slicer.pause();
-    const f = factsOf(c.secret, newCA);
+    const f = await factsOf(cluster, c, newCA);
     if (!f) continue;
     const onNew = f.signed;
     if (!c.blocked) {
@@ -174,11 +139,11 @@ export async function leafProgress(copies: IssuedCopy[], newCA: X509Certificate 
 }
 
 /** How many live leaves a CA signed (recovering a lost state: did it sign anything yet?). */
-export async function leavesSignedBy(copies: IssuedCopy[], ca: X509Certificate, slicer = new Slicer()): Promise<number> {
+export async function leavesSignedBy(cluster: Cluster, copies: IssuedCopy[], ca: X509Certificate, slicer = new Slicer()): Promise<number> {
   let signed = 0;
   for (const c of copies) {
     if (slicer.due()) await slicer.pause();
-    if (factsOf(c.secret, ca)?.signed === true) signed++;
+    if ((await factsOf(cluster, c, ca))?.signed === true) signed++;
   }
   return signed;
 }
@@ -198,7 +163,7 @@ export function withPodCertificates<T extends { oldMaxNotAfter?: Date }>(leaves:
 /** The latest notAfter of the live leaves that `ca` did not sign (the old ones out there now). */
 export async function oldLeavesNotAfter(cluster: Cluster, ca: X509Certificate, now: Date): Promise<Date | undefined> {
   const slicer = new Slicer();
-  return (await leafProgress(await issuedCopies(cluster, slicer), ca, now, slicer)).oldMaxNotAfter;
+  return (await leafProgress(cluster, await issuedCopies(cluster, slicer), ca, now, slicer)).oldMaxNotAfter;
 }
 
 /**
@@ -215,6 +180,6 @@ export async function rotationProgress(
   const copies = await issuedCopies(cluster, slicer);
   const blocked = await blockedIdentities(cluster, slicer);
   const bundles = await bundleCopies(cluster, copies, p.bundlePem, p.conflicted, slicer);
-  const leaves = withPodCertificates(await leafProgress(copies, p.newCA, p.now, slicer), p.rotation, p.podCertificateLifetimeMs, p.now);
+  const leaves = withPodCertificates(await leafProgress(cluster, copies, p.newCA, p.now, slicer), p.rotation, p.podCertificateLifetimeMs, p.now);
   return { blocked, bundles, leaves };
 }

@@ -86,7 +86,7 @@ export async function recoverStaged(host: RecoveryHost, request: string, main: S
     host.event('Warning', 'RotationRecovered', state.message);
     return;
   }
-  const signed = next ? await leavesSignedBy(await issuedCopies(host.cluster), next.certificate) : 0;
+  const signed = next ? await leavesSignedBy(host.cluster, await issuedCopies(host.cluster), next.certificate) : 0;
   if (!next || signed === 0) {
     await host.start(request, main, { ...record, caFingerprint: main.fingerprint, caBundlePem: main.bundlePem }, now, target !== undefined);
     if (target) host.event('Warning', 'RotationRecovered', 'the rotation state was lost before the new CA signed anything: Prepared again with the same new root');

@@ -30,17 +30,14 @@ export class IdentityWriter {
    * identity's manager has applied every field it wants, an empty apply as the shared manager
    * releases what that manager alone still held (a label since removed from secretTemplate).
    */
-  async secret(secret: Secret, existing: Secret | undefined, fieldManager: string): Promise<void> {
-    if (!existing) {
-      await this.cluster.applySecret(secret, { force: false, fieldManager });
-      return;
-    }
+  /** Returns the Secret as the last write left it. */
+  async secret(secret: Secret, existing: Secret | undefined, fieldManager: string): Promise<Secret> {
+    if (!existing) return this.cluster.applySecret(secret, { force: false, fieldManager });
     const rv = existing.metadata.resourceVersion;
-    await this.cluster.applySecret({ ...secret, metadata: { ...secret.metadata, ...(rv ? { resourceVersion: rv } : {}) } }, { fieldManager });
-    if (writtenByEarlierRelease(existing)) {
-      const { name, namespace } = secret.metadata;
-      await this.cluster.applySecret({ apiVersion: 'v1', kind: 'Secret', metadata: { name, ...(namespace ? { namespace } : {}) } }, { force: false, fieldManager: FIELD_MANAGER });
-    }
+    const written = await this.cluster.applySecret({ ...secret, metadata: { ...secret.metadata, ...(rv ? { resourceVersion: rv } : {}) } }, { fieldManager });
+    if (!writtenByEarlierRelease(existing)) return written;
+    const { name, namespace } = secret.metadata;
+    return this.cluster.applySecret({ apiVersion: 'v1', kind: 'Secret', metadata: { name, ...(namespace ? { namespace } : {}) } }, { force: false, fieldManager: FIELD_MANAGER });
   }
 
   /**

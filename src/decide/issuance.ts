@@ -2,9 +2,8 @@
  * "Does this identity need a certificate, and why?" A chain of small pure checks, each of which
  * returns a reason or nothing; the first reason wins. Time comes from the caller.
  */
-import type { X509Certificate } from 'node:crypto';
-import type { Inspection } from '../pki/types.ts';
-import { sanOf } from '../pki/index.ts';
+import type { Inspection, LeafFacts } from '../pki/types.ts';
+import { sanKey } from '../pki/index.ts';
 import { renewalTime } from './renewal.ts';
 
 export type IssuanceReason =
@@ -41,8 +40,8 @@ export interface IssuanceInput {
   renewBeforeMs?: number;
   /** The signing CA's notAfter: a leaf already cut to it is not renewed early (decide/renewal.ts). */
   caNotAfter?: Date;
-  /** Checks the leaf was signed by the current signing CA. */
-  issuedByCurrentCA(leaf: X509Certificate): boolean;
+  /** Whether the current signing CA signed the leaf (the caller looked it up: inspection.signedBy). */
+  issuedByCurrentCA(leaf: LeafFacts): boolean;
   /** A renewal asked for by a person (annotation value), and the one last honoured. */
   renewRequest?: string;
   honouredRenewRequest?: string;
@@ -76,24 +75,13 @@ export const incorrectIssuer: Check = (i) =>
     ? { reason: 'IncorrectIssuer', message: 'the certificate was not signed by the current CA' }
     : undefined;
 
-function sameSet(a: string[], b: string[]): boolean {
-  if (a.length !== b.length) return false;
-  const s = new Set(a);
-  return b.every((x) => s.has(x));
-}
-
 export const specChanged: Check = (i) => {
   if (i.issuedSpecHash !== i.specHash) {
     return { reason: 'SpecChanged', message: 'the identity spec changed since the certificate was issued' };
   }
   const leaf = i.inspection.leaf;
   if (!leaf) return undefined;
-  const san = sanOf(leaf);
-  if (
-    !sameSet(san.dnsNames, i.wanted.dnsNames) ||
-    !sameSet(san.ipAddresses, i.wanted.ipAddresses) ||
-    !sameSet(san.uris, i.wanted.uris)
-  ) {
+  if (leaf.sans !== sanKey(i.wanted)) {
     return { reason: 'SpecChanged', message: "the certificate's names differ from the spec" };
   }
   return undefined;
@@ -106,15 +94,15 @@ export const manuallyTriggered: Check = (i) =>
 
 export const expired: Check = (i) => {
   const leaf = i.inspection.leaf;
-  return leaf && i.now.getTime() >= new Date(leaf.validTo).getTime()
-    ? { reason: 'Expired', message: `the certificate expired at ${new Date(leaf.validTo).toISOString()}` }
+  return leaf && i.now.getTime() >= leaf.notAfter
+    ? { reason: 'Expired', message: `the certificate expired at ${new Date(leaf.notAfter).toISOString()}` }
     : undefined;
 };
 
 export const renewalDue: Check = (i) => {
   const leaf = i.inspection.leaf;
   if (!leaf) return undefined;
-  const at = renewalTime(new Date(leaf.validFrom), new Date(leaf.validTo), i.renewBeforeMs, i.caNotAfter);
+  const at = renewalTime(new Date(leaf.notBefore), new Date(leaf.notAfter), i.renewBeforeMs, i.caNotAfter);
   return i.now.getTime() >= at.getTime()
     ? { reason: 'RenewalTimeReached', message: `renewal time ${at.toISOString()} reached` }
     : undefined;

@@ -1,5 +1,5 @@
 /** Small checks on node:crypto certificates: issuance, SANs, IP normalisation. */
-import type { X509Certificate } from 'node:crypto';
+import { createHash, type X509Certificate } from 'node:crypto';
 import { normalizeIP } from '../net/ip.ts';
 
 export { fingerprintOf } from './pem.ts';
@@ -65,4 +65,15 @@ export function sanOf(cert: X509Certificate): SubjectAltNames {
     else if (type === 'IP Address') out.ipAddresses.push(normalizeIp(value) ?? value);
   }
   return out;
+}
+
+/**
+ * One short string per set of SANs (each list deduplicated and sorted, then hashed): two leaves, or a
+ * leaf and a spec, name the same DNS names, IP addresses and URIs exactly when their keys are equal.
+ * IP addresses are compared as given: pass them normalised (sanOf does; a resolved spec is).
+ */
+export function sanKey(sans: SubjectAltNames): string {
+  const canon = (xs: string[]) => [...new Set(xs)].sort();
+  const text = JSON.stringify([canon(sans.dnsNames), canon(sans.ipAddresses), canon(sans.uris)]);
+  return createHash('sha256').update(text).digest('base64url').slice(0, 22);
 }

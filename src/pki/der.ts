@@ -61,3 +61,48 @@ export function keyIdOfSpki(spkiDer: Uint8Array): string {
   if (!bits || bits.tag !== 0x03) throw new Error('DER: not a SubjectPublicKeyInfo');
   return createHash('sha1').update(spkiDer.subarray(bits.contentStart + 1, bits.end)).digest('hex');
 }
+
+const OID_SKI = Buffer.from([0x06, 0x03, 0x55, 0x1d, 0x0e]);
+const OID_AKI = Buffer.from([0x06, 0x03, 0x55, 0x1d, 0x23]);
+
+/** The extnValue contents of a certificate's extension (its OID TLV given), or undefined. */
+function extensionValue(certDer: Uint8Array, oidTlv: Uint8Array): Buffer | undefined {
+  const cert = readTlv(certDer, 0);
+  const tbs = childrenOf(certDer, readTlv(certDer, cert.contentStart));
+  const exts = tbs.find((t) => t.tag === 0xa3);
+  if (!exts) return undefined;
+  const [list] = childrenOf(certDer, exts);
+  if (!list) return undefined;
+  for (const ext of childrenOf(certDer, list)) {
+    const parts = childrenOf(certDer, ext);
+    const id = parts[0];
+    const value = parts.at(-1);
+    if (id && value?.tag === 0x04 && Buffer.compare(bytesOf(certDer, id), oidTlv) === 0) return Buffer.from(certDer.subarray(value.contentStart, value.end));
+  }
+  return undefined;
+}
+
+/**
+ * The keyIdentifiers that chain building compares (RFC 5280 4.2.1.1 and 4.2.1.2), lowercase hex:
+ * a certificate's subjectKeyIdentifier and its authorityKeyIdentifier's keyIdentifier. undefined
+ * when absent or unreadable. OpenSSL's X509_check_issued refuses an issuer whose SKI differs from
+ * the leaf's AKI when both are present.
+ */
+export function keyIdentifiers(certDer: Uint8Array): { subject?: string; authority?: string } {
+  const out: { subject?: string; authority?: string } = {};
+  try {
+    const ski = extensionValue(certDer, OID_SKI);
+    if (ski) {
+      const t = readTlv(ski, 0);
+      if (t.tag === 0x04) out.subject = Buffer.from(ski.subarray(t.contentStart, t.end)).toString('hex');
+    }
+    const aki = extensionValue(certDer, OID_AKI);
+    if (aki) {
+      const id = childrenOf(aki, readTlv(aki, 0)).find((c) => c.tag === 0x80);
+      if (id) out.authority = Buffer.from(aki.subarray(id.contentStart, id.end)).toString('hex');
+    }
+  } catch {
+    // unreadable: no identifiers
+  }
+  return out;
+}

@@ -1,9 +1,11 @@
 /** inspectIssued: what an issued Secret holds, checked. Never throws. */
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import type { KeyEncoding } from '../api/types.ts';
+import { isIssuedBy, sanKey, sanOf } from './certs.ts';
+import { keyIdentifiers } from './der.ts';
 import { keyParamsOf } from './keys.ts';
 import { pemBlocks } from './pem.ts';
-import type { Inspection } from './types.ts';
+import type { IssuedCertificate, Inspection, KeyParams, LeafFacts } from './types.ts';
 
 function encodingOf(keyPem: string): KeyEncoding | undefined {
   const label = pemBlocks(keyPem)[0]?.label;
@@ -31,24 +33,64 @@ function parseKey(keyPem: string): KeyObject | undefined {
   }
 }
 
+/** What decisions read of a parsed leaf. */
+export function leafFactsOf(leaf: X509Certificate): LeafFacts {
+  const aki = keyIdentifiers(leaf.raw).authority;
+  return {
+    serialNumber: leaf.serialNumber.toLowerCase(),
+    notBefore: new Date(leaf.validFrom).getTime(),
+    notAfter: new Date(leaf.validTo).getTime(),
+    sans: sanKey(sanOf(leaf)),
+    ...(aki ? { authorityKeyId: aki } : {}),
+  };
+}
+
 /**
- * Checks tls.crt (first certificate: the leaf) and tls.key of an issued Secret. `problem`
- * names the first thing that makes the pair unusable; everything that could be read is filled.
+ * Whether `ca` cannot have signed a leaf with these facts, without the leaf: both carry key
+ * identifiers and they differ (isIssuedBy would refuse it: X509_check_issued compares them). false
+ * means only "cannot tell": the leaf must be checked.
  */
-export function inspectIssued(material: { certPem?: string; keyPem?: string }): Inspection {
+const skis = new WeakMap<X509Certificate, string | null>();
+export function cannotHaveSigned(leaf: LeafFacts, ca: X509Certificate): boolean {
+  let ski = skis.get(ca);
+  if (ski === undefined) skis.set(ca, (ski = keyIdentifiers(ca.raw).subject ?? null));
+  return leaf.authorityKeyId !== undefined && ski !== null && ski !== leaf.authorityKeyId;
+}
+
+function verdicts(leaf: X509Certificate, cas: readonly X509Certificate[]): Map<string, boolean> {
+  const out = new Map<string, boolean>();
+  for (const ca of cas) out.set(ca.fingerprint256, isIssuedBy(leaf, ca));
+  return out;
+}
+
+/** Whether each of `cas` signed the leaf in certPem (fingerprint256 -> verdict); undefined if no leaf parses. */
+export function leafSignedBy(certPem: string, cas: readonly X509Certificate[]): Map<string, boolean> | undefined {
+  const leaf = parseLeaf(certPem);
+  return leaf ? verdicts(leaf, cas) : undefined;
+}
+
+/**
+ * Checks tls.crt (first certificate: the leaf) and tls.key of an issued Secret, and whether each of
+ * `cas` signed the leaf. `problem` names the first thing that makes the pair unusable; everything
+ * that could be read is filled. Neither the parsed certificate, nor the key, nor either PEM is kept
+ * in the answer: it is made to be remembered.
+ */
+export function inspectIssued(material: { certPem?: string; keyPem?: string }, cas: readonly X509Certificate[] = []): Inspection {
   const out: Inspection = {};
   const problems: string[] = [];
   const { certPem, keyPem } = material;
+  let leaf: X509Certificate | undefined;
   try {
     if (!certPem?.trim()) problems.push('tls.crt is missing');
     else {
-      const leaf = parseLeaf(certPem);
-      if (leaf) out.leaf = leaf;
-      else problems.push('tls.crt does not decode as a PEM certificate');
+      leaf = parseLeaf(certPem);
+      if (leaf) {
+        out.leaf = leafFactsOf(leaf);
+        out.signedBy = verdicts(leaf, cas);
+      } else problems.push('tls.crt does not decode as a PEM certificate');
     }
     if (!keyPem?.trim()) problems.push('tls.key is missing');
     else {
-      out.keyPem = keyPem;
       const key = parseKey(keyPem);
       if (!key) problems.push('tls.key does not decode as a private key');
       else {
@@ -57,8 +99,8 @@ export function inspectIssued(material: { certPem?: string; keyPem?: string }): 
         else problems.push(`tls.key holds an unsupported key type (${key.asymmetricKeyType ?? 'unknown'})`);
         const encoding = encodingOf(keyPem);
         if (encoding) out.keyEncoding = encoding;
-        if (out.leaf) {
-          out.keyMatchesCert = out.leaf.checkPrivateKey(key);
+        if (leaf) {
+          out.keyMatchesCert = leaf.checkPrivateKey(key);
           if (!out.keyMatchesCert) problems.push('tls.key does not match the certificate in tls.crt');
         }
       }
@@ -68,4 +110,22 @@ export function inspectIssued(material: { certPem?: string; keyPem?: string }): 
   }
   if (problems.length) out.problem = problems[0];
   return out;
+}
+
+/**
+ * The inspection of a leaf this operator has just issued with `key` and signed by `ca`, without
+ * the checks its making already proves (the key is the one it was issued for, the CA signed it):
+ * one certificate parse instead of a parse, a key parse, a key check and a signature check.
+ */
+export function issuedInspection(issued: Pick<IssuedCertificate, 'certChainPem' | 'keyPem'>, key: KeyParams, ca: X509Certificate): Inspection {
+  const leaf = parseLeaf(issued.certChainPem);
+  if (!leaf) return inspectIssued(issued, [ca]);
+  const encoding = encodingOf(issued.keyPem);
+  return {
+    leaf: leafFactsOf(leaf),
+    signedBy: new Map([[ca.fingerprint256, true]]),
+    key,
+    ...(encoding ? { keyEncoding: encoding } : {}),
+    keyMatchesCert: true,
+  };
 }

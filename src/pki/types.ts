@@ -129,15 +129,34 @@ export interface IssuedCertificate {
 }
 
 /** What is in an issued Secret, checked. Never throws: problems are reported in `problem`. */
+/**
+ * What a decision reads of an issued leaf: plain values, no parsed certificate (issue 11: kept per
+ * identity, so they must be small; a native X509Certificate or the PEM would be ten times more).
+ */
+export interface LeafFacts {
+  /** Lowercase hex, as X509Certificate.serialNumber lowercased. */
+  serialNumber: string;
+  /** notBefore and notAfter, ms since the epoch. */
+  notBefore: number;
+  notAfter: number;
+  /** sanKey() of the leaf's DNS, IP and URI SANs: equal keys, equal sets. */
+  sans: string;
+  /** The authorityKeyIdentifier's keyIdentifier, lowercase hex: a CA whose SKI differs did not sign it. */
+  authorityKeyId?: string;
+}
+
 export interface Inspection {
   /** Why the material is unusable, or undefined when it is a well-formed matching pair. */
   problem?: string;
-  leaf?: X509Certificate;
+  leaf?: LeafFacts;
+  /**
+   * CA fingerprint256 -> whether that CA signed the leaf, for each CA the inspection was asked
+   * about (isIssuedBy); absent when the leaf did not parse.
+   */
+  signedBy?: Map<string, boolean>;
   /** Algorithm and size of the private key in tls.key. */
   key?: KeyParams;
   keyEncoding?: KeyEncoding;
   /** tls.key's public half matches the leaf. */
   keyMatchesCert?: boolean;
-  /** Private key PEM as found (for rotationPolicy Never). */
-  keyPem?: string;
 }

@@ -83,6 +83,34 @@ describe('KubeCluster writes and reads', () => {
     assert.deepEqual(await cluster.getSecret('team-a', 'web-tls'), result);
   });
 
+  it('releaseKeyPair: the cached version answers without tls.crt and tls.key; wholeSecret reads it from the API; another version is left whole', async () => {
+    let sent: Record<string, unknown> | undefined;
+    nock(SERVER)
+      .patch('/api/v1/namespaces/team-a/secrets/web-tls', (body) => {
+        sent = parse(body);
+        return true;
+      })
+      .query(true)
+      .reply(200, () => served(sent!, '8'))
+      .get('/api/v1/namespaces/team-a/secrets/web-tls')
+      .reply(200, () => served(sent!, '8'))
+      .get('/api/v1/namespaces/team-a/secrets/web-tls')
+      .reply(404, status(404, 'NotFound', 'secrets "web-tls" not found'));
+    const written = await cluster.applySecret(desired());
+    cluster.releaseKeyPair('team-a', 'web-tls', '7'); // not the cached version: nothing happens
+    assert.deepEqual(await cluster.getSecret('team-a', 'web-tls'), written);
+    cluster.releaseKeyPair('team-a', 'web-tls', '8');
+    const slim = (await cluster.getSecret('team-a', 'web-tls'))!;
+    assert.deepEqual(slim.data, { 'ca.crt': 'Y2E=' }, 'the key pair is gone from the cache, the bundle stays');
+    assert.equal(slim.metadata.resourceVersion, '8');
+    assert.deepEqual(cluster.listSecrets(), [slim]);
+    assert.strictEqual(await cluster.wholeSecret(written), written, 'a Secret the cache holds whole is its own answer');
+    const whole = await cluster.wholeSecret(slim);
+    assert.deepEqual(whole?.data, { 'tls.crt': 'Y2VydA==', 'tls.key': KEY_B64, 'ca.crt': 'Y2E=' }, 'read whole from the API');
+    assert.deepEqual((await cluster.getSecret('team-a', 'web-tls'))?.data, { 'ca.crt': 'Y2E=' }, 'the read is not cached');
+    assert.equal(await cluster.wholeSecret(slim), undefined, 'gone since: undefined');
+  });
+
   it('applySecret with a resourceVersion sends it as a precondition; a changed Secret is 409', async () => {
     let sent: Record<string, unknown> | undefined;
     nock(SERVER)

@@ -70,7 +70,7 @@ describe('root rotation: the operator killed after every write', () => {
       const bundles: Array<[string, string[]]> = [];
       for (const s of inner.listSecrets()) bundles.push([`Secret ${s.metadata.namespace}/${s.metadata.name}`, bundleFingerprints(unb64(s.data?.[CA_CRT]) ?? '')]);
       for (const cm of inner.listConfigMaps()) if (cm.metadata.name === TRUST_BUNDLE_CONFIGMAP) bundles.push([`ConfigMap ${cm.metadata.namespace}`, bundleFingerprints(cm.data?.[CA_CRT] ?? '')]);
-      for (const s of inner.listSecrets()) {
+      for (const s of inner.storedSecrets()) {
         const leaf = new X509Certificate(unb64(s.data![TLS_CRT])!);
         if (time.now() >= leaf.validToDate.getTime()) continue; // expired: verifies nothing
         const issuer = [...roots.entries()].find(([, r]) => leaf.checkIssued(r) && leaf.verify(r.publicKey));

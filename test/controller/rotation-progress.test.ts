@@ -10,8 +10,9 @@ import { ROTATION_KEY } from '../../src/controller/rotation.ts';
 import { bundleCopies, issuedCopies, leafParses, leafProgress, leavesSignedBy, type IssuedCopy } from '../../src/controller/rotation-progress.ts';
 import { Slicer } from '../../src/slice.ts';
 import type { Cluster } from '../../src/cluster/port.ts';
-import type { MutualTLSIdentity, Secret } from '../../src/api/types.ts';
+import { CA_CRT, TLS_CRT, type MutualTLSIdentity, type Secret } from '../../src/api/types.ts';
 import { generateRootCA } from '../../src/pki/index.ts';
+import { openssl, tempDir } from '../pki/helpers.ts';
 import { CA_NS, startHarness, type Harness } from '../support/harness.ts';
 
 describe('rotation progress: leaf facts parsed once; the state write\'s echo', () => {
@@ -20,7 +21,7 @@ describe('rotation progress: leaf facts parsed once; the state write\'s echo', (
     await h?.stop();
   });
 
-  it('a second look at the same Secrets parses nothing; another CA parses each leaf once more; the answers are right', async () => {
+  it('the rotation parses nothing the reconciler knows; another CA reads and parses each leaf once; the answers are right', async () => {
     h = await startHarness();
     for (let i = 0; i < 12; i++) h.identity(`id${i}`, { duration: '2h' });
     await h.settle();
@@ -29,20 +30,40 @@ describe('rotation progress: leaf facts parsed once; the state write\'s echo', (
     const copies = await issuedCopies(h.cluster);
     assert.equal(copies.length, 12);
     const now = new Date(h.time.now());
+    assert.ok(copies.every((c) => c.secret.data?.[TLS_CRT] === undefined && c.secret.data?.[CA_CRT] !== undefined), 'the cache dropped every key pair once its facts were known');
     const from = leafParses.count;
-    const first = await leafProgress(copies, root, now);
-    assert.equal(leafParses.count - from, 12, 'each leaf parsed once');
-    assert.deepEqual(await leafProgress(copies, root, now), first, 'the same answer');
-    assert.equal(await leavesSignedBy(copies, root), 12);
-    assert.equal(leafParses.count - from, 12, 'asked again about the same CA: nothing parsed');
+    const reads = h.cluster.wholeReads;
+    const first = await leafProgress(h.cluster, copies, root, now);
+    assert.equal(leafParses.count - from, 0, 'the facts of each issuance are known: nothing parsed');
+    assert.deepEqual(await leafProgress(h.cluster, copies, root, now), first, 'the same answer');
+    assert.equal(await leavesSignedBy(h.cluster, copies, root), 12);
     assert.equal(first.total, 12);
     assert.equal(first.onNewCA, 12);
-    const byOther = await leafProgress(copies, other, now);
+    assert.equal(h.cluster.wholeReads - reads, 0);
+    const byOther = await leafProgress(h.cluster, copies, other, now);
     assert.equal(byOther.onNewCA, 0);
     assert.ok(byOther.oldMaxNotAfter, 'leaves not on the other CA count as old ones');
-    assert.equal(leafParses.count - from, 24, 'another CA: each leaf parsed once more');
-    assert.equal(await leavesSignedBy(await issuedCopies(h.cluster), other), 0);
-    assert.equal(leafParses.count - from, 24);
+    assert.equal(leafParses.count - from, 0, "another CA's key identifier is not the leaves' authority key identifier: nothing read or parsed");
+    assert.equal(h.cluster.wholeReads - reads, 0);
+    assert.equal(await leavesSignedBy(h.cluster, await issuedCopies(h.cluster), other), 0);
+    // The same root renewed with its key (same subject, same key identifier): only the leaf can tell.
+    const tmp = await tempDir();
+    try {
+      const keyFile = await tmp.file('root.key', h.root.keyPem);
+      const renewed = await openssl(['req', '-x509', '-new', '-key', keyFile, '-subj', `/CN=${root.subject.replace(/^CN=/, '')}`, '-days', '30',
+        '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-addext', 'subjectKeyIdentifier=hash']);
+      assert.equal(renewed.code, 0, renewed.stderr);
+      const again = new X509Certificate(renewed.stdout);
+      assert.notEqual(again.fingerprint256, root.fingerprint256);
+      assert.equal((await leafProgress(h.cluster, copies, again, now)).onNewCA, 12, 'the renewed root verifies every leaf');
+      assert.equal(leafParses.count - from, 12, 'each leaf parsed once for it');
+      assert.equal(h.cluster.wholeReads - reads, 12, 'each read whole once: its key pair was gone from the cache');
+      assert.equal(await leavesSignedBy(h.cluster, await issuedCopies(h.cluster), again), 12);
+      assert.equal(leafParses.count - from, 12, 'asked again: nothing parsed');
+      assert.equal(h.cluster.wholeReads - reads, 12);
+    } finally {
+      await tmp.cleanup();
+    }
   });
 
   // The rotation writes its progress to the state ConfigMap and the watch brings that write back. Queueing the
@@ -137,7 +158,7 @@ describe('rotation progress: long walks give the event loop back', () => {
       const found = await issuedCopies(cluster, slicer);
       assert.equal(found.length, N);
       copies = found;
-      progress = await leafProgress(found, ca, new Date(), slicer);
+      progress = await leafProgress(cluster, found, ca, new Date(), slicer);
     });
     assert.equal(progress!.total, N);
     assert.equal(progress!.onNewCA, N, 'the root signed itself: every stand-in leaf is on it');

@@ -54,6 +54,7 @@ describe('trust bundle ConfigMaps', () => {
     const oldFp = rootFp(h.root.certPem);
     const oldNotAfter = new Date(h.leaf('id0-mtls')!.validTo).getTime();
     const writes = h.cluster.writesOf('applySecret');
+    const wholeReads = h.cluster.wholeReads;
     const newRoot = await generateRootCA({ now: new Date(h.time.now() - H) });
     h.cluster.putSecret(caSecret(newRoot));
     await h.settle();
@@ -66,6 +67,7 @@ describe('trust bundle ConfigMaps', () => {
     for (let t = 0; t < 10_000; t += 250) await h.advance(250);
     assert.equal(onNew(), 10, 'all re-issued in the end');
     assert.equal(h.cluster.writesOf('applySecret') - writes, 10, 'one write per leaf');
+    assert.equal(h.cluster.wholeReads - wholeReads, 0, 'no Secret read whole: the new root\'s key identifier says it signed none of the old leaves');
     const r = rotation(h)!;
     assert.equal(r.phase, 'Active');
     assert.equal(r.unstaged, true);

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import type { X509Certificate } from 'node:crypto';
 import { needsIssuance, type IssuanceInput } from '../../src/decide/issuance.ts';
-import { generateRootCA, inspectIssued, isIssuedBy, issueLeaf, loadSigningCA } from '../../src/pki/index.ts';
-import type { Inspection, IssuedCertificate, SigningCA } from '../../src/pki/types.ts';
+import { generateRootCA, inspectIssued, issueLeaf, loadSigningCA } from '../../src/pki/index.ts';
+import type { Inspection, IssuedCertificate, LeafFacts, SigningCA } from '../../src/pki/types.ts';
 
 const H = 3_600_000;
 const t0 = new Date(Date.UTC(2026, 10, 23, 12));
@@ -18,7 +17,7 @@ describe('needsIssuance: why an identity needs a certificate', () => {
     ca = await loadSigningCA(await generateRootCA({ now: new Date(t0.getTime() - H) }), t0);
     otherCa = await loadSigningCA(await generateRootCA({ now: new Date(t0.getTime() - H) }), t0);
     issued = await issueLeaf(ca, { dnsNames: ['web'], ipAddresses: [], uris: [SPIFFE], durationMs: 24 * H, usages: ['digital signature', 'server auth', 'client auth'], key: { algorithm: 'ECDSA', size: 256 }, encoding: 'PKCS8', now: t0, backdateMs: 0 });
-    good = inspectIssued({ certPem: issued.certChainPem, keyPem: issued.keyPem });
+    good = inspectIssued({ certPem: issued.certChainPem, keyPem: issued.keyPem }, [ca.certificate, otherCa.certificate]);
   });
 
   function input(over: Partial<IssuanceInput> = {}): IssuanceInput {
@@ -31,7 +30,7 @@ describe('needsIssuance: why an identity needs a certificate', () => {
       specHash: 'h1',
       issuedSpecHash: 'h1',
       wanted: { dnsNames: ['web'], ipAddresses: [], uris: [SPIFFE] },
-      issuedByCurrentCA: (leaf: X509Certificate) => isIssuedBy(leaf, ca.certificate),
+      issuedByCurrentCA: (_leaf: LeafFacts) => good.signedBy!.get(ca.certificate.fingerprint256)!,
       ...over,
     };
   }
@@ -46,7 +45,7 @@ describe('needsIssuance: why an identity needs a certificate', () => {
     ['tls.crt missing', () => ({ hasCert: false, inspection: inspectIssued({ keyPem: issued.keyPem }) }), 'KeyPairMissing'],
     ['tls.crt undecodable', () => ({ inspection: inspectIssued({ certPem: 'not a pem', keyPem: issued.keyPem }) }), 'InvalidKeyPair'],
     ['tls.key undecodable', () => ({ inspection: inspectIssued({ certPem: issued.certChainPem, keyPem: '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n' }) }), 'InvalidKeyPair'],
-    ['signed by another CA', () => ({ issuedByCurrentCA: (leaf: X509Certificate) => isIssuedBy(leaf, otherCa.certificate) }), 'IncorrectIssuer'],
+    ['signed by another CA', () => ({ issuedByCurrentCA: () => good.signedBy!.get(otherCa.certificate.fingerprint256)! }), 'IncorrectIssuer'],
     ['spec hash changed', () => ({ specHash: 'h2' }), 'SpecChanged'],
     ['issued for no known spec', () => ({ issuedSpecHash: undefined }), 'SpecChanged'],
     ['names in the certificate differ from the spec', () => ({ wanted: { dnsNames: ['web', 'api'], ipAddresses: [], uris: [SPIFFE] } }), 'SpecChanged'],
@@ -74,6 +73,10 @@ describe('needsIssuance: why an identity needs a certificate', () => {
   it('just before the renewal time needs nothing; the same request honoured needs nothing', () => {
     assert.equal(needsIssuance(input({ now: new Date(issued.notAfter.getTime() - 8 * H - 1) })), undefined);
     assert.equal(needsIssuance(input({ renewRequest: 'r1', honouredRenewRequest: 'r1' })), undefined);
+  });
+
+  it('the same names repeated need nothing', () => {
+    assert.equal(needsIssuance(input({ wanted: { dnsNames: ['web', 'web'], ipAddresses: [], uris: [SPIFFE, SPIFFE] } })), undefined);
   });
 
   it('the first failing check wins: a missing Secret outranks everything', () => {

@@ -1,19 +1,54 @@
 import assert from 'node:assert/strict';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { fingerprintOf, inspectIssued, isIssuedBy, issueLeaf, normalizeIp, sanOf } from '../../src/pki/index.ts';
+import { cannotHaveSigned, fingerprintOf, inspectIssued, isIssuedBy, issuedInspection, issueLeaf, leafSignedBy, normalizeIp, sanKey, sanOf } from '../../src/pki/index.ts';
+import { keyIdentifiers } from '../../src/pki/der.ts';
 import { ED25519, intermediateCA, leafRequest, openssl, P384, RSA2048, rootCA, splitPem, tempDir } from './helpers.ts';
 
 describe('inspectIssued', () => {
   it('reads a well-formed pair: leaf, key params, encoding, match', async () => {
     const { ca } = await intermediateCA();
     const issued = await issueLeaf(ca, leafRequest());
-    const i = inspectIssued({ certPem: issued.certChainPem, keyPem: issued.keyPem });
+    const { ca: stranger } = await rootCA();
+    const i = inspectIssued({ certPem: issued.certChainPem, keyPem: issued.keyPem }, [ca.certificate, stranger.certificate]);
     assert.equal(i.problem, undefined);
-    assert.equal(i.leaf?.fingerprint256, new X509Certificate(splitPem(issued.certChainPem)[0] ?? '').fingerprint256);
+    const leaf = new X509Certificate(splitPem(issued.certChainPem)[0] ?? '');
+    assert.deepEqual(i.leaf, {
+      serialNumber: issued.serialNumber,
+      notBefore: issued.notBefore.getTime(),
+      notAfter: issued.notAfter.getTime(),
+      sans: sanKey(sanOf(leaf)),
+      authorityKeyId: keyIdentifiers(ca.certificate.raw).subject,
+    });
+    // The key identifiers as openssl reads them.
+    const aki = await openssl(['x509', '-noout', '-ext', 'authorityKeyIdentifier'], leaf.toString());
+    assert.equal(aki.stdout.replace(/[^0-9A-F:]/g, '').replace(/:/g, '').toLowerCase().slice(-40), i.leaf?.authorityKeyId);
+    const ski = await openssl(['x509', '-noout', '-ext', 'subjectKeyIdentifier'], ca.certificate.toString());
+    assert.equal(ski.stdout.split('\n')[1]?.replace(/[^0-9A-F]/g, '').toLowerCase(), keyIdentifiers(ca.certificate.raw).subject);
+    assert.equal(cannotHaveSigned(i.leaf!, ca.certificate), false);
+    assert.equal(cannotHaveSigned(i.leaf!, stranger.certificate), true, 'another key identifier');
+    assert.deepEqual([...i.signedBy!], [[ca.certificate.fingerprint256, true], [stranger.certificate.fingerprint256, false]]);
     assert.deepEqual(i.key, { algorithm: 'ECDSA', size: 256 });
     assert.equal(i.keyEncoding, 'PKCS8');
     assert.equal(i.keyMatchesCert, true);
-    assert.equal(i.keyPem, issued.keyPem);
+    assert.ok(!JSON.stringify(i).includes('PRIVATE KEY') && !JSON.stringify(i).includes('CERTIFICATE'), 'no PEM is kept');
+    assert.deepEqual(leafSignedBy(issued.certChainPem, [stranger.certificate, ca.certificate]), new Map([[stranger.certificate.fingerprint256, false], [ca.certificate.fingerprint256, true]]));
+    assert.equal(leafSignedBy('not a pem', [ca.certificate]), undefined);
+  });
+
+  it("issuedInspection (what the issuer knows) says what inspectIssued finds, for every key type and encoding", async () => {
+    const { ca } = await intermediateCA();
+    for (const req of [leafRequest(), leafRequest({ key: P384 }), leafRequest({ key: ED25519 }), leafRequest({ key: RSA2048, encoding: 'PKCS1' })]) {
+      const issued = await issueLeaf(ca, req);
+      assert.deepEqual(issuedInspection(issued, req.key, ca.certificate), inspectIssued({ certPem: issued.certChainPem, keyPem: issued.keyPem }, [ca.certificate]));
+    }
+  });
+
+  it('sanKey: the same sets in any order and with repeats give one key; any other name another', () => {
+    const a = sanKey({ dnsNames: ['b', 'a'], ipAddresses: ['10.0.0.1'], uris: ['spiffe://td/x'] });
+    assert.equal(sanKey({ dnsNames: ['a', 'b', 'a'], ipAddresses: ['10.0.0.1'], uris: ['spiffe://td/x'] }), a);
+    assert.notEqual(sanKey({ dnsNames: ['a'], ipAddresses: ['10.0.0.1'], uris: ['spiffe://td/x'] }), a);
+    assert.notEqual(sanKey({ dnsNames: ['a', 'b'], ipAddresses: [], uris: ['10.0.0.1', 'spiffe://td/x'] }), a, 'a name moved to another kind');
+    assert.notEqual(sanKey({ dnsNames: ['a', 'b'], ipAddresses: ['10.0.0.1'], uris: ['spiffe://td/y'] }), a);
   });
 
   it('reports key algorithm and size for every key type, and PKCS#1', async () => {

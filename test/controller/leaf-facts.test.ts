@@ -1,0 +1,99 @@
+/**
+ * Issue 11 ("cache only what decisions need; leaf facts parsed once"): once a reconcile knows the facts of a Secret
+ * version, the cache drops its tls.crt and tls.key; what needs the PEMs again reads the Secret whole, once.
+ */
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { CA_CRT, TLS_CRT, TLS_KEY, type Secret } from '../../src/api/types.ts';
+import { factsCount, leafParses } from '../../src/controller/leaf-facts.ts';
+import { b64, unb64 } from '../../src/controller/secret.ts';
+import { generateRootCA } from '../../src/pki/index.ts';
+import { caSecret, startHarness, type Harness } from '../support/harness.ts';
+
+function edited(s: Secret, data: Record<string, string>): Secret {
+  return { ...structuredClone(s), data: { ...s.data, ...data } };
+}
+
+describe('issued Secrets: facts once per version, key pairs dropped from the cache (issue 11)', () => {
+  let h: Harness;
+  afterEach(async () => {
+    await h?.stop();
+  });
+
+  it('after issuance the cache holds no key pair and nothing is parsed or read to keep it; a restart inspects each Secret once again', async () => {
+    h = await startHarness();
+    for (let i = 0; i < 5; i++) h.identity(`id${i}`, { duration: '24h' });
+    await h.settle();
+    const cached = await h.cluster.getSecret('dev', 'id0-mtls');
+    assert.equal(cached?.data?.[TLS_CRT], undefined);
+    assert.equal(cached?.data?.[TLS_KEY], undefined);
+    assert.equal(unb64(cached?.data?.[CA_CRT]), h.root.certPem, 'the bundle stays');
+    assert.ok(unb64(h.secret('id0-mtls')?.data?.[TLS_KEY])?.includes('PRIVATE KEY'), 'the API server still holds the key pair');
+    assert.equal(factsCount(h.cluster), 5);
+
+    const parses = leafParses.count;
+    const reads = h.cluster.wholeReads;
+    const writes = h.cluster.writes.length;
+    await h.advance(60 * 60_000); // resync-like: every identity looked at again
+    h.controller.enqueueAll();
+    await h.settle();
+    assert.equal(leafParses.count - parses, 0, 'nothing parsed: the facts of each version are known');
+    assert.equal(h.cluster.wholeReads - reads, 0, 'nothing read whole');
+    assert.equal(h.cluster.writes.length - writes, 0);
+
+    // A restart: a new process over the same API server knows nothing, and its cache starts whole.
+    const serials = [0, 1, 2, 3, 4].map((i) => h.leaf(`id${i}-mtls`)!.serialNumber);
+    await h.stop();
+    h = await startHarness({ cluster: h.cluster, time: h.time, root: h.root });
+    assert.equal(leafParses.count - parses, 5, 'each Secret inspected once');
+    assert.equal(h.cluster.wholeReads - reads, 0);
+    assert.equal(h.cluster.writes.length - writes, 0, 'a restart writes nothing');
+    assert.deepEqual([0, 1, 2, 3, 4].map((i) => h.leaf(`id${i}-mtls`)!.serialNumber), serials);
+    assert.equal((await h.cluster.getSecret('dev', 'id3-mtls'))?.data?.[TLS_CRT], undefined, 'dropped again');
+  });
+
+  it('a Secret edited by hand arrives whole and is healed; a trust bundle change reads each Secret whole once to rewrite it', async () => {
+    h = await startHarness();
+    h.identity('web', { duration: '24h' });
+    h.identity('api', { duration: '24h' });
+    await h.settle();
+    const serial = h.leaf('web-mtls')!.serialNumber;
+    const other = (await generateRootCA({ now: new Date(h.time.now()) }));
+    // tls.key replaced by another key: a new version, whole, so the mismatch is seen.
+    const foreignKey = (await generateRootCA({ now: new Date(h.time.now()) })).keyPem;
+    h.cluster.putSecret(edited(h.secret('web-mtls')!, { [TLS_KEY]: b64(foreignKey) }));
+    await h.settle();
+    const healed = h.leaf('web-mtls')!;
+    assert.notEqual(healed.serialNumber, serial, 're-issued');
+    assert.ok(healed.checkPrivateKey((await import('node:crypto')).createPrivateKey(unb64(h.secret('web-mtls')!.data![TLS_KEY])!)));
+
+    // The CA Secret gains a second root in its bundle: each Secret's ca.crt is rewritten, with its own key pair.
+    const reads = h.cluster.wholeReads;
+    const before = { web: h.secret('web-mtls')!.data!, api: h.secret('api-mtls')!.data! };
+    const ca = caSecret(h.root);
+    ca.data![CA_CRT] = b64(h.root.certPem + other.certPem);
+    h.cluster.putSecret({ ...ca, metadata: { ...ca.metadata, resourceVersion: undefined } } as Secret);
+    await h.settle();
+    await h.advance(5_000);
+    for (const name of ['web', 'api'] as const) {
+      const now = h.secret(`${name}-mtls`)!.data!;
+      assert.equal(unb64(now[CA_CRT]), h.root.certPem + other.certPem, `${name}: the new bundle`);
+      assert.equal(now[TLS_CRT], before[name][TLS_CRT], `${name}: the same certificate`);
+      assert.equal(now[TLS_KEY], before[name][TLS_KEY], `${name}: the same key`);
+    }
+    assert.equal(h.cluster.wholeReads - reads, 2, 'each Secret read whole once, for its write');
+    assert.equal((await h.cluster.getSecret('dev', 'api-mtls'))?.data?.[TLS_KEY], undefined, 'and dropped again after it');
+    assert.ok(new X509Certificate(unb64(h.secret('api-mtls')!.data![TLS_CRT])!).checkIssued(new X509Certificate(h.root.certPem)));
+  });
+
+  it('keystores and a combined PEM keep their key pair in the cache (every look builds or checks them)', async () => {
+    h = await startHarness();
+    h.identity('pem', { duration: '24h', additionalOutputFormats: [{ type: 'CombinedPEM' }] });
+    h.identity('plain', { duration: '24h' });
+    await h.settle();
+    const cached = await h.cluster.getSecret('dev', 'pem-mtls');
+    assert.ok(cached?.data?.[TLS_KEY], 'kept');
+    assert.ok(cached?.data?.['tls-combined.pem'], 'the combined PEM is written');
+    assert.equal((await h.cluster.getSecret('dev', 'plain-mtls'))?.data?.[TLS_KEY], undefined, 'the same without outputs: dropped');
+  });
+});
