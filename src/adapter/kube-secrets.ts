@@ -39,11 +39,15 @@ export class KubeSecrets {
       forNamespace(this.watches.secrets, namespace)?.get(key);
     // A cached Secret without data (no live identity owned it when it arrived) is read afresh.
     if (cached && !isPartial(cached)) return cached;
+    const read = await this.read(namespace, name);
+    return read && cached ? this.remember(read) : read;
+  }
+
+  /** A Secret from the API server (undefined: 404), not cached. */
+  private async read(namespace: string, name: string): Promise<Secret | undefined> {
     try {
-      const read = toSecret(await callApi(`GET secrets/${key}`, this.api.timeoutMs, (o) =>
+      return toSecret(await callApi(`GET secrets/${namespace}/${name}`, this.api.timeoutMs, (o) =>
         this.api.core.readNamespacedSecret({ namespace, name }, o), this.api.read));
-      if (cached) return this.remember(read);
-      return read;
     } catch (err) {
       if ((err as { code?: unknown }).code === 404) return undefined;
       throw err;
@@ -69,14 +73,7 @@ export class KubeSecrets {
   /** The Secret whole: itself, unless its key pair was released from the cache (then a GET, not cached). */
   async wholeSecret(secret: Secret): Promise<Secret | undefined> {
     if (!released.has(secret)) return secret;
-    const { namespace = '', name } = secret.metadata;
-    try {
-      return toSecret(await callApi(`GET secrets/${namespace}/${name}`, this.api.timeoutMs, (o) =>
-        this.api.core.readNamespacedSecret({ namespace, name }, o), this.api.read));
-    } catch (err) {
-      if ((err as { code?: unknown }).code === 404) return undefined;
-      throw err;
-    }
+    return this.read(secret.metadata.namespace ?? '', secret.metadata.name);
   }
 
   async applySecret(secret: Secret, options: { force?: boolean; fieldManager?: string } = {}): Promise<Secret> {

@@ -101,7 +101,7 @@ export async function issuedFacts(
     }
   }
   if (f && missing.length === 0) return { facts: f, secret };
-  const whole = cluster.wholeSecret ? await cluster.wholeSecret(secret) : secret;
+  const whole = await wholeSecret(cluster, secret);
   if (!whole) return { facts: undefined, secret: undefined };
   if (f && !sameVersion(f, whole)) f = undefined;
   const certPem = unb64(whole.data?.[TLS_CRT]);
@@ -137,6 +137,11 @@ export function casToAsk(ca: SigningCA): X509Certificate[] {
   for (const c of parsed.ok ? parsed.certs : []) if (!cas.some((k) => k.fingerprint256 === c.fingerprint256)) cas.push(c);
   asked = { ca, cas };
   return cas;
+}
+
+/** `secret` with its key pair: read back when the cache dropped it (a cluster without releaseKeyPair keeps everything). */
+export function wholeSecret(cluster: Cluster, secret: Secret): Promise<Secret | undefined> {
+  return cluster.wholeSecret ? cluster.wholeSecret(secret) : Promise.resolve(secret);
 }
 
 /** Remember facts the caller knows without parsing (a leaf it has just issued and written as `written`). */

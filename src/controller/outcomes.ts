@@ -13,7 +13,7 @@ import type { Logger } from '../log.ts';
 import { ClusterError } from '../cluster/port.ts';
 import { issuedInspection, issueLeaf, leafRequestFor } from '../pki/index.ts';
 import type { SigningCA } from '../pki/types.ts';
-import { carryFacts, rememberFacts, type IssuedFacts } from './leaf-facts.ts';
+import { carryFacts, rememberFacts, wholeSecret, type IssuedFacts } from './leaf-facts.ts';
 import type { ControllerObserver } from './observer.ts';
 import { getCondition, type ConditionInput } from './conditions.ts';
 import { failedStatus, notReadyStatus, readyStatus, settledIssuing } from './status.ts';
@@ -162,7 +162,7 @@ export class IdentityOutcomes {
 
   /** The PEMs of exactly this version of the Secret, read whole (the cache dropped them). */
   private async pemsRead(secret: Secret, caPem: string): Promise<SecretPems> {
-    const whole = this.cluster.wholeSecret ? await this.cluster.wholeSecret(secret) : secret;
+    const whole = await wholeSecret(this.cluster, secret);
     const pems = whole && whole.metadata.resourceVersion === secret.metadata.resourceVersion ? pemsOf(whole, caPem) : undefined;
     if (!pems) throw new Error(`Secret ${secret.metadata.namespace}/${secret.metadata.name} changed while it was read whole: looking again`);
     return pems;

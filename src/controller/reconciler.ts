@@ -17,7 +17,7 @@ import { noObserver, type ControllerObserver } from './observer.ts';
 import { getCondition, type ConditionInput } from './conditions.ts';
 import { IdentityWriter } from './writer.ts';
 import { IdentityOutcomes, type ReconcileResult } from './outcomes.ts';
-import { casToAsk, forgetAllFacts, forgetFacts, issuedFacts, type IssuedFacts } from './leaf-facts.ts';
+import { casToAsk, forgetAllFacts, forgetFacts, issuedFacts, wholeSecret, type IssuedFacts } from './leaf-facts.ts';
 import { SERVICE_ACCOUNT_RETRY_MS, serviceAccountCondition, serviceAccountEvent, serviceAccountRetryMs } from './service-account.ts';
 import { ANNOTATION_RENEW_REQUEST, isOwnedBy, unb64, type SecretExtras, type SecretPems } from './secret.ts';
 import { buildOutputDataOffThread, resolveKeystoreSpec, usablePassword, type OutputsSpec } from '../outputs/index.ts';
@@ -225,7 +225,7 @@ export class Reconciler {
   private async keyToReuse(spec: ResolvedSpec, secret: Secret | undefined, inspection: Inspection): Promise<string | undefined> {
     const key = inspection.key;
     if (spec.rotationPolicy !== 'Never' || !secret || !key || key.algorithm !== spec.key.algorithm || key.size !== spec.key.size) return undefined;
-    const whole = this.cluster.wholeSecret ? await this.cluster.wholeSecret(secret) : secret;
+    const whole = await wholeSecret(this.cluster, secret);
     if (!whole || whole.metadata.resourceVersion !== secret.metadata.resourceVersion) {
       throw new Error(`Secret ${secret.metadata.namespace}/${secret.metadata.name} changed while its key was read (rotationPolicy Never): looking again`);
     }
