@@ -22,6 +22,14 @@ export interface KubeSecretsOptions {
 /** Cached Secrets whose key pair was released (releaseKeyPair): their data is not all there is. */
 const released = new WeakSet<Secret>();
 
+/** `secret` without tls.crt and tls.key, marked released: wholeSecret reads it from the API server. */
+export function withoutKeyPair(secret: Secret): Secret {
+  const { [TLS_CRT]: _crt, [TLS_KEY]: _key, ...rest } = secret.data ?? {};
+  const slim: Secret = { ...secret, data: rest };
+  released.add(slim);
+  return slim;
+}
+
 export class KubeSecrets {
   private readonly api: KubeApi;
   private readonly watches: WatchSet;
@@ -64,10 +72,7 @@ export class KubeSecrets {
     const cached = cache?.get(key);
     if (!cache || !cached?.data || cached.metadata.resourceVersion !== resourceVersion || isPartial(cached) || released.has(cached)) return;
     if (cached.data[TLS_CRT] === undefined && cached.data[TLS_KEY] === undefined) return;
-    const { [TLS_CRT]: _crt, [TLS_KEY]: _key, ...rest } = cached.data;
-    const slim: Secret = { ...cached, data: rest };
-    released.add(slim);
-    cache.put(slim);
+    cache.put(withoutKeyPair(cached));
   }
 
   /** The Secret whole: itself, unless its key pair was released from the cache (then a GET, not cached). */

@@ -34,7 +34,7 @@ import { EventRecorder } from './events.ts';
 import { kubeApi, type KubeApi } from './kube-api.ts';
 import { KubeConfigMaps } from './kube-configmaps.ts';
 import { patchIdentityStatus, patchWorkloadTemplate } from './kube-patches.ts';
-import { KubeSecrets } from './kube-secrets.ts';
+import { KubeSecrets, withoutKeyPair } from './kube-secrets.ts';
 import { callApi, type WriteFence } from './timing.ts';
 import type { AdapterLogger } from './types.ts';
 import { buildWatches, forNamespace, type WatchSet } from './watches.ts';
@@ -138,6 +138,7 @@ export class KubeCluster implements Cluster {
         this.call('configMapChanged', (h) => h.configMapChanged?.(m.namespace ?? '', m.name)),
       onCaSecret: () => this.call('caSecretChanged', (h) => h.caSecretChanged()),
       onResync: () => this.call('resynced', (h) => h.resynced?.()),
+      keepSecret: (s) => this.keepSecret(s),
     });
     this.secrets = new KubeSecrets({ api, watches: this.watches, operatorNamespace: opts.operatorNamespace, caSecretName: opts.caSecretName });
     this.configMaps = new KubeConfigMaps({ api, watches: this.watches, operatorNamespace: opts.operatorNamespace });
@@ -255,6 +256,13 @@ export class KubeCluster implements Cluster {
 
   recordEvent(about: ObjectRef, type: EventType, reason: string, message: string): Promise<void> {
     return this.events.record(about, type, reason, message);
+  }
+
+  /** ClusterHandlers.issuedSecretArrived: the Secret without its key pair when the controller has its facts. */
+  private keepSecret(secret: Secret): Secret {
+    let known = false;
+    this.call('issuedSecretArrived', (h) => { known = h.issuedSecretArrived?.(secret) === true; });
+    return known ? withoutKeyPair(secret) : secret;
   }
 
   /** Each handler call on its own: a throwing handler is logged and never reaches a watch. */

@@ -47,10 +47,11 @@ export async function streamPages(
     let resourceVersion = '';
     let expired = false;
     let first = true;
+    let next = ask(page, pageSize, undefined);
     do {
       let body: ListBody;
       try {
-        body = ((await page(pageSize, cont)) ?? {}) as ListBody;
+        body = ((await next) ?? {}) as ListBody;
       } catch (err) {
         if (cont !== undefined && httpCode(err) === 410 && restarts < MAX_RESTARTS) {
           expired = true;
@@ -58,12 +59,28 @@ export async function streamPages(
         }
         throw err;
       }
-      onItems(body.items ?? [], first && restarts > 0);
-      first = false;
       resourceVersion = body.metadata?.resourceVersion ?? resourceVersion;
       cont = body.metadata?.continue || body.metadata?._continue || undefined;
+      // The next page is asked for before this one is handed over: the API server prepares it while the caller
+      // works on this one (on a restart at 10,000 identities that work is an inspection per Secret). onItems is
+      // synchronous, so the next answer is read only after it returns: still one page held at a time.
+      if (cont !== undefined) {
+        next = ask(page, pageSize, cont);
+        next.catch(() => {}); // awaited on the next turn; if onItems throws first, nobody waits for it
+      }
+      onItems(body.items ?? [], first && restarts > 0);
+      first = false;
     } while (cont !== undefined);
     if (!expired) return resourceVersion;
+  }
+}
+
+/** One page asked for; a page function that throws at once counts as a failed request. */
+function ask(page: PageFn, pageSize: number, cont: string | undefined): Promise<unknown> {
+  try {
+    return Promise.resolve(page(pageSize, cont));
+  } catch (err) {
+    return Promise.reject(err);
   }
 }
 

@@ -28,7 +28,7 @@ import {
 import type { BackoffOptions } from './backoff.ts';
 import { cachedConfigMap, cachedStateConfigMap, cachedIdentity, cachedSecret, toSecret } from './convert.ts';
 import { IDENTITY_PAGE_SIZE, SMALL_PAGE_SIZE, streamPages, type PageFn } from './paging.ts';
-import type { IdentityUid } from './reduce.ts';
+import { isPartial, type IdentityUid } from './reduce.ts';
 import { Reflector } from './reflector.ts';
 import type { AdapterLogger, ChangeKind, KubeObject } from './types.ts';
 
@@ -53,6 +53,8 @@ export interface WatchSetOptions {
   onConfigMap(obj: ConfigMap): void;
   onCaSecret(): void;
   onResync(): void;
+  /** What the cache keeps of a Secret it keeps with data (ClusterHandlers.issuedSecretArrived); default: itself. */
+  keepSecret?(secret: Secret): Secret;
 }
 
 export interface WatchSet {
@@ -110,7 +112,10 @@ export function buildWatches(o: WatchSetOptions): WatchSet {
   const managed = { labelSelector: MANAGED_SELECTOR };
   const identityUid: IdentityUid = (ns, name) =>
     forNamespace(identities, ns)?.get(`${ns}/${name}`)?.metadata.uid;
-  const toCachedSecret = (raw: unknown): Secret => cachedSecret(raw, identityUid);
+  const toCachedSecret = (raw: unknown): Secret => {
+    const s = cachedSecret(raw, identityUid);
+    return o.keepSecret && s.data !== undefined && !isPartial(s) ? o.keepSecret(s) : s;
+  };
   for (const ns of namespaces) {
     const suffix = ns === ALL ? '' : `/${ns}`;
     identities.set(ns, make(`identities${suffix}`, identityPath(ns), {}, cachedIdentity,

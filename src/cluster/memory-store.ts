@@ -129,9 +129,13 @@ export class MemoryStore {
   /** Write a Secret as another actor would (create or replace). */
   putSecret(secret: Secret): Secret {
     const next = this.stored(this.secrets, clone(secret));
+    this.arrived(next);
     this.watch.secret(next);
     return next;
   }
+
+  /** A version written by another actor reaches the operator's cache (the port: ClusterHandlers.issuedSecretArrived). */
+  protected arrived(_secret: Secret): void {}
 
   deleteSecret(namespace: string, name: string): void {
     const k = key(namespace, name);

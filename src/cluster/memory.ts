@@ -38,7 +38,8 @@ export class MemoryCluster extends MemoryStore implements Cluster {
 
   async start(handlers: ClusterHandlers): Promise<void> {
     this.watch.handlers = handlers;
-    this.releasedViews.clear(); // a new process's cache starts whole
+    this.releasedViews.clear(); // a new process's cache starts whole, and its first list passes every Secret by the handler
+    for (const s of this.secrets.values()) this.arrived(s);
   }
 
   async stop(): Promise<void> {
@@ -64,12 +65,28 @@ export class MemoryCluster extends MemoryStore implements Cluster {
    * answered without tls.crt and tls.key until a newer one is written; wholeSecret reads it whole.
    */
   releaseKeyPair(namespace: string, name: string, resourceVersion: string): void {
-    const k = key(namespace, name);
-    const s = this.secrets.get(k);
+    const s = this.secrets.get(key(namespace, name));
     if (!s?.data || s.metadata.resourceVersion !== resourceVersion || !this.isOurs(s)) return;
-    const { 'tls.crt': _crt, 'tls.key': _key, ...rest } = s.data;
+    this.release(s);
+  }
+
+  /** As the adapter does on a list page or a watch event: the handler's facts, then the version without its key pair. */
+  protected override arrived(s: Secret): void {
+    const h = this.watch.handlers;
+    if (!h?.issuedSecretArrived || !s.data || !this.isOurs(s) || this.isCA(s)) return;
+    let known = false;
+    try {
+      known = h.issuedSecretArrived(s);
+    } catch {
+      // counts as false, as in the adapter
+    }
+    if (known) this.release(s);
+  }
+
+  private release(s: Secret): void {
+    const { 'tls.crt': _crt, 'tls.key': _key, ...rest } = s.data ?? {};
     const view = frozen({ ...s, data: rest });
-    this.releasedViews.set(k, view);
+    this.releasedViews.set(key(s.metadata.namespace, s.metadata.name), view);
     this.views.add(view);
   }
 

@@ -110,6 +110,7 @@ export class Controller {
     this.router = new WatchRouter({
       queue: this.queue, cluster: deps.cluster, ca: this.ca, config: deps.config, logger: deps.logger,
       enqueueAll: () => this.enqueueAll(),
+      factsOnArrival: (secret) => this.reconciler.factsOnArrival(secret),
     });
     this.handlers = this.router.handlers;
     const limiter = (this.limiter = new RateLimiter({ perSecond: deps.config.reissuePerSecond ?? 20, clock: deps.clock }));

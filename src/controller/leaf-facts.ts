@@ -16,7 +16,7 @@
 import type { X509Certificate } from 'node:crypto';
 import { TLS_CRT, TLS_KEY, type Secret } from '../api/types.ts';
 import type { Cluster } from '../cluster/port.ts';
-import { cannotHaveSigned, inspectIssued, leafSignedBy } from '../pki/index.ts';
+import { cannotHaveSigned, inspectIssued, inspectIssuedDeferred, leafSignedBy } from '../pki/index.ts';
 import { parseCertificates } from '../pki/pem.ts';
 import type { Inspection, KeyParams, SigningCA } from '../pki/types.ts';
 import { unb64 } from './secret.ts';
@@ -29,6 +29,11 @@ export interface IssuedFacts {
   hasKey: boolean;
   /** No PEM, no parsed certificate or key: see inspectIssued. */
   inspection: Inspection;
+  /**
+   * The leaf's DER, when the facts were made as the Secret arrived (factsOnArrival), before any CA
+   * was known: kept until the first verdicts are made from it, so that they need no whole read.
+   */
+  leafDer?: Uint8Array;
 }
 
 /** Leaves parsed so far (tests: a second look at the same Secrets parses nothing). */
@@ -101,6 +106,14 @@ export async function issuedFacts(
     }
   }
   if (f && missing.length === 0) return { facts: f, secret };
+  // Made as the Secret arrived: the verdicts come from the leaf kept for them, which then goes.
+  if (f?.leafDer) {
+    leafParses.count++;
+    const { leafDer, ...rest } = f;
+    f = { ...rest, inspection: compact({ ...f.inspection, signedBy: new Map([...f.inspection.signedBy ?? [], ...leafSignedBy(leafDer, missing) ?? []]) }) };
+    t.set(identityKey, f);
+    return { facts: f, secret };
+  }
   const whole = await wholeSecret(cluster, secret);
   if (!whole) return { facts: undefined, secret: undefined };
   if (f && !sameVersion(f, whole)) f = undefined;
@@ -142,6 +155,31 @@ export function casToAsk(ca: SigningCA): X509Certificate[] {
 /** `secret` with its key pair: read back when the cache dropped it (a cluster without releaseKeyPair keeps everything). */
 export function wholeSecret(cluster: Cluster, secret: Secret): Promise<Secret | undefined> {
   return cluster.wholeSecret ? cluster.wholeSecret(secret) : Promise.resolve(secret);
+}
+
+/**
+ * The facts of an issued Secret as the cache receives it (a list page or a watch event: ClusterHandlers.issuedSecretArrived),
+ * made before any CA is asked (the CA is loaded only once every cache has synced), with the leaf's DER kept for the
+ * verdicts. A restart then inspects each Secret while its list is still being read, and the cache never holds the
+ * 10,000 key pairs at once. false: nothing to remember (no tls.crt or tls.key), the cache keeps the Secret whole.
+ */
+export function factsOnArrival(cluster: Cluster, identityKey: string, secret: Secret): boolean {
+  const certPem = unb64(secret.data?.[TLS_CRT]);
+  const keyPem = unb64(secret.data?.[TLS_KEY]);
+  if (!certPem || !keyPem || secret.metadata.resourceVersion === undefined) return false;
+  const t = table(cluster);
+  if (sameVersion(t.get(identityKey), secret)) return true; // a relist brings known versions again: nothing to parse
+  leafParses.count++;
+  const { inspection, leafDer } = inspectIssuedDeferred({ certPem, keyPem });
+  t.set(identityKey, {
+    uid: secret.metadata.uid,
+    resourceVersion: secret.metadata.resourceVersion,
+    hasCert: true,
+    hasKey: true,
+    inspection: compact(inspection),
+    ...(leafDer ? { leafDer } : {}),
+  });
+  return true;
 }
 
 /** Remember facts the caller knows without parsing (a leaf it has just issued and written as `written`). */

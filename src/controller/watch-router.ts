@@ -3,7 +3,7 @@
  * never throws into a watch. The workers that take those keys: controller.ts.
  */
 import { labelIsName } from '../api/labels.ts';
-import { KIND, LABEL_IDENTITY, TRUST_BUNDLE_CONFIGMAP } from '../api/types.ts';
+import { KIND, LABEL_IDENTITY, TRUST_BUNDLE_CONFIGMAP, type Secret } from '../api/types.ts';
 import type { Cluster, ClusterHandlers } from '../cluster/port.ts';
 import type { Logger } from '../log.ts';
 import { BUNDLE_KEY_PREFIX } from './bundles.ts';
@@ -19,6 +19,8 @@ export interface WatchRouterDeps {
   logger: Logger;
   /** Every identity, every namespace's trust bundle, and the rotation (Controller.enqueueAll). */
   enqueueAll: () => void;
+  /** ClusterHandlers.issuedSecretArrived (Reconciler.factsOnArrival): a transform, not an event. */
+  factsOnArrival?: (secret: Secret) => boolean;
 }
 
 export class WatchRouter {
@@ -49,6 +51,14 @@ export class WatchRouter {
         if (namespace === this.deps.config.operatorNamespace && name === ROTATION_CONFIGMAP) this.trustChanged(this.ownStateEcho());
       }),
     resynced: () => this.guard(() => this.deps.enqueueAll()),
+    issuedSecretArrived: (secret) => {
+      try {
+        return this.deps.factsOnArrival?.(secret) === true;
+      } catch (err) {
+        this.deps.logger.warn('a Secret could not be inspected as it arrived', { namespace: secret.metadata.namespace, name: secret.metadata.name, reason: 'InspectionFailed', error: (err as Error).message });
+        return false;
+      }
+    },
   };
 
   /**

@@ -184,7 +184,7 @@ describe('Reflector lists page by page (issue 11)', () => {
   });
   const obj = (name: string) => ({ metadata: { namespace: 'a', name, resourceVersion: '5' } });
 
-  it('normalizes each page before asking for the next (a relist never holds every raw page), and drops a snapshot whose continue token expired', async () => {
+  it('asks for the next page before normalizing this one, one page ahead and never more (a relist never holds every raw page), and drops a snapshot whose continue token expired', async () => {
     let normalized = 0;
     const seenAtRequest: number[] = [];
     let expired = false;
@@ -203,7 +203,9 @@ describe('Reflector lists page by page (issue 11)', () => {
     });
     await r.start();
     await r.stop();
-    assert.deepEqual(seenAtRequest, [0, 2, 2, 4, 5], 'each page normalized before the next request');
+    // p2 is asked for as page 1 arrives (0 normalized); it expired, so page 1 again once page 1 was normalized (2);
+    // the new p2 as that page arrives (2), p3 as p2 arrives (4): each request waits for the page before it.
+    assert.deepEqual(seenAtRequest, [0, 0, 2, 2, 4], 'one page ahead: the request for page k+1 as page k arrives, never sooner');
     assert.deepEqual(r.values().map((o) => o.metadata.name).sort(), ['w', 'x', 'y', 'z'], 'the expired snapshot\'s objects are gone');
   });
 });

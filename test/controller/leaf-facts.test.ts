@@ -9,6 +9,9 @@ import { factsCount, leafParses } from '../../src/controller/leaf-facts.ts';
 import { b64, unb64 } from '../../src/controller/secret.ts';
 import { generateRootCA } from '../../src/pki/index.ts';
 import { caSecret, startHarness, type Harness } from '../support/harness.ts';
+import { Writable } from 'node:stream';
+import { WatchRouter } from '../../src/controller/watch-router.ts';
+import { createLogger } from '../../src/log.ts';
 
 function edited(s: Secret, data: Record<string, string>): Secret {
   return { ...structuredClone(s), data: { ...s.data, ...data } };
@@ -45,7 +48,9 @@ describe('issued Secrets: facts once per version, key pairs dropped from the cac
     const serials = [0, 1, 2, 3, 4].map((i) => h.leaf(`id${i}-mtls`)!.serialNumber);
     await h.stop();
     h = await startHarness({ cluster: h.cluster, time: h.time, root: h.root });
-    assert.equal(leafParses.count - parses, 5, 'each Secret inspected once');
+    // Each Secret inspected as its list page arrived (before any CA is loaded), then its kept leaf parsed once more
+    // for the CA's verdict: two parses each, and no read of a Secret whole.
+    assert.equal(leafParses.count - parses, 10, 'each Secret inspected once on arrival, and its leaf once for the verdict');
     assert.equal(h.cluster.wholeReads - reads, 0);
     assert.equal(h.cluster.writes.length - writes, 0, 'a restart writes nothing');
     assert.deepEqual([0, 1, 2, 3, 4].map((i) => h.leaf(`id${i}-mtls`)!.serialNumber), serials);
@@ -95,5 +100,63 @@ describe('issued Secrets: facts once per version, key pairs dropped from the cac
     assert.ok(cached?.data?.[TLS_KEY], 'kept');
     assert.ok(cached?.data?.['tls-combined.pem'], 'the combined PEM is written');
     assert.equal((await h.cluster.getSecret('dev', 'plain-mtls'))?.data?.[TLS_KEY], undefined, 'the same without outputs: dropped');
+
+    // A restart's first list: the plain one is inspected and dropped as it arrives, the combined PEM's is kept whole.
+    const reads = h.cluster.wholeReads;
+    const writes = h.cluster.writes.length;
+    await h.stop();
+    h = await startHarness({ cluster: h.cluster, time: h.time, root: h.root });
+    assert.ok((await h.cluster.getSecret('dev', 'pem-mtls'))?.data?.[TLS_KEY], 'kept across the restart');
+    assert.equal((await h.cluster.getSecret('dev', 'plain-mtls'))?.data?.[TLS_KEY], undefined);
+    assert.equal(h.cluster.wholeReads - reads, 0, 'nothing read whole');
+    assert.equal(h.cluster.writes.length - writes, 0, 'nothing written');
+  });
+
+  it('a relist brings the same versions again: nothing is parsed or read whole, and the verdicts stay', async () => {
+    h = await startHarness();
+    for (let i = 0; i < 3; i++) h.identity(`id${i}`, { duration: '24h' });
+    await h.settle();
+    const parses = leafParses.count;
+    const reads = h.cluster.wholeReads;
+    await h.cluster.start(h.controller.handlers); // the memory cluster's list again: every Secret arrives once more
+    assert.equal(leafParses.count - parses, 0, 'known versions are not inspected again');
+    assert.equal((await h.cluster.getSecret('dev', 'id1-mtls'))?.data?.[TLS_KEY], undefined, 'still without the key pair');
+    h.controller.enqueueAll();
+    await h.settle();
+    assert.equal(leafParses.count - parses, 0, 'the verdicts were kept: no leaf parsed for them');
+    assert.equal(h.cluster.wholeReads - reads, 0);
+  });
+
+  it('an inspection that throws as a Secret arrives counts as false (kept whole), is logged without the Secret\'s data, and never reaches the watch', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({ write(chunk, _enc, done) { lines.push(String(chunk)); done(); } });
+    const router = new WatchRouter({
+      queue: { add() {} } as never, cluster: {} as never, ca: {} as never, config: { operatorNamespace: 'mtls-system' },
+      logger: createLogger('info', sink), enqueueAll() {},
+      factsOnArrival: () => { throw new Error('boom'); },
+    });
+    const secret = { apiVersion: 'v1', kind: 'Secret', metadata: { namespace: 'dev', name: 'web-mtls' }, data: { [TLS_KEY]: b64('-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n') } } as Secret;
+    assert.equal(router.handlers.issuedSecretArrived!(secret), false);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(lines.length, 1);
+    const entry = JSON.parse(lines[0]!) as Record<string, unknown>;
+    assert.deepEqual([entry.namespace, entry.name, entry.reason, entry.error], ['dev', 'web-mtls', 'InspectionFailed', 'boom']);
+    assert.ok(!lines[0]!.includes(secret.data![TLS_KEY]!), 'no data in the log');
+  });
+
+  it('a Secret the identity no longer names is not inspected on arrival (its facts are the named one\'s)', async () => {
+    h = await startHarness();
+    h.identity('web', { duration: '24h', secretName: 'old-name' });
+    await h.settle();
+    const stale = h.secret('old-name')!;
+    h.identity('web', { duration: '24h', secretName: 'new-name' });
+    await h.settle();
+    assert.ok(h.secret('new-name'), 'issued under the new name');
+    // The old Secret is written again by someone (still owned by the identity): it arrives, and is left whole.
+    const parses = leafParses.count;
+    h.cluster.putSecret({ ...structuredClone(stale), metadata: { ...structuredClone(stale.metadata), resourceVersion: undefined, labels: { ...stale.metadata.labels, touched: 'yes' } } } as Secret);
+    assert.equal(leafParses.count - parses, 0, 'not inspected');
+    assert.ok((await h.cluster.getSecret('dev', 'old-name'))?.data?.[TLS_KEY], 'kept whole');
+    await h.settle();
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { cannotHaveSigned, fingerprintOf, inspectIssued, isIssuedBy, issuedInspection, issueLeaf, leafSignedBy, normalizeIp, sanKey, sanOf } from '../../src/pki/index.ts';
+import { cannotHaveSigned, fingerprintOf, inspectIssued, inspectIssuedDeferred, isIssuedBy, issuedInspection, issueLeaf, leafSignedBy, normalizeIp, sanKey, sanOf } from '../../src/pki/index.ts';
 import { keyIdentifiers } from '../../src/pki/der.ts';
 import { ED25519, intermediateCA, leafRequest, openssl, P384, RSA2048, rootCA, splitPem, tempDir } from './helpers.ts';
 
@@ -33,6 +33,25 @@ describe('inspectIssued', () => {
     assert.ok(!JSON.stringify(i).includes('PRIVATE KEY') && !JSON.stringify(i).includes('CERTIFICATE'), 'no PEM is kept');
     assert.deepEqual(leafSignedBy(issued.certChainPem, [stranger.certificate, ca.certificate]), new Map([[stranger.certificate.fingerprint256, false], [ca.certificate.fingerprint256, true]]));
     assert.equal(leafSignedBy('not a pem', [ca.certificate]), undefined);
+  });
+
+  it('inspectIssuedDeferred: the same inspection before any CA is asked, and the leaf\'s exact DER to ask them later', async () => {
+    const { ca } = await intermediateCA();
+    const { ca: stranger } = await rootCA();
+    for (const req of [leafRequest(), leafRequest({ key: ED25519 }), leafRequest({ key: RSA2048, encoding: 'PKCS1' })]) {
+      const issued = await issueLeaf(ca, req);
+      const material = { certPem: issued.certChainPem, keyPem: issued.keyPem };
+      const { inspection, leafDer } = inspectIssuedDeferred(material);
+      const { signedBy, ...full } = inspectIssued(material, [ca.certificate, stranger.certificate]);
+      assert.deepEqual({ ...inspection, signedBy: new Map() }, { ...full, signedBy: new Map() }, 'everything but the verdicts');
+      assert.equal(inspection.signedBy?.size, 0, 'no CA asked');
+      // The first PEM block of the chain, decoded here without the pki code.
+      const first = issued.certChainPem.split('-----END CERTIFICATE-----')[0]!.replace(/-----BEGIN CERTIFICATE-----|\s/g, '');
+      assert.deepEqual(Buffer.from(leafDer!), Buffer.from(first, 'base64'));
+      assert.deepEqual(leafSignedBy(leafDer!, [ca.certificate, stranger.certificate]), signedBy, 'the verdicts from the DER are the full inspection\'s');
+    }
+    assert.equal(inspectIssuedDeferred({ certPem: 'not a pem', keyPem: 'nor this' }).leafDer, undefined);
+    assert.equal(leafSignedBy(new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x01]), [ca.certificate]), undefined, 'DER that is no certificate');
   });
 
   it("issuedInspection (what the issuer knows) says what inspectIssued finds, for every key type and encoding", async () => {

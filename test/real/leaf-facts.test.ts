@@ -11,6 +11,7 @@ import { KubeCluster } from '../../src/adapter/kube.ts';
 import { CA_CRT, GROUP, PLURAL, TLS_CRT, TLS_KEY, VERSION, type MutualTLSIdentity } from '../../src/api/types.ts';
 import { systemClock } from '../../src/clock.ts';
 import { Controller } from '../../src/controller/controller.ts';
+import { factsCount, leafParses } from '../../src/controller/leaf-facts.ts';
 import { b64, unb64 } from '../../src/controller/secret.ts';
 import { silentLogger } from '../../src/log.ts';
 import { generateRootCA } from '../../src/pki/index.ts';
@@ -127,10 +128,33 @@ describe('real apiserver: issued Secrets cached without their key pair once insp
     }
   });
 
-  it('a restarted operator inspects every Secret again (its cache starts whole) and writes nothing', async () => {
+  it('a restarted operator inspects every Secret as its list arrives (before any reconcile: the cache never holds the key pairs) and writes nothing', async () => {
     const versions = new Map<string, string>();
     for (const name of NAMES) versions.set(name, (await stored(name))!.metadata!.resourceVersion!);
     await stop();
+    // The caches of a new process, synced, and no reconcile run: the facts were made on arrival.
+    const lists = new KubeCluster({ kubeConfig: cp.kubeConfig, namespaces: [ns], operatorNamespace: opNs, caSecretName: CA_NAME, logger: silentLogger() });
+    const idle = new Controller({
+      cluster: lists, clock: systemClock, logger: silentLogger(),
+      config: { trustDomain: 'cluster.local', operatorNamespace: opNs, caSecretName: CA_NAME, bootstrapCA: false, workers: 1 },
+    });
+    const parses = leafParses.count;
+    await lists.start(idle.handlers);
+    try {
+      for (const name of NAMES) {
+        const c = await lists.getSecret(ns, `${name}-mtls`);
+        assert.equal(c?.metadata.resourceVersion, versions.get(name), `${name}: the listed version`);
+        assert.equal(c?.data?.[TLS_KEY], undefined, `${name}: no key pair in the cache as listed`);
+        assert.equal(c?.data?.[TLS_CRT], undefined);
+        assert.ok(c?.data?.[CA_CRT], 'the bundle stays');
+        const whole = await lists.wholeSecret(c!);
+        assert.equal(whole?.data?.[TLS_KEY], (await stored(name))!.data![TLS_KEY], `${name}: read whole from the server on demand`);
+      }
+      assert.equal(factsCount(lists), NAMES.length, 'facts for each');
+      assert.equal(leafParses.count - parses, NAMES.length, 'one inspection each, as listed');
+    } finally {
+      await lists.stop();
+    }
     await start();
     for (const name of NAMES) {
       await eventually(`${name}: inspected and dropped`, async () => (await cached(name))?.data?.[TLS_KEY] === undefined);
