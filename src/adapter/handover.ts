@@ -15,8 +15,15 @@ export interface ListPages<T> {
   fresh(): Map<string, T>;
 }
 
-/** A list built page by page: each page's raw objects are let go once normalized. */
-export function listPages<T extends KubeObject>(normalize: (raw: unknown) => T, cached: (key: string) => T | undefined): ListPages<T> {
+/**
+ * A list built page by page: each page's raw objects are let go once normalized. `keep` (ReflectorOptions.keep) is
+ * called only for a version the fresh cache takes, not for one older than the copy written through.
+ */
+export function listPages<T extends KubeObject>(
+  normalize: (raw: unknown) => T,
+  cached: (key: string) => T | undefined,
+  keep: (obj: T) => T = (obj) => obj,
+): ListPages<T> {
   let fresh = new Map<string, T>();
   return {
     onItems: (items, restarted) => {
@@ -26,8 +33,8 @@ export function listPages<T extends KubeObject>(normalize: (raw: unknown) => T, 
         const key = keyOf(obj);
         const copy = cached(key);
         // Keep a newer copy written through by us while the list was in flight.
-        const keep = copy && isOlder(obj.metadata.resourceVersion, copy.metadata.resourceVersion);
-        fresh.set(key, keep ? copy : obj);
+        const newer = copy && isOlder(obj.metadata.resourceVersion, copy.metadata.resourceVersion);
+        fresh.set(key, newer ? copy : keep(obj));
       }
     },
     fresh: () => fresh,

@@ -34,6 +34,12 @@ export interface ReflectorOptions<T extends KubeObject> {
   /** A paged list: each page's items to `onItems` as it arrives; resolves to the list's resourceVersion. */
   list(onItems: (items: unknown[], restarted: boolean) => void): Promise<string>;
   normalize(raw: unknown): T;
+  /**
+   * What the cache keeps of a version it is about to store, from a list page or a watch event (a transform, like
+   * client-go's SetTransform): never called for a version it drops (older than its copy, or deleted), nor for
+   * the echo of a write. Default: the object itself.
+   */
+  keep?(obj: T): T;
   watch: Pick<Watch, 'watch'>;
   onChange(kind: ChangeKind, obj: T): void;
   /** After every list but the first, and every resyncIntervalMs (from the cache). */
@@ -173,7 +179,8 @@ export class Reflector<T extends KubeObject> {
 
   /** One (paged) list replacing the cache. false: it failed (logged) or was cancelled. */
   private async list(): Promise<boolean> {
-    const pages = listPages((raw) => this.opts.normalize(raw), (key) => this.cache.get(key));
+    const keep = this.opts.keep?.bind(this.opts);
+    const pages = listPages((raw) => this.opts.normalize(raw), (key) => this.cache.get(key), keep);
     let resourceVersion: string | undefined;
     try {
       const ms = this.opts.listTimeoutMs;
@@ -267,8 +274,9 @@ export class Reflector<T extends KubeObject> {
       if (!stale) this.cache.delete(key);
       this.emit('delete', cached ?? obj);
     } else {
-      if (!stale) this.cache.set(key, obj);
-      this.emit(cached ? 'update' : 'add', obj);
+      const kept = stale || !this.opts.keep ? obj : this.opts.keep(obj);
+      if (!stale) this.cache.set(key, kept);
+      this.emit(cached ? 'update' : 'add', kept);
     }
   }
 

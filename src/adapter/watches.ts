@@ -86,6 +86,7 @@ export function buildWatches(o: WatchSetOptions): WatchSet {
     pageSize = SMALL_PAGE_SIZE,
     resync = false,
     skipEchoes = false,
+    keep?: (obj: T) => T,
   ): Reflector<T> =>
     new Reflector<T>({
       name,
@@ -104,6 +105,7 @@ export function buildWatches(o: WatchSetOptions): WatchSet {
       backoff: o.backoff,
       healthyMs: o.backoff.maxMs,
       skipEchoes,
+      ...(keep ? { keep } : {}),
     });
 
   const identities = new Map<string, Reflector<MutualTLSIdentity>>();
@@ -112,10 +114,9 @@ export function buildWatches(o: WatchSetOptions): WatchSet {
   const managed = { labelSelector: MANAGED_SELECTOR };
   const identityUid: IdentityUid = (ns, name) =>
     forNamespace(identities, ns)?.get(`${ns}/${name}`)?.metadata.uid;
-  const toCachedSecret = (raw: unknown): Secret => {
-    const s = cachedSecret(raw, identityUid);
-    return o.keepSecret && s.data !== undefined && !isPartial(s) ? o.keepSecret(s) : s;
-  };
+  const toCachedSecret = (raw: unknown): Secret => cachedSecret(raw, identityUid);
+  const keepSecret = o.keepSecret;
+  const keptSecret = keepSecret && ((s: Secret): Secret => (s.data !== undefined && !isPartial(s) ? keepSecret(s) : s));
   for (const ns of namespaces) {
     const suffix = ns === ALL ? '' : `/${ns}`;
     identities.set(ns, make(`identities${suffix}`, identityPath(ns), {}, cachedIdentity,
@@ -129,7 +130,7 @@ export function buildWatches(o: WatchSetOptions): WatchSet {
     secrets.set(ns, make(`secrets${suffix}`, secretPath(ns), managed, toCachedSecret,
       (limit, cont) => listSecrets(o.core, ns, managed, limit, cont),
       // The echo of the operator's own Secret write is not work: without this, every issuance ran a second reconcile.
-      (_kind, obj) => o.onSecret(obj), SMALL_PAGE_SIZE, false, true));
+      (_kind, obj) => o.onSecret(obj), SMALL_PAGE_SIZE, false, true, keptSecret));
   }
   // Trust bundles by name (and label): a labelled ConfigMap of any other name is never listed.
   const configMaps = new Map<string, Reflector<ConfigMap>>();

@@ -35,7 +35,8 @@ export interface ClusterHandlers {
   /**
    * A transform, as client-go's informers have (SetTransform), not an event: called with each version of a Secret
    * the cache is about to keep with its data (one a live identity owns, from a list page or a watch event; never
-   * the echo of the operator's own write), before any reconcile can see it. true: the caller has what it needs of
+   * the echo of the operator's own write, nor a version the cache drops: older than its copy, or deleted), before
+   * any reconcile can see it. true: the caller has what it needs of
    * tls.crt and tls.key (leaf-facts.ts), and the cache keeps this version without them, as after releaseKeyPair.
    * Synchronous and cheap (one inspection); a throw counts as false.
    */

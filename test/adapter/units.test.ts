@@ -285,3 +285,46 @@ describe('Reflector skips the echo of our own write (issue 11)', () => {
     assert.deepEqual(normalized, ['10', '11'], 'the echo is told from its raw metadata, before any normalizing');
   });
 });
+
+describe('Reflector.keep: a transform only for the versions the cache stores (issue 11)', () => {
+  const silent = { debug() {}, info() {}, warn() {}, error() {} };
+  const obj = (name: string, rv: string) => ({ metadata: { namespace: 'a', name, resourceVersion: rv } });
+  type Kept = KubeObject & { kept?: boolean };
+
+  it('is called for each listed or watched version the cache takes; never for one older than a written-through copy, nor for a delete', async () => {
+    let send: (type: string, o: unknown) => void = () => {};
+    const kept: string[] = [];
+    let r: Reflector<Kept> | undefined;
+    r = new Reflector<Kept>({
+      name: 'secrets', path: '/api/v1/secrets', query: {}, normalize: (raw) => ({ ...(raw as Kept) }),
+      keep: (o) => {
+        kept.push(`${o.metadata.name} ${o.metadata.resourceVersion}`);
+        return { ...o, kept: true };
+      },
+      list: (onItems) => streamPages(async () => {
+        r!.put(obj('s', '8')); // our write answered while the list was in flight
+        return { metadata: { resourceVersion: '5' }, items: [obj('s', '5'), obj('t', '5')] };
+      }, 25, onItems),
+      watch: { watch: async (_p: string, _q: unknown, cb: (type: string, o: unknown) => void) => {
+        send = cb;
+        return new AbortController();
+      } } as unknown as Pick<Watch, 'watch'>,
+      onChange() {}, onResync() {}, logger: silent,
+      watchdogMs: 60_000, listTimeoutMs: 60_000, backoff: { initialMs: 5, maxMs: 20 }, healthyMs: 20, skipEchoes: true,
+    });
+    await r.start();
+    assert.deepEqual(kept, ['t 5'], 'the listed s@5 is older than the copy written through (s@8): not passed to keep');
+    for (let i = 0; i < 50 && !kept.includes('s 10'); i++) {
+      send('MODIFIED', obj('s', '7')); // older than the cached s@8: dropped
+      send('MODIFIED', obj('s', '10'));
+      await new Promise((res) => setTimeout(res, 10));
+    }
+    const cachedS = r.values().find((o) => o.metadata.name === 's');
+    send('DELETED', obj('t', '11'));
+    await r.stop();
+    assert.deepEqual(kept, ['t 5', 's 10'], 'neither the stale s@7 nor the delete reached keep');
+    assert.equal(cachedS?.kept, true, 'the cache holds what keep returned');
+    assert.equal(cachedS?.metadata.resourceVersion, '10');
+    assert.deepEqual(r.values().map((o) => o.metadata.name), ['s'], 'the delete removed t');
+  });
+});
