@@ -68,6 +68,11 @@ function compact(inspection: Inspection): Inspection {
   return out;
 }
 
+/** `f` with more CA verdicts (fingerprint256 -> signed) added to those it has. */
+function withVerdicts(f: IssuedFacts, more: Iterable<readonly [string, boolean]> | undefined): IssuedFacts {
+  return { ...f, inspection: compact({ ...f.inspection, signedBy: new Map([...f.inspection.signedBy ?? [], ...more ?? []]) }) };
+}
+
 function sameVersion(f: IssuedFacts | undefined, secret: Secret): f is IssuedFacts {
   return f !== undefined && secret.metadata.resourceVersion !== undefined &&
     f.resourceVersion === secret.metadata.resourceVersion && f.uid === secret.metadata.uid;
@@ -100,7 +105,7 @@ export async function issuedFacts(
     const leaf = f.inspection.leaf!;
     const refused = missing.filter((ca) => cannotHaveSigned(leaf, ca));
     if (refused.length > 0) {
-      f = { ...f, inspection: compact({ ...f.inspection, signedBy: new Map([...f.inspection.signedBy ?? [], ...refused.map((ca) => [ca.fingerprint256, false] as const)]) }) };
+      f = withVerdicts(f, refused.map((ca) => [ca.fingerprint256, false] as const));
       t.set(identityKey, f);
       missing = missing.filter((ca) => !refused.includes(ca));
     }
@@ -110,7 +115,7 @@ export async function issuedFacts(
   if (f?.leafDer) {
     leafParses.count++;
     const { leafDer, ...rest } = f;
-    f = { ...rest, inspection: compact({ ...f.inspection, signedBy: new Map([...f.inspection.signedBy ?? [], ...leafSignedBy(leafDer, missing) ?? []]) }) };
+    f = withVerdicts(rest, leafSignedBy(leafDer, missing));
     t.set(identityKey, f);
     return { facts: f, secret };
   }
@@ -121,7 +126,7 @@ export async function issuedFacts(
   if (f) {
     leafParses.count++;
     const more = certPem ? leafSignedBy(certPem, missing) : undefined;
-    f = { ...f, inspection: compact({ ...f.inspection, signedBy: new Map([...f.inspection.signedBy ?? [], ...more ?? []]) }) };
+    f = withVerdicts(f, more);
   } else {
     const keyPem = unb64(whole.data?.[TLS_KEY]);
     if (certPem) leafParses.count++;
