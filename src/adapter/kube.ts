@@ -151,7 +151,11 @@ export class KubeCluster implements Cluster {
     // Identities first: the Secret cache keeps data only for Secrets a cached identity owns.
     const identities = [...this.watches.identities.values()];
     await Promise.all(identities.map((r) => r.start()));
-    await Promise.all(this.watches.all.filter((r) => !identities.includes(r as never)).map((r) => r.start()));
+    // Then the CA Secret and the rotation state, so that the issued Secrets are checked against the CA as they arrive.
+    const trust = [this.watches.ca, this.watches.rotation];
+    await Promise.all(trust.map((r) => r.start()));
+    await this.handlers.trustSynced?.().catch(() => undefined);
+    await Promise.all(this.watches.all.filter((r) => !identities.includes(r as never) && !trust.includes(r as never)).map((r) => r.start()));
     this.log.info('cluster caches synced', { watches: this.watches.all.map((r) => r.name) });
   }
 

@@ -39,6 +39,7 @@ export class MemoryCluster extends MemoryStore implements Cluster {
   async start(handlers: ClusterHandlers): Promise<void> {
     this.watch.handlers = handlers;
     this.releasedViews.clear(); // a new process's cache starts whole, and its first list passes every Secret by the handler
+    await handlers.trustSynced?.().catch(() => undefined);
     for (const s of this.secrets.values()) this.arrived(s);
   }
 

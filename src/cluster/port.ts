@@ -41,6 +41,12 @@ export interface ClusterHandlers {
    * Synchronous and cheap (one inspection); a throw counts as false.
    */
   issuedSecretArrived?(secret: Secret): boolean;
+  /**
+   * Called once per start, awaited: the caches of identities, of the CA Secret and of the rotation state have synced,
+   * and the issued Secrets are not listed yet (what issuedSecretArrived checks leaves against can be read now). A
+   * rejection is the handler's to log; the start goes on.
+   */
+  trustSynced?(): Promise<void>;
 }
 
 /** ClusterError.reason of a write refused because its namespace is being deleted. */

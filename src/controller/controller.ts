@@ -86,6 +86,8 @@ export class Controller {
   private running = false;
   /** start() was called; stopRequested: stop() came before the first sync finished. */
   private starting = false;
+  /** Every cache has synced once (cluster.start resolved): the CA is read from then on, never from half-listed caches. */
+  private synced = false;
   private stopRequested = false;
 
   constructor(deps: ControllerDeps) {
@@ -111,6 +113,8 @@ export class Controller {
       queue: this.queue, cluster: deps.cluster, ca: this.ca, config: deps.config, logger: deps.logger,
       enqueueAll: () => this.enqueueAll(),
       factsOnArrival: (secret) => this.reconciler.factsOnArrival(secret),
+      prepareArrivals: () => this.reconciler.prepareArrivals(),
+      synced: () => this.synced,
     });
     this.handlers = this.router.handlers;
     const limiter = (this.limiter = new RateLimiter({ perSecond: deps.config.reissuePerSecond ?? 20, clock: deps.clock }));
@@ -132,6 +136,7 @@ export class Controller {
   async start(): Promise<void> {
     this.starting = true;
     await this.cluster.start(this.handlers);
+    this.synced = true;
     await this.ca.refresh();
     await this.startSigner();
     // The CA's first parse (a cold JIT) and queueing 10,000 keys were one 135 ms task on a restart: two now.

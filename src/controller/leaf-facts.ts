@@ -164,18 +164,19 @@ export function wholeSecret(cluster: Cluster, secret: Secret): Promise<Secret | 
 
 /**
  * The facts of an issued Secret as the cache receives it (a list page or a watch event: ClusterHandlers.issuedSecretArrived),
- * made before any CA is asked (the CA is loaded only once every cache has synced), with the leaf's DER kept for the
- * verdicts. A restart then inspects each Secret while its list is still being read, and the cache never holds the
- * 10,000 key pairs at once. false: nothing to remember (no tls.crt or tls.key), the cache keeps the Secret whole.
+ * with a verdict for each of `cas` (arrival-cas.ts: the CA certificates found before any CA is loaded). A restart then
+ * inspects each Secret while its list is still being read, and the cache never holds the 10,000 key pairs at once.
+ * With no `cas` (nothing found to ask yet), the leaf's DER is kept for the verdicts of the first reconcile.
+ * false: nothing to remember (no tls.crt or tls.key), the cache keeps the Secret whole.
  */
-export function factsOnArrival(cluster: Cluster, identityKey: string, secret: Secret): boolean {
+export function factsOnArrival(cluster: Cluster, identityKey: string, secret: Secret, cas: readonly X509Certificate[] = []): boolean {
   const certPem = unb64(secret.data?.[TLS_CRT]);
   const keyPem = unb64(secret.data?.[TLS_KEY]);
   if (!certPem || !keyPem || secret.metadata.resourceVersion === undefined) return false;
   const t = table(cluster);
   if (sameVersion(t.get(identityKey), secret)) return true; // a relist brings known versions again: nothing to parse
   leafParses.count++;
-  const { inspection, leafDer } = inspectIssuedDeferred({ certPem, keyPem });
+  const { inspection, leafDer } = cas.length > 0 ? { inspection: inspectIssued({ certPem, keyPem }, cas), leafDer: undefined } : inspectIssuedDeferred({ certPem, keyPem });
   t.set(identityKey, {
     uid: secret.metadata.uid,
     resourceVersion: secret.metadata.resourceVersion,

@@ -4,6 +4,7 @@
  * write at all. Returns when to look again, or throws for the queue's backoff. What is written
  * once decided (issue, keep, not Ready): outcomes.ts.
  */
+import type { X509Certificate } from 'node:crypto';
 import { CA_CRT, KIND, TLS_KEY, ANNOTATION_REVISION, ANNOTATION_SPEC_HASH, type MutualTLSIdentity, type Secret } from '../api/types.ts';
 import { InvalidSpecError, issuanceHash, resolveSpec, type ResolvedSpec } from '../api/spec.ts';
 import type { Clock } from '../clock.ts';
@@ -17,6 +18,7 @@ import { noObserver, type ControllerObserver } from './observer.ts';
 import { getCondition, type ConditionInput } from './conditions.ts';
 import { IdentityWriter } from './writer.ts';
 import { IdentityOutcomes, type ReconcileResult } from './outcomes.ts';
+import { arrivalCAs } from './arrival-cas.ts';
 import { casToAsk, factsOnArrival, forgetAllFacts, forgetFacts, issuedFacts, wholeSecret, type IssuedFacts } from './leaf-facts.ts';
 import { SERVICE_ACCOUNT_RETRY_MS, serviceAccountCondition, serviceAccountEvent, serviceAccountRetryMs } from './service-account.ts';
 import { ANNOTATION_RENEW_REQUEST, isOwnedBy, unb64, type SecretExtras, type SecretPems } from './secret.ts';
@@ -80,6 +82,8 @@ export class Reconciler {
   private readonly write: IdentityWriter;
   private readonly outcomes: IdentityOutcomes;
   private readonly startedAt: number;
+  /** What Secrets arriving before the CA is loaded are checked against (prepareArrivals). */
+  private arrivalCAs: X509Certificate[] = [];
 
   constructor(deps: { cluster: Cluster; clock: Clock; logger: Logger; ca: CASource; config: ReconcilerConfig; observer?: ControllerObserver; limiter?: RateLimiter; manualRenewals?: ManualRenewalLimiter }) {
     this.manualRenewals = deps.manualRenewals ?? new ManualRenewalLimiter({ clock: deps.clock });
@@ -240,7 +244,16 @@ export class Reconciler {
       return false; // an invalid spec: its reconcile says why, and writes nothing
     }
     if (secretName !== secret.metadata.name || outputs.pkcs12 || outputs.combinedPem) return false;
-    return factsOnArrival(this.cluster, `${namespace}/${identity.metadata.name}`, secret);
+    const { ca } = this.ca.current();
+    return factsOnArrival(this.cluster, `${namespace}/${identity.metadata.name}`, secret, ca ? casToAsk(ca) : this.arrivalCAs);
+  }
+
+  /**
+   * ClusterHandlers.trustSynced: the CA certificates the Secrets that arrive before the CA is loaded are checked
+   * against (arrival-cas.ts), so that their leaves are not parsed again for the first reconcile's verdicts.
+   */
+  async prepareArrivals(): Promise<void> {
+    this.arrivalCAs = await arrivalCAs(this.cluster, this.ca.namespace, this.ca.name);
   }
 
   /** rotationPolicy Never: the private key found, when it is the kind the spec asks for (read whole: the cache may not hold it). */

@@ -21,6 +21,14 @@ export interface WatchRouterDeps {
   enqueueAll: () => void;
   /** ClusterHandlers.issuedSecretArrived (Reconciler.factsOnArrival): a transform, not an event. */
   factsOnArrival?: (secret: Secret) => boolean;
+  /** ClusterHandlers.trustSynced (Reconciler.prepareArrivals). */
+  prepareArrivals?: () => Promise<void>;
+  /**
+   * Whether every cache has synced once (default: yes). Before that the CA is not re-read on a watch event: the start
+   * reads it once the caches are whole, and a CA Secret found missing while the issued Secrets are half listed could
+   * look like a first install (CASource bootstraps only when no CA was ever in use).
+   */
+  synced?: () => boolean;
 }
 
 export class WatchRouter {
@@ -51,6 +59,13 @@ export class WatchRouter {
         if (namespace === this.deps.config.operatorNamespace && name === ROTATION_CONFIGMAP) this.trustChanged(this.ownStateEcho());
       }),
     resynced: () => this.guard(() => this.deps.enqueueAll()),
+    trustSynced: async () => {
+      try {
+        await this.deps.prepareArrivals?.();
+      } catch (err) {
+        this.deps.logger.warn('the CA certificates could not be read before the issued Secrets were listed', { reason: 'InspectionDeferred', error: (err as Error).message });
+      }
+    },
     issuedSecretArrived: (secret) => {
       try {
         return this.deps.factsOnArrival?.(secret) === true;
@@ -75,6 +90,7 @@ export class WatchRouter {
   /** The CA Secret or the rotation state changed: re-read; if what signs or is trusted moved, look at everything. */
   private trustChanged(echo = false): void {
     if (!echo) this.deps.queue.add(ROTATION_KEY);
+    if (this.deps.synced?.() === false) return;
     void this.deps.ca.refresh().then((changed) => {
       if (changed) this.deps.enqueueAll();
     });

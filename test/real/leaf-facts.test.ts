@@ -11,7 +11,7 @@ import { KubeCluster } from '../../src/adapter/kube.ts';
 import { CA_CRT, GROUP, PLURAL, TLS_CRT, TLS_KEY, VERSION, type MutualTLSIdentity } from '../../src/api/types.ts';
 import { systemClock } from '../../src/clock.ts';
 import { Controller } from '../../src/controller/controller.ts';
-import { factsCount, leafParses } from '../../src/controller/leaf-facts.ts';
+import { factsCount, knownFacts, leafParses } from '../../src/controller/leaf-facts.ts';
 import { b64, unb64 } from '../../src/controller/secret.ts';
 import { silentLogger } from '../../src/log.ts';
 import { generateRootCA } from '../../src/pki/index.ts';
@@ -152,6 +152,14 @@ describe('real apiserver: issued Secrets cached without their key pair once insp
       }
       assert.equal(factsCount(lists), NAMES.length, 'facts for each');
       assert.equal(leafParses.count - parses, NAMES.length, 'one inspection each, as listed');
+      // The CA Secret was in the cache before the issued Secrets were listed: each leaf's verdict was made as it
+      // arrived, and no leaf is kept for a second parse.
+      const caFingerprint = new X509Certificate(root.certPem).fingerprint256;
+      for (const name of NAMES) {
+        const f = knownFacts(lists, `${ns}/${name}`, (await lists.getSecret(ns, `${name}-mtls`))!);
+        assert.equal(f?.inspection.signedBy?.get(caFingerprint), true, `${name}: signed by the CA, known as listed`);
+        assert.equal(f?.leafDer, undefined, `${name}: no leaf kept`);
+      }
     } finally {
       await lists.stop();
     }
