@@ -14,9 +14,10 @@
  *     signal aborts, onStoppedLeading runs and the elector is done. It does not re-enter
  *     candidacy; its owner exits (run.ts) and Kubernetes restarts the pod.
  *   fence: canWrite() is true only while the start of our last successful renewal is younger
- *     than renewDeadline on the monotonic clock. The adapter asks it right before every write, so a
- *     leader frozen (SIGSTOP, GC, a paused VM) past its deadline writes nothing after it wakes,
- *     even before its timers run. A standby needs leaseDuration from ITS observation of that
+ *     than renewDeadline on the monotonic clock and on the wall clock (the monotonic one stops while
+ *     the machine is suspended). The adapter asks it right before every write, so a leader frozen
+ *     (SIGSTOP, GC, a paused VM, a suspended machine) past its deadline writes nothing after it
+ *     wakes, even before its timers run. A standby needs leaseDuration from ITS observation of that
  *     renewal, which came after the renewal started: leaseDuration - renewDeadline is the margin
  *     for a write already on the wire and for clock-rate differences.
  *   release(): stop, and if leading write holderIdentity "" with leaseDurationSeconds 1 (as
@@ -90,6 +91,8 @@ export class LeaderElector {
   private observedAt = 0;
   /** Monotonic start of the last successful acquire or renew. */
   private lastRenew = 0;
+  /** The same moment on the wall clock (the fence's second reading: see canWrite). */
+  private lastRenewWall = 0;
   private retryTimer: unknown;
   private deadlineTimer: unknown;
   private attempt?: Promise<void>;
@@ -119,14 +122,23 @@ export class LeaderElector {
    * not by a timer, so it is right even in the first instant after a frozen process resumes.
    */
   canWrite(): boolean {
-    return this.leading && this.mono() - this.lastRenew < this.o.renewDeadlineMs;
+    return this.leading && this.renewAge() < this.o.renewDeadlineMs;
+  }
+
+  /**
+   * How old the last successful renewal is: by the monotonic clock or the wall clock, whichever says older. Linux's
+   * monotonic clock does not run while the machine is suspended; the wall clock does. A forward step of the wall clock
+   * (NTP) only closes the fence early, until the next renewal.
+   */
+  private renewAge(): number {
+    return Math.max(this.mono() - this.lastRenew, this.o.clock.now() - this.lastRenewWall);
   }
 
   /** Why canWrite() is false (for the error a refused write carries). */
   whyNot(): string {
     if (this.canWrite()) return '';
     if (!this.leading) return 'this process is not the leader';
-    return `the last renewal of the Lease is ${Math.round(this.mono() - this.lastRenew)} ms old (renew deadline ${this.o.renewDeadlineMs} ms)`;
+    return `the last renewal of the Lease is ${Math.round(this.renewAge())} ms old (renew deadline ${this.o.renewDeadlineMs} ms)`;
   }
 
   /** Enter candidacy: the first attempt is made at once. */
@@ -166,6 +178,7 @@ export class LeaderElector {
 
   private async tick(): Promise<void> {
     const started = this.mono();
+    const startedWall = this.o.clock.now();
     if (this.leading && started - this.lastRenew >= this.o.renewDeadlineMs) {
       // Our timers ran late (a frozen process): the deadline is past, do not try to renew.
       this.lose(`not renewed within ${this.o.renewDeadlineMs} ms`);
@@ -191,6 +204,7 @@ export class LeaderElector {
     }
     if (result === 'ok') {
       this.lastRenew = started;
+      this.lastRenewWall = startedWall;
       this.armDeadline();
       if (!this.leading) {
         this.leading = true;

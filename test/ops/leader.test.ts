@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { silentLogger } from '../../src/log.ts';
 import { LeaderElector, candidateIdentity } from '../../src/ops/leader.ts';
+import { firstRecord } from '../../src/ops/lease-record.ts';
 import { FakeTime } from '../support/fake-time.ts';
 import { flush, LeaseStore, type MemoryLeaseClient } from './memory-lease.ts';
 
@@ -211,6 +212,20 @@ describe('leader election (in-memory Lease, fake clock)', () => {
     assert.equal(a.elector.canWrite(), false);
   });
 
+  it('fence: a suspended machine (the monotonic clock stood still, the wall clock did not) writes nothing on waking', async () => {
+    const a = candidate('a');
+    a.elector.start();
+    await run(500);
+    assert.equal(a.elector.canWrite(), true);
+    wallOffset += LEASE + 1_000; // suspended for more than the lease: Linux's CLOCK_MONOTONIC did not advance
+    assert.equal(a.elector.canWrite(), false, 'no write before anything else runs');
+    assert.match(a.elector.whyNot(), /last renewal of the Lease is 6\d{4} ms old/);
+    // Nobody took the Lease meanwhile: the next renewal succeeds and opens the fence again.
+    await run(RETRY + 500);
+    assert.equal(a.elector.isLeader, true);
+    assert.equal(a.elector.canWrite(), true);
+  });
+
   it('a leader frozen past its lease and resumed does not renew and writes no Lease: it stops at once', async () => {
     const a = candidate('a');
     const b = candidate('b');
@@ -232,6 +247,66 @@ describe('leader election (in-memory Lease, fake clock)', () => {
     assert.match(a.log.at(-1)!.what, /^stop not renewed within 40000 ms/);
     assert.equal(store.writes.filter((w) => w.by === 'a').length, writesByA, 'no write of the Lease after resuming');
     assert.ok(a.client.calls.slice(frozenCalls).every((c) => !c.startsWith('update')), `calls after resuming: ${a.client.calls.slice(frozenCalls).join(', ')}`);
+  });
+
+  it('a try that succeeds only after the renew deadline (frozen mid-try) proves nothing: a leader stops, a candidate does not start', async () => {
+    const a = candidate('a');
+    a.elector.start();
+    await run(500);
+    let open!: () => void;
+    a.client.gate = new Promise<void>((r) => (open = r));
+    await run(RETRY); // a renewal is in flight, held
+    time.jump(RENEW + 1); // frozen: no timer has run
+    a.client.gate = undefined;
+    open();
+    await flush();
+    assert.equal(a.elector.isLeader, false, 'the renewal landed, but after the deadline');
+    assert.match(a.log.at(-1)!.what, /^stop not renewed within 40000 ms/);
+
+    // A candidate whose take lands after the deadline: not started then; it takes the Lease on a later try.
+    store.lease = undefined as LeaseStore['lease'];
+    const b = candidate('b');
+    b.client.gate = new Promise<void>((r) => (open = r));
+    b.elector.start();
+    time.advance(1); // its first try: the GET, held
+    await flush();
+    time.jump(RENEW + 1);
+    b.client.gate = undefined;
+    open();
+    await flush();
+    assert.equal(store.lease?.holderIdentity, 'b', 'its create landed');
+    assert.equal(b.log.length, 0, 'not started on it');
+    await run(2 * RETRY + 1_000);
+    assert.equal(b.elector.isLeader, true);
+    assert.deepEqual(b.log.map((l) => l.what), ['start']);
+  });
+
+  it('a release refused by the resourceVersion (another took the Lease meanwhile) leaves the new holder\'s record alone', async () => {
+    const a = candidate('a');
+    a.elector.start();
+    await run(500);
+    // b takes the Lease while a's timers have not run (a frozen past its lease, as seen by a's own record).
+    store.put(firstRecord('b', 60, time.now()), 'b');
+    const before = store.lease!;
+    await a.elector.release();
+    assert.deepEqual(store.lease, before, 'b\'s record is unchanged');
+    assert.equal(a.client.calls.at(-1)?.split(' ')[0], 'update', 'the release was tried, and refused (409)');
+  });
+
+  it('release() while a candidate\'s read is in flight: the read ends and nothing is written', async () => {
+    const b = candidate('b');
+    let open!: () => void;
+    b.client.gate = new Promise<void>((r) => (open = r));
+    b.elector.start();
+    time.advance(1);
+    await flush();
+    assert.deepEqual(b.client.calls, ['get mtls-system/mtls-operator']);
+    const released = b.elector.release();
+    b.client.gate = undefined;
+    open();
+    await released;
+    assert.equal(store.lease, undefined, 'no Lease created after stop()');
+    assert.deepEqual(b.log, []);
   });
 
   it('a leader that lost the Lease writes no release when its owner stops (the Lease is the new holder\'s)', async () => {
@@ -263,6 +338,30 @@ describe('leader election (in-memory Lease, fake clock)', () => {
     await run(RETRY + 500);
     assert.deepEqual(a.client.calls.slice(mark, mark + 3).map((c) => c.split(' ')[0]), ['update', 'get', 'update']);
     assert.equal(a.elector.isLeader, true);
+  });
+
+  it('a Lease deleted under its leader is written again by its next renewal (a PUT creates a Lease); it keeps leading', async () => {
+    const a = candidate('a');
+    a.elector.start();
+    await run(1_000);
+    store.lease = undefined as LeaseStore['lease']; // kubectl delete lease
+    await run(RETRY + 500);
+    assert.equal(store.lease?.holderIdentity, 'a');
+    await run(RENEW + LEASE);
+    assert.equal(a.elector.isLeader, true, 'still leading, renewing the new Lease');
+    assert.deepEqual(a.log.map((l) => l.what), ['start']);
+  });
+
+  it('a Lease deleted and taken by a standby first: the old leader stops at its next try', async () => {
+    const a = candidate('a');
+    a.elector.start();
+    await run(1_000);
+    store.lease = undefined as LeaseStore["lease"];
+    store.put(firstRecord('b', 60, time.now()), 'b'); // b created it before a's next renewal
+    await run(RETRY + 500);
+    assert.equal(a.elector.isLeader, false);
+    assert.match(a.log.at(-1)!.what, /^stop the lease is held by b/);
+    assert.equal(store.lease?.holderIdentity, 'b', 'a wrote nothing over it');
   });
 
   it('each try is bounded: a 30 s apiserver stall costs no leadership; past the deadline the leader stops at the deadline', async () => {

@@ -25,6 +25,8 @@ export type Mode = 'ok' | 'fail' | 'hang';
 
 export class MemoryLeaseClient implements LeaseClient {
   mode: Mode = 'ok';
+  /** When set, every call waits for it before answering (a try the test holds in flight). */
+  gate: Promise<void> | undefined;
   readonly calls: string[] = [];
   private readonly store: LeaseStore;
   private readonly name: string;
@@ -47,11 +49,12 @@ export class MemoryLeaseClient implements LeaseClient {
 
   async update(namespace: string, name: string, lease: Lease): Promise<Lease> {
     await this.io(`update ${namespace}/${name}`);
-    if (!this.store.lease) throw new ClusterError(404, 'NotFound', `leases ${name} not found`);
+    const { resourceVersion: _, ...rest } = lease;
+    // The server creates a Lease on a PUT (AllowCreateOnUpdate), whatever resourceVersion it carries (test/real/lease.test.ts).
+    if (!this.store.lease) return this.store.put(rest, this.name);
     if (lease.resourceVersion !== this.store.lease.resourceVersion) {
       throw new ClusterError(409, 'Conflict', `the object has been modified; please apply your changes to the latest version`);
     }
-    const { resourceVersion: _, ...rest } = lease;
     return this.store.put(rest, this.name);
   }
 
@@ -59,6 +62,7 @@ export class MemoryLeaseClient implements LeaseClient {
   private async io(call: string): Promise<void> {
     this.calls.push(call);
     if (this.mode === 'hang') await new Promise(() => {});
+    if (this.gate) await this.gate;
     await tick();
     if (this.mode === 'fail') throw new ClusterError(0, 'TransportError', `${call}: connect ECONNREFUSED`);
   }
