@@ -155,6 +155,7 @@ export class KubeCluster implements Cluster {
     const trust = [this.watches.ca, this.watches.rotation];
     await Promise.all(trust.map((r) => r.start()));
     await this.handlers.trustSynced?.().catch(() => undefined);
+    if (this.stopping.signal.aborted) return; // stop() came meanwhile: a stopped reflector never syncs
     await Promise.all(this.watches.all.filter((r) => !identities.includes(r as never) && !trust.includes(r as never)).map((r) => r.start()));
     this.log.info('cluster caches synced', { watches: this.watches.all.map((r) => r.name) });
   }

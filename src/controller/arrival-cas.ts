@@ -32,7 +32,8 @@ export async function arrivalCAs(cluster: Cluster, namespace: string, caSecretNa
   const out: X509Certificate[] = [];
   for (const pem of pems) {
     const parsed = parseCertificates(pem, 'CA certificates');
-    for (const c of parsed.ok ? parsed.certs : []) if (c.ca && !out.some((k) => k.fingerprint256 === c.fingerprint256)) out.push(c);
+    // Every certificate, as casToAsk asks (a root without the CA flag, a version 1 root, is still asked about there).
+    for (const c of parsed.ok ? parsed.certs : []) if (!out.some((k) => k.fingerprint256 === c.fingerprint256)) out.push(c);
   }
   return out;
 }

@@ -138,6 +138,7 @@ export class Controller {
     await this.cluster.start(this.handlers);
     this.synced = true;
     await this.ca.refresh();
+    this.reconciler.caLoaded();
     await this.startSigner();
     // The CA's first parse (a cold JIT) and queueing 10,000 keys were one 135 ms task on a restart: two now.
     await yieldToEventLoop();

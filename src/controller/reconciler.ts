@@ -256,6 +256,14 @@ export class Reconciler {
     this.arrivalCAs = await arrivalCAs(this.cluster, this.ca.namespace, this.ca.name);
   }
 
+  /**
+   * The start has loaded the CA: from now on a Secret arriving while no CA signs (CANotReady) keeps its leaf for the
+   * verdicts of the CA that comes back, as before the first load, rather than being asked about the start's certificates.
+   */
+  caLoaded(): void {
+    this.arrivalCAs = [];
+  }
+
   /** rotationPolicy Never: the private key found, when it is the kind the spec asks for (read whole: the cache may not hold it). */
   private async keyToReuse(spec: ResolvedSpec, secret: Secret | undefined, inspection: Inspection): Promise<string | undefined> {
     const key = inspection.key;

@@ -3,11 +3,12 @@
  * version, the cache drops its tls.crt and tls.key; what needs the PEMs again reads the Secret whole, once.
  */
 import assert from 'node:assert/strict';
-import { X509Certificate } from 'node:crypto';
+import { webcrypto, X509Certificate } from 'node:crypto';
 import { CA_CRT, TLS_CRT, TLS_KEY, type Secret } from '../../src/api/types.ts';
-import { factsCount, leafParses } from '../../src/controller/leaf-facts.ts';
+import { factsCount, knownFacts, leafParses } from '../../src/controller/leaf-facts.ts';
 import { b64, unb64 } from '../../src/controller/secret.ts';
 import { generateRootCA } from '../../src/pki/index.ts';
+import { x509 } from '../../src/pki/x509.ts';
 import { caSecret, startHarness, type Harness } from '../support/harness.ts';
 import { Writable } from 'node:stream';
 import { WatchRouter } from '../../src/controller/watch-router.ts';
@@ -89,6 +90,52 @@ describe('issued Secrets: facts once per version, key pairs dropped from the cac
     assert.equal(h.cluster.wholeReads - reads, 2, 'each Secret read whole once, for its write');
     assert.equal((await h.cluster.getSecret('dev', 'api-mtls'))?.data?.[TLS_KEY], undefined, 'and dropped again after it');
     assert.ok(new X509Certificate(unb64(h.secret('api-mtls')!.data![TLS_CRT])!).checkIssued(new X509Certificate(h.root.certPem)));
+  });
+
+  it('a trust bundle holding a root with no CA flag and no key identifier (as a version 1 root): a restart still parses each leaf once and reads none whole', async () => {
+    h = await startHarness();
+    for (let i = 0; i < 4; i++) h.identity(`id${i}`, { duration: '24h' });
+    await h.settle();
+    // A self-signed certificate without extensions: X509Certificate.ca is false, and with no subject key identifier
+    // the leaf's authority key identifier cannot rule it out: only a verdict made from the leaf answers for it.
+    const keys = await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
+    const legacy = await x509.X509CertificateGenerator.createSelfSigned({
+      serialNumber: '01', name: 'CN=legacy root', notBefore: new Date(h.time.now() - 86_400_000), notAfter: new Date(h.time.now() + 365 * 86_400_000),
+      keys, signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' }, extensions: [],
+    });
+    assert.equal(new X509Certificate(legacy.toString('pem')).ca, false);
+    const ca = caSecret(h.root);
+    ca.data![CA_CRT] = b64(h.root.certPem + legacy.toString('pem') + '\n');
+    h.cluster.putSecret({ ...ca, metadata: { ...ca.metadata, resourceVersion: undefined } } as Secret);
+    await h.settle();
+    await h.advance(5_000);
+    assert.ok(unb64(h.secret('id0-mtls')!.data![CA_CRT])!.includes('-----BEGIN CERTIFICATE-----'), 'the new bundle is written');
+
+    const parses = leafParses.count;
+    const reads = h.cluster.wholeReads;
+    await h.stop();
+    h = await startHarness({ cluster: h.cluster, time: h.time, root: h.root });
+    assert.equal(leafParses.count - parses, 4, 'one parse each');
+    assert.equal(h.cluster.wholeReads - reads, 0, 'no Secret read whole for the legacy root\'s verdict');
+  });
+
+  it('once the start has loaded the CA, a Secret arriving while no CA signs keeps its leaf for the verdicts of the CA that comes back', async () => {
+    h = await startHarness();
+    h.identity('web', { duration: '24h' });
+    await h.settle();
+    const broken = caSecret(h.root);
+    delete broken.data![TLS_KEY];
+    h.cluster.putSecret({ ...broken, metadata: { ...broken.metadata, resourceVersion: undefined } } as Secret);
+    await h.settle();
+    // Someone labels the issued Secret: a new version arrives whole, while the CA does not load.
+    const s = h.secret('web-mtls')!;
+    h.cluster.putSecret({ ...structuredClone(s), metadata: { ...structuredClone(s.metadata), resourceVersion: undefined, labels: { ...s.metadata.labels, team: 'a' } } } as Secret);
+    const cached = (await h.cluster.getSecret('dev', 'web-mtls'))!;
+    assert.equal(cached.metadata.labels?.team, 'a');
+    const f = knownFacts(h.cluster, 'dev/web', cached);
+    assert.ok(f, 'inspected as it arrived');
+    assert.ok(f.leafDer, 'its leaf kept: no verdict was made against the certificates read at the start');
+    await h.settle();
   });
 
   it('keystores and a combined PEM keep their key pair in the cache (every look builds or checks them)', async () => {
