@@ -16,6 +16,7 @@ import { ROTATION_KEY, RotationReconciler, type RotationConfig } from './rotatio
 import { noObserver, type ControllerObserver } from './observer.ts';
 import { WorkQueue, type Timers } from './queue.ts';
 import { Reconciler, type ReconcilerConfig } from './reconciler.ts';
+import { Arrivals } from './arrival-cas.ts';
 import { WatchRouter } from './watch-router.ts';
 
 export interface ControllerConfig extends ReconcilerConfig, Partial<RotationConfig> {
@@ -67,6 +68,8 @@ export class Controller {
   readonly queue: WorkQueue;
   readonly ca: CASource;
   readonly reconciler: Reconciler;
+  /** What each issued Secret is inspected for as it arrives in the cache. */
+  private readonly arrivals: Arrivals;
   readonly bundles: BundleReconciler;
   readonly rotation: RotationReconciler;
   /** Set once start() found the pod-certificate API usable. */
@@ -109,11 +112,12 @@ export class Controller {
       name: deps.config.caSecretName,
       bootstrap: deps.config.bootstrapCA,
     }, this.observer);
+    this.arrivals = new Arrivals({ cluster: deps.cluster, ca: this.ca, trustDomain: deps.config.trustDomain });
     this.router = new WatchRouter({
       queue: this.queue, cluster: deps.cluster, ca: this.ca, config: deps.config, logger: deps.logger,
       enqueueAll: () => this.enqueueAll(),
-      factsOnArrival: (secret) => this.reconciler.factsOnArrival(secret),
-      prepareArrivals: () => this.reconciler.prepareArrivals(),
+      factsOnArrival: (secret) => this.arrivals.inspect(secret),
+      prepareArrivals: () => this.arrivals.prepare(),
       synced: () => this.synced,
     });
     this.handlers = this.router.handlers;
@@ -138,7 +142,7 @@ export class Controller {
     await this.cluster.start(this.handlers);
     this.synced = true;
     await this.ca.refresh();
-    this.reconciler.caLoaded();
+    this.arrivals.caLoaded();
     await this.startSigner();
     // The CA's first parse (a cold JIT) and queueing 10,000 keys were one 135 ms task on a restart: two now.
     await yieldToEventLoop();

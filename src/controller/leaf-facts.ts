@@ -176,7 +176,7 @@ export function factsOnArrival(cluster: Cluster, identityKey: string, secret: Se
   const t = table(cluster);
   if (sameVersion(t.get(identityKey), secret)) return true; // a relist brings known versions again: nothing to parse
   leafParses.count++;
-  const { inspection, leafDer } = cas.length > 0 ? { inspection: inspectIssued({ certPem, keyPem }, cas), leafDer: undefined } : inspectIssuedDeferred({ certPem, keyPem });
+  const { inspection, leafDer } = inspectIssuedDeferred({ certPem, keyPem }, cas);
   t.set(identityKey, {
     uid: secret.metadata.uid,
     resourceVersion: secret.metadata.resourceVersion,

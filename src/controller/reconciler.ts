@@ -4,7 +4,6 @@
  * write at all. Returns when to look again, or throws for the queue's backoff. What is written
  * once decided (issue, keep, not Ready): outcomes.ts.
  */
-import type { X509Certificate } from 'node:crypto';
 import { CA_CRT, KIND, TLS_KEY, ANNOTATION_REVISION, ANNOTATION_SPEC_HASH, type MutualTLSIdentity, type Secret } from '../api/types.ts';
 import { InvalidSpecError, issuanceHash, resolveSpec, type ResolvedSpec } from '../api/spec.ts';
 import type { Clock } from '../clock.ts';
@@ -18,8 +17,7 @@ import { noObserver, type ControllerObserver } from './observer.ts';
 import { getCondition, type ConditionInput } from './conditions.ts';
 import { IdentityWriter } from './writer.ts';
 import { IdentityOutcomes, type ReconcileResult } from './outcomes.ts';
-import { arrivalCAs } from './arrival-cas.ts';
-import { casToAsk, factsOnArrival, forgetAllFacts, forgetFacts, issuedFacts, wholeSecret, type IssuedFacts } from './leaf-facts.ts';
+import { casToAsk, forgetAllFacts, forgetFacts, issuedFacts, wholeSecret, type IssuedFacts } from './leaf-facts.ts';
 import { SERVICE_ACCOUNT_RETRY_MS, serviceAccountCondition, serviceAccountEvent, serviceAccountRetryMs } from './service-account.ts';
 import { ANNOTATION_RENEW_REQUEST, isOwnedBy, unb64, type SecretExtras, type SecretPems } from './secret.ts';
 import { buildOutputDataOffThread, resolveKeystoreSpec, usablePassword, type OutputsSpec } from '../outputs/index.ts';
@@ -82,8 +80,6 @@ export class Reconciler {
   private readonly write: IdentityWriter;
   private readonly outcomes: IdentityOutcomes;
   private readonly startedAt: number;
-  /** What Secrets arriving before the CA is loaded are checked against (prepareArrivals). */
-  private arrivalCAs: X509Certificate[] = [];
 
   constructor(deps: { cluster: Cluster; clock: Clock; logger: Logger; ca: CASource; config: ReconcilerConfig; observer?: ControllerObserver; limiter?: RateLimiter; manualRenewals?: ManualRenewalLimiter }) {
     this.manualRenewals = deps.manualRenewals ?? new ManualRenewalLimiter({ clock: deps.clock });
@@ -223,45 +219,6 @@ export class Reconciler {
     const seen = await issuedFacts(this.cluster, `${namespace}/${name}`, cached, casToAsk(ca));
     conflict(seen.secret);
     return seen.secret ? { secret: seen.secret, facts: seen.facts } : {};
-  }
-
-  /**
-   * ClusterHandlers.issuedSecretArrived: the facts of a Secret as the cache receives it (leaf-facts.ts), when a
-   * reconcile would let the cache drop its key pair anyway: the Secret is the one a live identity names and owns, and
-   * that identity has no keystores and no combined PEM (those read the PEMs on every look).
-   */
-  factsOnArrival(secret: Secret): boolean {
-    const namespace = secret.metadata.namespace;
-    const owner = secret.metadata.ownerReferences?.find((r) => r.controller === true && r.kind === KIND);
-    const identity = namespace && owner ? this.cluster.getIdentity(namespace, owner.name) : undefined;
-    if (!identity || identity.metadata.uid !== owner?.uid || identity.metadata.deletionTimestamp) return false;
-    let secretName: string;
-    let outputs: OutputsSpec;
-    try {
-      secretName = resolveSpec(identity, { trustDomain: this.config.trustDomain }).secretName;
-      outputs = resolveKeystoreSpec(identity.spec);
-    } catch {
-      return false; // an invalid spec: its reconcile says why, and writes nothing
-    }
-    if (secretName !== secret.metadata.name || outputs.pkcs12 || outputs.combinedPem) return false;
-    const { ca } = this.ca.current();
-    return factsOnArrival(this.cluster, `${namespace}/${identity.metadata.name}`, secret, ca ? casToAsk(ca) : this.arrivalCAs);
-  }
-
-  /**
-   * ClusterHandlers.trustSynced: the CA certificates the Secrets that arrive before the CA is loaded are checked
-   * against (arrival-cas.ts), so that their leaves are not parsed again for the first reconcile's verdicts.
-   */
-  async prepareArrivals(): Promise<void> {
-    this.arrivalCAs = await arrivalCAs(this.cluster, this.ca.namespace, this.ca.name);
-  }
-
-  /**
-   * The start has loaded the CA: from now on a Secret arriving while no CA signs (CANotReady) keeps its leaf for the
-   * verdicts of the CA that comes back, as before the first load, rather than being asked about the start's certificates.
-   */
-  caLoaded(): void {
-    this.arrivalCAs = [];
   }
 
   /** rotationPolicy Never: the private key found, when it is the kind the spec asks for (read whole: the cache may not hold it). */

@@ -19,9 +19,9 @@ export interface WatchRouterDeps {
   logger: Logger;
   /** Every identity, every namespace's trust bundle, and the rotation (Controller.enqueueAll). */
   enqueueAll: () => void;
-  /** ClusterHandlers.issuedSecretArrived (Reconciler.factsOnArrival): a transform, not an event. */
+  /** ClusterHandlers.issuedSecretArrived (Arrivals.inspect): a transform, not an event. */
   factsOnArrival?: (secret: Secret) => boolean;
-  /** ClusterHandlers.trustSynced (Reconciler.prepareArrivals). */
+  /** ClusterHandlers.trustSynced (Arrivals.prepare). */
   prepareArrivals?: () => Promise<void>;
   /**
    * Whether every cache has synced once (default: yes). Before that the CA is not re-read on a watch event: the start

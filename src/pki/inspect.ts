@@ -83,12 +83,12 @@ export function inspectIssued(material: { certPem?: string; keyPem?: string }, c
 }
 
 /**
- * inspectIssued before any CA is known (signedBy empty), with the leaf's DER to ask CAs later
- * (leafSignedBy): what a cache can keep of a Secret instead of its PEMs, ~0.5 KB against ~1.4 KB of
- * base64, until the first verdicts are in.
+ * inspectIssued with a verdict for each of `cas`; when there are none (no CA known yet: signedBy empty), with the leaf's
+ * DER to ask CAs later (leafSignedBy): what a cache can keep of a Secret instead of its PEMs, ~0.5 KB against ~1.4 KB
+ * of base64, until the first verdicts are in.
  */
-export function inspectIssuedDeferred(material: { certPem?: string; keyPem?: string }): { inspection: Inspection; leafDer?: Uint8Array } {
-  return inspect(material, [], true);
+export function inspectIssuedDeferred(material: { certPem?: string; keyPem?: string }, cas: readonly X509Certificate[] = []): { inspection: Inspection; leafDer?: Uint8Array } {
+  return inspect(material, cas, cas.length === 0);
 }
 
 function inspect(material: { certPem?: string; keyPem?: string }, cas: readonly X509Certificate[], keepDer: boolean): { inspection: Inspection; leafDer?: Uint8Array } {

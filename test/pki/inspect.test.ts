@@ -49,6 +49,9 @@ describe('inspectIssued', () => {
       const first = issued.certChainPem.split('-----END CERTIFICATE-----')[0]!.replace(/-----BEGIN CERTIFICATE-----|\s/g, '');
       assert.deepEqual(Buffer.from(leafDer!), Buffer.from(first, 'base64'));
       assert.deepEqual(leafSignedBy(leafDer!, [ca.certificate, stranger.certificate]), signedBy, 'the verdicts from the DER are the full inspection\'s');
+      const asked = inspectIssuedDeferred(material, [ca.certificate, stranger.certificate]);
+      assert.deepEqual(asked.inspection, inspectIssued(material, [ca.certificate, stranger.certificate]), 'with CAs to ask: the full inspection');
+      assert.equal(asked.leafDer, undefined, 'and no DER kept: nothing is left to ask');
     }
     assert.equal(inspectIssuedDeferred({ certPem: 'not a pem', keyPem: 'nor this' }).leafDer, undefined);
     assert.equal(leafSignedBy(new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x01]), [ca.certificate]), undefined, 'DER that is no certificate');
