@@ -12,7 +12,8 @@
  * request handler's onRequestStart (onConnect for older handlers) synchronously just before it
  * writes the request to the socket, after any wait for a connection. A write whose fence closed
  * since callApi asked it (a process frozen while the request waited for a connection) is aborted
- * there and never leaves. Reads and the Lease (leader election's own writes) are not gated.
+ * there and never leaves. The Lease (leader election's own writes) has its own gate (`beforeLeaseWrite`): a renewal
+ * that waited there past the renew deadline does not leave either. Reads are not gated.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 
@@ -30,16 +31,19 @@ type Interceptor = (dispatch: Dispatch) => Dispatch;
 export interface ShareOptions {
   /** Throws to refuse a write (not GET/HEAD, not a Lease): asked right before it is written to the socket. */
   beforeWrite?(op: string): void;
+  /** Throws to refuse a write of a Lease, asked at the same moment. */
+  beforeLeaseWrite?(op: string): void;
 }
 
 const LEASES = /\/leases(\/|$|\?)/;
 
-/** Wrap the handler of every gated request so the gate is asked again when undici starts writing it. */
-export function writeGate(beforeWrite: (op: string) => void): Interceptor {
+/** Wrap the handler of every gated request so its gate is asked again when undici starts writing it. */
+export function writeGate(gates: ShareOptions): Interceptor {
   return (dispatch) => (opts, handler) => {
     const method = (opts.method ?? 'GET').toUpperCase();
     const path = opts.path ?? '';
-    if (method === 'GET' || method === 'HEAD' || LEASES.test(path)) return dispatch(opts, handler);
+    const beforeWrite = LEASES.test(path) ? gates.beforeLeaseWrite : gates.beforeWrite;
+    if (method === 'GET' || method === 'HEAD' || !beforeWrite) return dispatch(opts, handler);
     const op = `${method} ${path.split('?')[0]}`;
     const h = handler as Record<string, unknown>;
     const gated = new Proxy(handler, {
@@ -114,8 +118,8 @@ export function shareDispatcher(kc: KubeConfig, opts: ShareOptions = {}): boolea
     if (current && sameOptions(current.key, key)) return current.dispatcher;
     const previous = current?.dispatcher as Closable | undefined;
     const made = create.call(kc, cluster, agentOptions) as Composable;
-    const gate = opts.beforeWrite;
-    current = { key, dispatcher: gate && typeof made.compose === 'function' ? made.compose(writeGate(gate)) : made };
+    const gated = opts.beforeWrite ?? opts.beforeLeaseWrite;
+    current = { key, dispatcher: gated && typeof made.compose === 'function' ? made.compose(writeGate(opts)) : made };
     void previous?.close?.().catch(() => undefined); // waits for in-flight requests
     return current.dispatcher;
   };

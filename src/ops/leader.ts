@@ -20,6 +20,8 @@
  *     wakes, even before its timers run. A standby needs leaseDuration from ITS observation of that
  *     renewal, which came after the renewal started: leaseDuration - renewDeadline is the margin
  *     for a write already on the wire and for clock-rate differences.
+ *   The Lease's own writes: a leader's renewal leaves only while the deadline has not passed (mayWriteLease), asked
+ *     before the write and again by the dispatcher as it goes to the socket, so a frozen leader sends no Lease either.
  *   release(): stop, and if leading write holderIdentity "" with leaseDurationSeconds 1 (as
  *     client-go's ReleaseOnCancel), so a standby takes over on its next retry.
  *
@@ -33,6 +35,7 @@ import type { Clock } from '../clock.ts';
 import { ClusterError } from '../cluster/port.ts';
 import { realTimers, type Timers } from '../controller/queue.ts';
 import type { Logger } from '../log.ts';
+import { boundedTry } from './bounded-try.ts';
 import type { Lease, LeaseClient } from './lease.ts';
 import { firstRecord, releasedRecord, renewedRecord, takenRecord } from './lease-record.ts';
 
@@ -134,6 +137,22 @@ export class LeaderElector {
     return Math.max(this.mono() - this.lastRenew, this.o.clock.now() - this.lastRenewWall);
   }
 
+  /**
+   * May a write of the Lease leave now? Asked by the elector before each write of a try, and by the shared dispatcher as
+   * the request is written to the socket. Not once leadership is lost; not, while leading, once the renew deadline has
+   * passed on the monotonic clock: a renewal that waited past it (a process frozen while its GET was answered, or while
+   * the request waited for a connection) would prove nothing, and the Lease may be another's by then. A candidate's take
+   * and a release are guarded by the resourceVersion they carry.
+   */
+  mayWriteLease(): boolean {
+    return !this.lost && !(this.leading && this.pastDeadline());
+  }
+
+  /** Our last successful renewal is a renew deadline old, on the monotonic clock (the deadline timer's own measure). */
+  private pastDeadline(): boolean {
+    return this.mono() - this.lastRenew >= this.o.renewDeadlineMs;
+  }
+
   /** Why canWrite() is false (for the error a refused write carries). */
   whyNot(): string {
     if (this.canWrite()) return '';
@@ -179,7 +198,7 @@ export class LeaderElector {
   private async tick(): Promise<void> {
     const started = this.mono();
     const startedWall = this.o.clock.now();
-    if (this.leading && started - this.lastRenew >= this.o.renewDeadlineMs) {
+    if (this.leading && this.pastDeadline()) {
       // Our timers ran late (a frozen process): the deadline is past, do not try to renew.
       this.lose(`not renewed within ${this.o.renewDeadlineMs} ms`);
       return;
@@ -187,7 +206,7 @@ export class LeaderElector {
     const budget = this.leading ? Math.min(this.tryTimeoutMs, this.lastRenew + this.o.renewDeadlineMs - started) : this.tryTimeoutMs;
     let result: Attempt;
     try {
-      result = await this.bounded(budget, (signal) => this.tryAcquireOrRenew(signal));
+      result = await boundedTry(this.timers, budget, (signal) => this.tryAcquireOrRenew(signal));
     } catch (err) {
       result = 'failed';
       const level = ClusterError.isConflict(err) ? 'debug' : 'warn';
@@ -219,29 +238,12 @@ export class LeaderElector {
       return;
     }
     if (this.leading) {
-      this.schedule(this.o.retryPeriodMs);
+      // A failed try that ended past the deadline (its write refused by mayWriteLease): stop now, not at the next timer.
+      if (this.pastDeadline()) this.lose(`not renewed within ${this.o.renewDeadlineMs} ms`);
+      else this.schedule(this.o.retryPeriodMs);
       return;
     }
     this.schedule(this.o.retryPeriodMs * (1 + 0.2 * (this.o.random ?? Math.random)()));
-  }
-
-  /** Run one try with a signal that aborts after `ms`; a call that ignores it is abandoned then. */
-  private async bounded<T>(ms: number, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const controller = new AbortController();
-    let timer: unknown;
-    const expired = new Promise<never>((_, reject) => {
-      timer = this.timers.setTimeout(() => {
-        const err = new ClusterError(0, 'Timeout', `leader election: no answer within ${Math.round(ms)} ms`);
-        controller.abort(err);
-        reject(err);
-      }, Math.max(0, ms));
-    });
-    expired.catch(() => undefined);
-    try {
-      return await Promise.race([fn(controller.signal), expired]);
-    } finally {
-      this.timers.clearTimeout(timer);
-    }
   }
 
   private async tryAcquireOrRenew(signal: AbortSignal): Promise<Attempt> {
@@ -259,7 +261,7 @@ export class LeaderElector {
       }
     }
     const current = await client.get(namespace, this.name, signal);
-    if (this.stopped) return 'failed';
+    if (this.stopped || !this.mayWriteLease()) return 'failed';
     if (!current) {
       this.remember(await client.create(namespace, this.name, firstRecord(this.identity, duration, now), signal));
       return 'ok';

@@ -174,7 +174,13 @@ export async function buildOperator(config: OperatorConfig, controllerConfig: Co
   };
   // The fence is asked by callApi, again just before the request leaves client-node, and last by
   // the dispatcher just before undici writes it to the socket.
-  const shared = shareDispatcher(kubeConfig, config.leaderElect ? { beforeWrite: (op) => fence.assertWritable(op) } : {});
+  // The Lease's own writes are asked there too: a renewal that waited past the deadline is not sent.
+  const shared = shareDispatcher(kubeConfig, config.leaderElect ? {
+    beforeWrite: (op) => fence.assertWritable(op),
+    beforeLeaseWrite: (op) => {
+      if (elector && !elector.mayWriteLease()) throw notLeader(op, 'the renew deadline passed while the Lease write waited');
+    },
+  } : {});
   if (!shared) logger.warn('client-node has no createDispatcher hook: one connection per request');
   const cluster = new KubeCluster({
     ...(config.leaderElect ? { fence, signal: leadershipEnded.signal } : {}),

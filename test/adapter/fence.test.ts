@@ -157,6 +157,29 @@ describe('KubeCluster: write fence, cancellation and timeouts (local HTTP server
     assert.deepEqual(server.seen.slice(before).map((r) => r.method), ['GET', 'PUT'], 'a read and the Lease are not gated');
   });
 
+  it('the Lease has its own last gate: asked for its writes as undici writes them; closed, no Lease write leaves, its read does', async () => {
+    const kc = testKubeConfig(url);
+    let open = true;
+    const gated: string[] = [];
+    assert.equal(shareDispatcher(kc, { beforeLeaseWrite: (op) => { gated.push(op); if (!open) throw notLeader(op, 'the renew deadline passed while the Lease write waited'); } }), true);
+    const lease = new KubeLeaseClient(kc, 2_000);
+    const record = { holderIdentity: 'a', leaseDurationSeconds: 60, acquireTime: 0, renewTime: 0, leaseTransitions: 0, resourceVersion: '1' };
+    await lease.update('mtls-system', 'mtls-operator', record).catch(() => undefined);
+    assert.deepEqual(gated, ['PUT /apis/coordination.k8s.io/v1/namespaces/mtls-system/leases/mtls-operator']);
+    assert.deepEqual(server.seen.map((r) => r.method), ['PUT']);
+    open = false;
+    for (const write of [() => lease.update('mtls-system', 'mtls-operator', record), () => lease.create('mtls-system', 'mtls-operator', record)]) {
+      const err = await write().then(() => undefined, (e: unknown) => e);
+      assert.ok(err instanceof ClusterError && err.reason === 'NotLeader', String(err));
+      assert.match(err.message, /^(PUT|POST) \/apis\/coordination.*: not sent: the renew deadline passed while the Lease write waited$/);
+    }
+    await lease.get('mtls-system', 'mtls-operator').catch(() => undefined);
+    assert.deepEqual(server.seen.map((r) => r.method), ['PUT', 'GET'], 'no Lease write left; the read did');
+    const c = make({}, kc);
+    await c.applySecret(secret('team-a', 'web-tls', '1'));
+    assert.equal(server.seen.at(-1)?.method, 'PATCH', 'other writes are not asked the Lease\'s question');
+  });
+
   it('the leadership signal cancels a write in flight (the connection is closed) and refuses the next at once', async () => {
     const lost = new AbortController();
     const c = make({ signal: lost.signal });

@@ -281,6 +281,50 @@ describe('leader election (in-memory Lease, fake clock)', () => {
     assert.deepEqual(b.log.map((l) => l.what), ['start']);
   });
 
+  it('a leader frozen while its read was answered writes no Lease on waking: the renewal is refused before it leaves', async () => {
+    const a = candidate('a');
+    a.elector.start();
+    await run(500);
+    store.put({ ...store.lease! }, 'a'); // the resourceVersion moves under a: its next renewal is GET + PUT
+    let open!: () => void;
+    a.client.gate = new Promise<void>((r) => (open = r));
+    await run(RETRY); // the fast-path PUT is in flight, held
+    const mark = a.client.calls.length;
+    time.jump(RENEW + 1); // frozen: its answers wait, no timer has run
+    a.client.gate = undefined;
+    open(); // on waking the answers come first (the PUT's 409, then the GET's record), before any timer
+    await flush();
+    assert.deepEqual(a.client.calls.slice(mark - 1).map((c) => c.split(' ')[0]), ['update', 'get'], 'no second PUT');
+    assert.equal(a.elector.mayWriteLease(), false);
+    assert.equal(a.elector.isLeader, false, 'it stops as the try ends, not at a later timer');
+    assert.match(a.log.at(-1)!.what, /^stop not renewed within 40000 ms/);
+  });
+
+  it('mayWriteLease: a candidate and a releasing leader may write the Lease; a leader past its deadline, or one that lost, may not', async () => {
+    const a = candidate('a');
+    assert.equal(a.elector.mayWriteLease(), true, 'a candidate (its take carries the resourceVersion)');
+    a.elector.start();
+    await run(500);
+    assert.equal(a.elector.mayWriteLease(), true);
+    time.jump(RENEW - 1_000);
+    assert.equal(a.elector.mayWriteLease(), true, 'within the deadline');
+    time.jump(1_500);
+    assert.equal(a.elector.mayWriteLease(), false, 'past the deadline, before the deadline timer runs');
+    await run(250);
+    assert.equal(a.elector.isLeader, false);
+    assert.equal(a.elector.mayWriteLease(), false, 'lost: the Lease is someone else\'s to take');
+
+    const b = candidate('b');
+    store.lease = undefined as LeaseStore['lease'];
+    b.elector.start();
+    await run(500);
+    assert.equal(b.elector.isLeader, true);
+    const released = b.elector.release();
+    assert.equal(b.elector.mayWriteLease(), true, 'the release may go');
+    await released;
+    assert.equal(store.lease?.holderIdentity, '');
+  });
+
   it('a release refused by the resourceVersion (another took the Lease meanwhile) leaves the new holder\'s record alone', async () => {
     const a = candidate('a');
     a.elector.start();
