@@ -34,7 +34,6 @@ export interface PhaseResult {
 
 const isLease = (k: string) => k.startsWith('leases ');
 const isEvent = (k: string) => k.startsWith('events ');
-const isBench = (k: string) => k === 'mutualtlsidentities POST' || k === 'secrets PUT';
 
 /** Operator writes (not Leases, not Events, not the bench's own) per issuance, and Event writes per issuance. */
 export function perIssuance(r: PhaseResult): { writes: number; events: number; leases: number; other: number } {

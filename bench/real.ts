@@ -38,7 +38,7 @@ import { CA_CRT, GROUP, PLURAL, TLS_CRT, TLS_KEY, VERSION } from '../src/api/typ
 import { generateRootCA } from '../src/pki/index.ts';
 import { freePort, startControlPlane, type ControlPlane } from '../test/support/controlplane.ts';
 import { untilOperatorRbacInEffect } from '../test/support/rbac.ts';
-import { cpuSeconds, diffWrites, IdentityTracker, loadAverage, memoryMB, metricValue, OperatorSampler, parseWrites, sumWrites, type WriteCounts } from './real-measure.ts';
+import { cpuSeconds, diffWrites, IdentityTracker, loadAverage, memoryMB, metricValue, OperatorSampler, parseWrites, type WriteCounts } from './real-measure.ts';
 import { printTable, type PhaseResult } from './real-report.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

@@ -9,16 +9,6 @@ import { WorkQueue } from '../../src/controller/queue.ts';
 import { FakeTime } from '../support/fake-time.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
 
-async function drain(q: WorkQueue): Promise<string[]> {
-  const out: string[] = [];
-  while (q.length > 0) {
-    const k = (await q.get())!;
-    out.push(k);
-    q.done(k);
-  }
-  return out;
-}
-
 describe('hostile tenant: fairness and manual renewals (issue 19, point 2)', () => {
   it('10,000 keys queued by one namespace delay another namespace\'s key by one key, not 10,000', async () => {
     const t = new FakeTime();

@@ -12,7 +12,7 @@
  */
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { ApiException, AppsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1Secret } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1Secret } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type MutualTLSIdentity } from '../../src/api/types.ts';
 import { KubeCluster } from '../../src/adapter/kube.ts';
 import { ClusterError } from '../../src/cluster/port.ts';
