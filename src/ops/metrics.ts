@@ -81,12 +81,18 @@ export class OperatorMetrics implements ControllerObserver {
 
   /** The exposition text. */
   async scrape(): Promise<string> {
-    return (await this.scrapeChunks()).join('');
+    let text = '';
+    for await (const chunk of this.scrapeChunks()) text += chunk;
+    return text;
   }
 
-  /** The exposition text in pieces, in order (the per-identity families are many: see identity-metrics.ts). */
-  async scrapeChunks(): Promise<string[]> {
-    return [await this.registry.metrics(), ...(await this.identities.renderChunks())];
+  /**
+   * The exposition text in pieces, in order, each made when the reader asks for it (the per-identity families are
+   * many: see identity-metrics.ts).
+   */
+  async *scrapeChunks(): AsyncGenerator<string, void, undefined> {
+    yield await this.registry.metrics();
+    yield* this.identities.chunks();
   }
 
   get contentType(): string {

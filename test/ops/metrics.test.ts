@@ -163,6 +163,33 @@ describe('per-identity metric families (issue 11): rendered at scrape time, in s
     assert.equal(await m.render(), '', 'no family without a sample');
   });
 
+  it('hands the text out in bounded chunks, each made as it is asked for, in family order', async () => {
+    const m = new IdentityMetrics();
+    for (let i = 0; i < 5_000; i++) {
+      m.setReady('ns', `svc-${i}`, true);
+      m.setTimes('ns', `svc-${i}`, new Date(2e12 + i * 1000), new Date(1.9e12 + i * 1000));
+    }
+    const size = 16 * 1024;
+    const gen = m.chunks(new Slicer(), size);
+    const first = await gen.next();
+    assert.equal(first.done, false);
+    assert.ok(first.value!.startsWith('# HELP mtls_identity_expiration_timestamp_seconds'));
+    // Changed after the first chunk was handed out: a whole text rendered up front would not show it.
+    m.setReady('ns', 'svc-4999', false);
+    const rest: string[] = [];
+    for await (const c of gen) rest.push(c);
+    const chunks = [first.value!, ...rest];
+    const longestLine = 120;
+    for (const c of chunks) assert.ok(c.length < size + 2 * longestLine, `a chunk of ${c.length} characters`);
+    assert.ok(chunks.length >= 20, `${chunks.length} chunks`);
+    const text = chunks.join('');
+    assert.match(text, /^mtls_identity_ready_status\{namespace="ns",name="svc-4999",condition="False"\} 1$/m);
+    const families = text.split('\n').filter((l) => l.startsWith('# TYPE')).map((l) => l.split(' ')[2]);
+    assert.deepEqual(families, ['mtls_identity_expiration_timestamp_seconds', 'mtls_identity_renewal_timestamp_seconds', 'mtls_identity_ready_status']);
+    assert.ok(chunks.every((c) => c.endsWith('\n')), 'each chunk ends at a line');
+    assert.equal(text, await m.render(), 'the chunks are the text');
+  });
+
   it('gives the event loop back while rendering 20,000 identities (timers run during a scrape), and slicing changes no byte', async () => {
     const m = new IdentityMetrics();
     for (let i = 0; i < 20_000; i++) {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { silentLogger } from '../../src/log.ts';
 import { Health } from '../../src/ops/health.ts';
 import { OperatorMetrics } from '../../src/ops/metrics.ts';
@@ -120,6 +121,71 @@ describe('ops server: /healthz, /readyz, /metrics over HTTP', () => {
     assert.ok(ticks >= 2, `timers ran ${ticks} times while the scrape was rendered and written`);
     const head = await get(server.port, '/metrics', 'HEAD');
     assert.deepEqual([head.status, head.body], [200, '']);
+  });
+
+  it('metrics: a client that stops reading stops the rendering; one that goes away ends it', async () => {
+    for (let i = 0; i < 40_000; i++) {
+      metrics.identityState(`ns-${i % 50}`, `svc-${i}`, { ready: true, reason: 'Ready', notAfter: new Date(2e12 + i), renewalTime: new Date(1.9e12 + i) });
+    }
+    const whole = (await metrics.scrape()).length;
+    let made = 0;
+    let finished = false;
+    const counted = {
+      contentType: metrics.contentType,
+      scrape: () => metrics.scrape(),
+      async *scrapeChunks() {
+        try {
+          for await (const c of metrics.scrapeChunks()) {
+            made += c.length;
+            yield c;
+          }
+        } finally {
+          finished = true;
+        }
+      },
+    };
+    await server.close();
+    server = await startOpsServer({ host: '127.0.0.1', port: 0, metrics: counted, health, logger: silentLogger() });
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    // A client that sends its request and reads nothing: only the kernel's socket buffers take what is written.
+    const open = async (): Promise<Socket> => {
+      const socket = connect(server.port, '127.0.0.1');
+      socket.pause();
+      await new Promise((r) => socket.once('connect', r));
+      socket.write('GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      return socket;
+    };
+    const slow = await open();
+    try {
+      await sleep(400);
+      const stalled = made;
+      await sleep(300);
+      assert.equal(made, stalled, 'nothing more is made while the client reads nothing');
+      assert.equal(finished, false);
+      assert.ok(stalled < whole - 2_000_000, `${stalled} of ${whole} characters made`);
+      let received = 0;
+      let tail = '';
+      const ended = new Promise((r) => slow.on('end', r));
+      slow.on('data', (b: Buffer) => {
+        received += b.length;
+        tail = (tail + b.toString('latin1')).slice(-16);
+      });
+      slow.resume();
+      await ended;
+      assert.ok(received > whole && tail.endsWith('\r\n0\r\n\r\n'), `all of it once read on (${received} bytes, chunked)`);
+      assert.equal(finished, true);
+    } finally {
+      slow.destroy();
+    }
+    // A client that goes away: the rendering ends with it.
+    made = 0;
+    finished = false;
+    const gone = await open();
+    await sleep(300);
+    gone.destroy();
+    for (let i = 0; i < 100 && !finished; i++) await sleep(20);
+    assert.equal(finished, true, 'the rendering ended');
+    assert.ok(made < whole - 2_000_000, `${made} of ${whole} characters made for a client that left`);
   });
 
   it('close() returns promptly with an idle keep-alive connection open', async () => {
